@@ -1,0 +1,111 @@
+//! The command line: what the user typed (clap), and the commands it runs.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::diagnostic::{self, Format};
+use crate::plan;
+
+/// Exit codes, in one place (documented in the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Every step passed; every plan is valid.
+    Success = 0,
+    /// A step failed.
+    Failed = 1,
+    /// Invalid plan or command line; nothing was sent.
+    Invalid = 2,
+    /// Could not run: auth failed, the guard refused, a provider was unreachable.
+    CouldNotRun = 3,
+    /// Interrupted; the partial report was written.
+    Interrupted = 130,
+}
+
+/// Run declarative YAML call plans against Genesys Cloud CX, NICE CXone and any HTTP API.
+#[derive(Debug, Parser)]
+#[command(name = "callplan", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check plans: YAML, schema, providers, actions, templates, phone numbers. Sends nothing.
+    Check {
+        /// How to print findings.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Plan files to check.
+        #[arg(required = true, value_name = "PLAN")]
+        plans: Vec<PathBuf>,
+    },
+    /// Print the plan format's JSON Schema.
+    Schema,
+}
+
+/// Runs a parsed command line, writing to `out`; returns the exit code.
+pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Exit {
+    match cli.command {
+        Command::Check { format, plans } => check(&plans, format, out),
+        Command::Schema => {
+            let _ = out.write_all(plan::schema::COMMITTED.as_bytes());
+            Exit::Success
+        }
+    }
+}
+
+fn check(paths: &[PathBuf], format: Format, out: &mut dyn std::io::Write) -> Exit {
+    let mut invalid = 0usize;
+    for path in paths {
+        let checked = plan::check_file(path);
+        let text = diagnostic::render(
+            &checked.diagnostics,
+            checked.source.as_ref().map(|s| s.text.as_str()),
+            format,
+        );
+        let _ = out.write_all(text.as_bytes());
+        let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+        if errors > 0 {
+            invalid += 1;
+        }
+        if format == Format::Human {
+            let shown = path.display().to_string().replace('\\', "/");
+            let _ = match &checked.plan {
+                Some(p) => writeln!(
+                    out,
+                    "{shown}: ok ({} {}, {} {})",
+                    p.steps.len(),
+                    plural(p.steps.len(), "step", "steps"),
+                    p.providers.len(),
+                    plural(p.providers.len(), "provider", "providers"),
+                ),
+                None => writeln!(
+                    out,
+                    "{shown}: {errors} {}",
+                    plural(errors, "error", "errors")
+                ),
+            };
+        }
+    }
+    if format == Format::Human && paths.len() > 1 {
+        let _ = writeln!(
+            out,
+            "checked {} plans: {} valid, {invalid} invalid",
+            paths.len(),
+            paths.len() - invalid
+        );
+    }
+    if invalid == 0 {
+        Exit::Success
+    } else {
+        Exit::Invalid
+    }
+}
+
+fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
+}

@@ -1,0 +1,14 @@
+//! callplan runs declarative, versioned YAML call plans against contact-centre platforms
+//! (Genesys Cloud CX, NICE CXone) and any HTTP API.
+//!
+//! - [`plan`]: reading, checking and modelling plan files;
+//! - [`provider`]: the providers and their action catalogues;
+//! - [`template`]: the minijinja environment and template checks;
+//! - [`diagnostic`]: located findings and how they are shown;
+//! - [`cli`]: the command line.
+
+pub mod cli;
+pub mod diagnostic;
+pub mod plan;
+pub mod provider;
+pub mod template;

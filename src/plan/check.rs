@@ -1,0 +1,1391 @@
+//! Semantic checks on a plan that passed the schema, and the validated model they produce.
+//!
+//! Everything a schema cannot say: references between steps and providers, the action catalogue,
+//! templates and the names they read, durations, phone numbers, guard patterns, input files.
+//! Every finding points at the node it is about.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use minijinja::Environment;
+use serde_json::Value;
+
+use super::model::{self, DEFAULT_TIMEOUT, DestinationPattern, ForEachSource, Plan, RetryPolicy};
+use super::raw::{self, RawPlan};
+use super::source::{Source, SourceMap, child};
+use crate::diagnostic::{Diagnostic, Span, did_you_mean};
+use crate::provider::{ActionSpec, Effect, In, ParamSpec, ParamType, ProviderKind};
+use crate::template::{self, Problem};
+
+/// Fields of `run` in templates.
+pub const RUN_FIELDS: &[&str] = &["id", "started_at", "plan"];
+/// Fields of `response` in `expect` and `save`.
+pub const RESPONSE_FIELDS: &[&str] = &["status", "headers", "body", "elapsed_ms", "call"];
+/// Fields of `loop` in a `for_each` step.
+pub const LOOP_FIELDS: &[&str] = &["index", "index0", "first"];
+/// Fields every step has besides its saved values.
+pub const STEP_FIELDS: &[&str] = &["outcome"];
+/// Names the loop item may not take.
+const RESERVED: &[&str] = &["vars", "secrets", "steps", "response", "run", "loop"];
+
+/// Checks a schema-valid plan. Returns the model when there is no error, and every diagnostic.
+pub fn check(raw: &RawPlan, source: &Source, map: &SourceMap) -> (Option<Plan>, Vec<Diagnostic>) {
+    let mut cx = Checker {
+        raw,
+        source,
+        map,
+        env: template::environment(),
+        out: Vec::new(),
+    };
+    let plan = cx.run();
+    let has_error = cx.out.iter().any(Diagnostic::is_error);
+    (if has_error { None } else { Some(plan) }, cx.out)
+}
+
+/// What templates may read at one place in the plan.
+struct Scope<'a> {
+    /// `response` is readable (in `expect` and `save`).
+    response: bool,
+    /// `steps` is readable, with these earlier steps and their saved names.
+    steps: Option<&'a IndexMap<String, BTreeSet<String>>>,
+    /// Where each step is defined, to explain a reference to a later one.
+    step_lines: &'a HashMap<String, usize>,
+    /// The loop item's name and its known fields (`None`: fields unknown).
+    item: Option<(&'a str, Option<&'a BTreeSet<String>>)>,
+}
+
+struct Checker<'a> {
+    raw: &'a RawPlan,
+    source: &'a Source,
+    map: &'a SourceMap,
+    env: Environment<'static>,
+    out: Vec<Diagnostic>,
+}
+
+impl<'a> Checker<'a> {
+    fn value_span(&self, pointer: &str) -> Option<Span> {
+        self.map.value_span(self.source, pointer)
+    }
+
+    fn key_span(&self, pointer: &str) -> Option<Span> {
+        self.map.key_span(self.source, pointer)
+    }
+
+    fn push(&mut self, d: Diagnostic) {
+        self.out.push(d);
+    }
+
+    fn run(&mut self) -> Plan {
+        let empty_lines = HashMap::new();
+        let root_scope = Scope {
+            response: false,
+            steps: None,
+            step_lines: &empty_lines,
+            item: None,
+        };
+        self.check_vars();
+        let providers = self.check_providers(&root_scope);
+        let guard = self.check_guard();
+        let defaults = self.check_defaults();
+        self.check_notify(&root_scope);
+        self.check_report(&root_scope);
+        let steps = self.check_steps(&providers, &guard, &defaults);
+        Plan {
+            path: self.source.path.clone(),
+            name: self.raw.name.clone(),
+            description: self.raw.description.clone(),
+            vars: self.raw.vars.clone(),
+            secrets: self.raw.secrets.clone(),
+            providers,
+            guard,
+            notify: self.raw.notify.clone(),
+            report: self.raw.report.clone(),
+            steps,
+        }
+    }
+
+    /// A string var that starts with `+` is a phone number and must be valid E.164.
+    fn check_vars(&mut self) {
+        for (name, value) in &self.raw.vars {
+            if let Value::String(s) = value {
+                if looks_like_phone(s) && !template::is_e164(s) {
+                    let pointer = child("/vars", name);
+                    self.push(phone_error(s, self.value_span(&pointer)));
+                }
+            }
+        }
+    }
+
+    fn duration(&mut self, text: &raw::DurationText, pointer: &str) -> Option<Duration> {
+        match humantime::parse_duration(text.0.trim()) {
+            Ok(d) if d.is_zero() => {
+                self.push(
+                    Diagnostic::error("plan.duration", format!("duration `{}` is zero", text.0))
+                        .at(self.value_span(pointer))
+                        .help("use a positive duration such as `15s`"),
+                );
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                let help = if text.0.trim().chars().all(|c| c.is_ascii_digit()) {
+                    format!("durations need a unit: `{}s`", text.0.trim())
+                } else {
+                    "write durations like `500ms`, `15s`, `1m30s` or `2h`".to_owned()
+                };
+                self.push(
+                    Diagnostic::error(
+                        "plan.duration",
+                        format!("invalid duration `{}`: {e}", text.0),
+                    )
+                    .at(self.value_span(pointer))
+                    .help(help),
+                );
+                None
+            }
+        }
+    }
+
+    fn check_providers(&mut self, scope: &Scope<'_>) -> IndexMap<String, model::Provider> {
+        let mut providers = IndexMap::new();
+        for (name, provider) in &self.raw.providers {
+            let base = child("/providers", name);
+            let (kind, rate_limit, timeout) = match provider {
+                raw::Provider::GenesysCloud(g) => {
+                    if g.region.is_none() && g.base_url.is_none() {
+                        self.push(
+                            Diagnostic::error(
+                                "plan.provider",
+                                format!("provider `{name}` needs `region` or `base_url`"),
+                            )
+                            .at(self.key_span(&base))
+                            .help("add `region: mypurecloud.com` (your org's region domain)"),
+                        );
+                    }
+                    self.url(g.base_url.as_deref(), &child(&base, "base_url"), scope);
+                    self.url(g.login_url.as_deref(), &child(&base, "login_url"), scope);
+                    let auth = child(&base, "auth");
+                    match &g.auth {
+                        raw::GenesysAuth::ClientCredentials {
+                            client_id,
+                            client_secret,
+                        } => {
+                            self.credential(client_id, &child(&auth, "client_id"), false, scope);
+                            self.credential(
+                                client_secret,
+                                &child(&auth, "client_secret"),
+                                true,
+                                scope,
+                            );
+                        }
+                        raw::GenesysAuth::Bearer { token } => {
+                            self.credential(token, &child(&auth, "token"), true, scope);
+                        }
+                    }
+                    (ProviderKind::GenesysCloud, &g.rate_limit, &g.timeout)
+                }
+                raw::Provider::NiceCxone(c) => {
+                    self.url(c.auth_url.as_deref(), &child(&base, "auth_url"), scope);
+                    self.url(c.base_url.as_deref(), &child(&base, "base_url"), scope);
+                    let auth = child(&base, "auth");
+                    let raw::CxoneAuth::Password {
+                        access_key_id,
+                        access_key_secret,
+                        client_id,
+                        client_secret,
+                    } = &c.auth;
+                    self.credential(access_key_id, &child(&auth, "access_key_id"), true, scope);
+                    self.credential(
+                        access_key_secret,
+                        &child(&auth, "access_key_secret"),
+                        true,
+                        scope,
+                    );
+                    self.credential(client_id, &child(&auth, "client_id"), false, scope);
+                    self.credential(client_secret, &child(&auth, "client_secret"), true, scope);
+                    (ProviderKind::NiceCxone, &c.rate_limit, &c.timeout)
+                }
+                raw::Provider::Http(h) => {
+                    self.url(Some(&h.base_url), &child(&base, "base_url"), scope);
+                    for (header, value) in &h.headers {
+                        let pointer = child(&child(&base, "headers"), header);
+                        self.template(value, &pointer, scope);
+                    }
+                    let auth = child(&base, "auth");
+                    match &h.auth {
+                        None | Some(raw::HttpAuth::None) => {}
+                        Some(raw::HttpAuth::Bearer { token }) => {
+                            self.credential(token, &child(&auth, "token"), true, scope);
+                        }
+                        Some(raw::HttpAuth::Basic { username, password }) => {
+                            self.credential(username, &child(&auth, "username"), false, scope);
+                            self.credential(password, &child(&auth, "password"), true, scope);
+                        }
+                        Some(raw::HttpAuth::Oauth2ClientCredentials {
+                            token_url,
+                            client_id,
+                            client_secret,
+                            scope: oauth_scope,
+                            audience,
+                        }) => {
+                            self.url(Some(token_url), &child(&auth, "token_url"), scope);
+                            self.credential(client_id, &child(&auth, "client_id"), false, scope);
+                            self.credential(
+                                client_secret,
+                                &child(&auth, "client_secret"),
+                                true,
+                                scope,
+                            );
+                            if let Some(s) = oauth_scope {
+                                self.template(s, &child(&auth, "scope"), scope);
+                            }
+                            if let Some(a) = audience {
+                                self.template(a, &child(&auth, "audience"), scope);
+                            }
+                        }
+                    }
+                    (ProviderKind::Http, &h.rate_limit, &h.timeout)
+                }
+            };
+            let rate_limit = rate_limit.as_ref().and_then(|r| {
+                let per = self.duration(&r.per, &child(&child(&base, "rate_limit"), "per"))?;
+                Some((r.requests, per))
+            });
+            let timeout = timeout
+                .as_ref()
+                .and_then(|t| self.duration(t, &child(&base, "timeout")));
+            providers.insert(
+                name.clone(),
+                model::Provider {
+                    kind,
+                    config: provider.clone(),
+                    rate_limit,
+                    timeout,
+                },
+            );
+        }
+        providers
+    }
+
+    /// A URL setting: a template, or an absolute http(s) URL.
+    fn url(&mut self, value: Option<&str>, pointer: &str, scope: &Scope<'_>) {
+        let Some(value) = value else { return };
+        if template::is_template(value) {
+            self.template(value, pointer, scope);
+        } else if !(value.starts_with("http://") || value.starts_with("https://"))
+            || value.len() <= "https://".len()
+        {
+            self.push(
+                Diagnostic::error("plan.url", format!("`{value}` is not an http(s) URL"))
+                    .at(self.value_span(pointer))
+                    .help("write an absolute URL such as `https://api.example.com`"),
+            );
+        }
+    }
+
+    /// A credential: secret ones must come from `secrets`, never be written in the plan.
+    fn credential(&mut self, value: &str, pointer: &str, secret: bool, scope: &Scope<'_>) {
+        if template::is_template(value) {
+            self.template(value, pointer, scope);
+        } else if secret {
+            self.push(
+                Diagnostic::error(
+                    "plan.literal-secret",
+                    "a credential is written in the plan in plain text",
+                )
+                .at(self.value_span(pointer))
+                .label("this value would be committed to git and shown in reviews")
+                .help(
+                    "declare it under `secrets:` (e.g. `my_secret: { env: MY_SECRET }`) and write `{{ secrets.my_secret }}` here",
+                ),
+            );
+        }
+    }
+
+    fn check_guard(&mut self) -> model::Guard {
+        let Some(guard) = &self.raw.guard else {
+            return model::Guard::default();
+        };
+        let parse = |list: &[String], key: &str, cx: &mut Self| {
+            let mut patterns = Vec::new();
+            for (i, text) in list.iter().enumerate() {
+                let pointer = child(&child("/guard", key), &i.to_string());
+                match DestinationPattern::parse(text) {
+                    Ok(p) => patterns.push(p),
+                    Err(why) => cx.push(
+                        Diagnostic::error(
+                            "guard.pattern",
+                            format!("invalid destination pattern `{text}`"),
+                        )
+                        .at(cx.value_span(&pointer))
+                        .label(why)
+                        .help("write E.164 with `*` for any one digit, e.g. `+1317555****`"),
+                    ),
+                }
+            }
+            patterns
+        };
+        let allow = parse(&guard.allow_destinations, "allow_destinations", self);
+        let deny = parse(&guard.deny_destinations, "deny_destinations", self);
+        model::Guard {
+            allow,
+            deny,
+            max_calls: guard.max_calls,
+        }
+    }
+
+    fn check_defaults(&mut self) -> (Duration, raw::OnError, RetryPolicy) {
+        let Some(defaults) = &self.raw.defaults else {
+            return (DEFAULT_TIMEOUT, raw::OnError::Abort, RetryPolicy::default());
+        };
+        let timeout = defaults
+            .timeout
+            .as_ref()
+            .and_then(|t| self.duration(t, "/defaults/timeout"))
+            .unwrap_or(DEFAULT_TIMEOUT);
+        let retry = match &defaults.retry {
+            Some(r) => self.retry(r, "/defaults/retry", &RetryPolicy::default()),
+            None => RetryPolicy::default(),
+        };
+        (
+            timeout,
+            defaults.on_error.unwrap_or(raw::OnError::Abort),
+            retry,
+        )
+    }
+
+    fn retry(&mut self, r: &raw::Retry, pointer: &str, base: &RetryPolicy) -> RetryPolicy {
+        let initial = r
+            .initial
+            .as_ref()
+            .and_then(|d| self.duration(d, &child(pointer, "initial")))
+            .unwrap_or(base.initial);
+        let max = r
+            .max
+            .as_ref()
+            .and_then(|d| self.duration(d, &child(pointer, "max")))
+            .unwrap_or(base.max);
+        if initial > max {
+            self.push(
+                Diagnostic::error(
+                    "plan.retry",
+                    format!(
+                        "retry `initial` ({}) is longer than `max` ({})",
+                        humantime::format_duration(initial),
+                        humantime::format_duration(max)
+                    ),
+                )
+                .at(self.value_span(&child(
+                    pointer,
+                    if r.initial.is_some() {
+                        "initial"
+                    } else {
+                        "max"
+                    },
+                )))
+                .help("the first delay cannot exceed the largest one"),
+            );
+        }
+        RetryPolicy {
+            attempts: r.attempts,
+            backoff: r.backoff.unwrap_or(base.backoff),
+            initial,
+            max,
+            jitter: r.jitter.unwrap_or(base.jitter),
+            on: if r.on.is_empty() {
+                base.on.clone()
+            } else {
+                r.on.clone()
+            },
+            allow_unsafe: r.unsafe_.unwrap_or(base.allow_unsafe),
+        }
+    }
+
+    fn check_notify(&mut self, scope: &Scope<'_>) {
+        for (i, n) in self.raw.notify.iter().enumerate() {
+            let base = child("/notify", &i.to_string());
+            self.url(Some(&n.url), &child(&base, "url"), scope);
+            for (header, value) in &n.headers {
+                self.template(value, &child(&child(&base, "headers"), header), scope);
+            }
+        }
+    }
+
+    fn check_report(&mut self, scope: &Scope<'_>) {
+        let Some(report) = &self.raw.report else {
+            return;
+        };
+        for (key, path) in [
+            ("json", &report.json),
+            ("junit", &report.junit),
+            ("markdown", &report.markdown),
+            ("html", &report.html),
+        ] {
+            if let Some(path) = path {
+                self.template(path, &child("/report", key), scope);
+            }
+        }
+    }
+
+    fn check_steps(
+        &mut self,
+        providers: &IndexMap<String, model::Provider>,
+        guard: &model::Guard,
+        defaults: &(Duration, raw::OnError, RetryPolicy),
+    ) -> Vec<model::Step> {
+        // Where every step is defined, for "defined later" hints and duplicate ids.
+        let mut step_lines: HashMap<String, usize> = HashMap::new();
+        let mut duplicates = Vec::new();
+        for (i, step) in self.raw.steps.iter().enumerate() {
+            let pointer = format!("/steps/{i}/id");
+            let line = self.map.get(&pointer).map(|n| n.value.line).unwrap_or(0);
+            if let Some(first) = step_lines.get(&step.id) {
+                duplicates.push((i, step.id.clone(), *first));
+            } else {
+                step_lines.insert(step.id.clone(), line);
+            }
+        }
+        for (i, id, first) in duplicates {
+            self.push(
+                Diagnostic::error("plan.duplicate-step", format!("duplicate step id `{id}`"))
+                    .at(self.value_span(&format!("/steps/{i}/id")))
+                    .help(format!(
+                        "step ids are unique: `{id}` is already used on line {first}; rename one of them"
+                    )),
+            );
+        }
+
+        let mut earlier: IndexMap<String, BTreeSet<String>> = IndexMap::new();
+        let mut steps = Vec::new();
+        for (i, step) in self.raw.steps.iter().enumerate() {
+            let base = format!("/steps/{i}");
+            if let Some(resolved) = self.check_step(
+                step,
+                &base,
+                providers,
+                guard,
+                defaults,
+                &earlier,
+                &step_lines,
+            ) {
+                steps.push(resolved);
+            }
+            let mut saved: BTreeSet<String> = step.save.keys().cloned().collect();
+            saved.extend(STEP_FIELDS.iter().map(|s| (*s).to_owned()));
+            earlier.entry(step.id.clone()).or_insert(saved);
+        }
+        steps
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_step(
+        &mut self,
+        step: &raw::Step,
+        base: &str,
+        providers: &IndexMap<String, model::Provider>,
+        guard: &model::Guard,
+        defaults: &(Duration, raw::OnError, RetryPolicy),
+        earlier: &IndexMap<String, BTreeSet<String>>,
+        step_lines: &HashMap<String, usize>,
+    ) -> Option<model::Step> {
+        // Provider and action.
+        let provider = match providers.get(&step.provider) {
+            Some(p) => Some(p),
+            None => {
+                let names: Vec<&str> = providers.keys().map(String::as_str).collect();
+                let help = match did_you_mean(&step.provider, names.iter().copied()) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None if names.is_empty() => "declare it under `providers:`".to_owned(),
+                    None => format!("declared providers: {}", code_list(&names)),
+                };
+                self.push(
+                    Diagnostic::error(
+                        "plan.unknown-provider",
+                        format!(
+                            "step `{}` uses unknown provider `{}`",
+                            step.id, step.provider
+                        ),
+                    )
+                    .at(self.value_span(&child(base, "provider")))
+                    .help(help),
+                );
+                None
+            }
+        };
+        let action = provider.and_then(|p| {
+            let found = p.kind.action(&step.action);
+            if found.is_none() {
+                let names: Vec<&str> = p.kind.actions().iter().map(|a| a.name).collect();
+                let help = match did_you_mean(&step.action, names.iter().copied()) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!("{} actions: {}", p.kind.name(), code_list(&names)),
+                };
+                self.push(
+                    Diagnostic::error(
+                        "plan.unknown-action",
+                        format!(
+                            "`{}` is not an action of {} provider `{}`",
+                            step.action,
+                            p.kind.name(),
+                            step.provider
+                        ),
+                    )
+                    .at(self.value_span(&child(base, "action")))
+                    .help(help),
+                );
+            }
+            found
+        });
+        if let (Some(p), Some(a)) = (provider, action) {
+            if a.needs_user
+                && matches!(
+                    p.config,
+                    raw::Provider::GenesysCloud(raw::GenesysProvider {
+                        auth: raw::GenesysAuth::ClientCredentials { .. },
+                        ..
+                    })
+                )
+            {
+                let alternative = match a.name {
+                    "calls.create" => "use `calls.create_for_user` with a `user_id`",
+                    _ => "use `conversations.disconnect`",
+                };
+                self.push(
+                    Diagnostic::error(
+                        "plan.needs-user",
+                        format!(
+                            "`{}` needs a user context, but provider `{}` uses client credentials",
+                            a.name, step.provider
+                        ),
+                    )
+                    .at(self.value_span(&child(base, "action")))
+                    .label("Genesys answers 400 `not.a.user` to a client-credentials token")
+                    .help(format!(
+                        "{alternative}, or give the provider a user token (`grant: bearer`)"
+                    )),
+                );
+            }
+        }
+
+        // for_each, `as`, concurrency.
+        let mut item_fields: Option<BTreeSet<String>> = None;
+        let for_each = step
+            .for_each
+            .as_ref()
+            .and_then(|f| self.for_each(f, &child(base, "for_each"), &mut item_fields));
+        if step.for_each.is_none() {
+            for (key, set) in [
+                ("as", step.as_.is_some()),
+                ("concurrency", step.concurrency.is_some()),
+            ] {
+                if set {
+                    self.push(
+                        Diagnostic::error(
+                            "plan.needs-for-each",
+                            format!("`{key}` only applies to a step with `for_each`"),
+                        )
+                        .at(self.key_span(&child(base, key)))
+                        .help("add `for_each:` or remove it"),
+                    );
+                }
+            }
+        }
+        let item_name = step.as_.clone().unwrap_or_else(|| "item".to_owned());
+        if RESERVED.contains(&item_name.as_str()) {
+            self.push(
+                Diagnostic::error(
+                    "plan.reserved-name",
+                    format!("`{item_name}` is a reserved name and cannot name the loop item"),
+                )
+                .at(self.value_span(&child(base, "as")))
+                .help("pick another name, e.g. `row` or `contact`"),
+            );
+        }
+
+        // Templates, with what each place may read.
+        let item = step
+            .for_each
+            .as_ref()
+            .map(|_| (item_name.as_str(), item_fields.as_ref()));
+        let scope = Scope {
+            response: false,
+            steps: Some(earlier),
+            step_lines,
+            item,
+        };
+        let response_scope = Scope {
+            response: true,
+            ..scope
+        };
+        if let Some(condition) = &step.if_ {
+            self.expression(condition, &child(base, "if"), &scope);
+        }
+        for (i, e) in step.expect.iter().enumerate() {
+            self.expression(
+                e,
+                &child(&child(base, "expect"), &i.to_string()),
+                &response_scope,
+            );
+        }
+        for (name, value) in &step.save {
+            let pointer = child(&child(base, "save"), name);
+            if !is_identifier(name) {
+                self.push(
+                    Diagnostic::error(
+                        "plan.save-name",
+                        format!("`{name}` cannot be read back as `steps.{}.{name}`", step.id),
+                    )
+                    .at(self.key_span(&pointer))
+                    .help("saved names are letters, digits and `_`, not starting with a digit"),
+                );
+            }
+            self.template(value, &pointer, &response_scope);
+        }
+        let with_pointer = child(base, "with");
+        self.walk_templates(
+            &Value::Object(step.with.clone().into_iter().collect()),
+            &with_pointer,
+            &scope,
+        );
+
+        // `with:` against the catalogue.
+        if let Some(action) = action {
+            self.check_with(step, action, base, guard);
+        }
+
+        // Timeouts and retries.
+        let timeout = step
+            .timeout
+            .as_ref()
+            .and_then(|t| self.duration(t, &child(base, "timeout")))
+            .unwrap_or(defaults.0);
+        let retry = match &step.retry {
+            Some(r) => self.retry(r, &child(base, "retry"), &defaults.2),
+            None => defaults.2.clone(),
+        };
+
+        Some(model::Step {
+            id: step.id.clone(),
+            name: step.name.clone().unwrap_or_else(|| step.id.clone()),
+            provider: step.provider.clone(),
+            action: action?,
+            with: step.with.clone(),
+            condition: step.if_.clone(),
+            for_each,
+            item_name,
+            concurrency: step.concurrency.unwrap_or(1),
+            expect: step.expect.clone(),
+            save: step.save.clone(),
+            on_error: step.on_error.unwrap_or(defaults.1),
+            retry,
+            timeout,
+            always: step.always,
+        })
+    }
+
+    fn for_each(
+        &mut self,
+        f: &raw::ForEach,
+        pointer: &str,
+        fields: &mut Option<BTreeSet<String>>,
+    ) -> Option<ForEachSource> {
+        let (file, key, make): (&str, &str, fn(std::path::PathBuf) -> ForEachSource) = match f {
+            raw::ForEach::Inline(items) => {
+                // Fields every item has, when all items are mappings.
+                let mut common: Option<BTreeSet<String>> = None;
+                for item in items {
+                    match item {
+                        Value::Object(m) => {
+                            let keys: BTreeSet<String> = m.keys().cloned().collect();
+                            common = Some(match common {
+                                None => keys,
+                                Some(c) => c.union(&keys).cloned().collect(),
+                            });
+                        }
+                        _ => {
+                            common = None;
+                            break;
+                        }
+                    }
+                }
+                *fields = common;
+                return Some(ForEachSource::Inline(items.clone()));
+            }
+            raw::ForEach::File(raw::ForEachFile::Csv(p)) => (p, "csv", ForEachSource::Csv),
+            raw::ForEach::File(raw::ForEachFile::Json(p)) => (p, "json", ForEachSource::Json),
+            raw::ForEach::File(raw::ForEachFile::Jsonl(p)) => (p, "jsonl", ForEachSource::Jsonl),
+        };
+        let file_pointer = child(pointer, key);
+        let path = self.source.dir().join(file);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => {
+                self.push(
+                    Diagnostic::error("plan.for-each-file", format!("`{file}` is not a file"))
+                        .at(self.value_span(&file_pointer))
+                        .help("paths are relative to the plan's directory"),
+                );
+                return None;
+            }
+            Err(e) => {
+                self.push(
+                    Diagnostic::error(
+                        "plan.for-each-file",
+                        format!("cannot read `{file}`: {}", io_reason(&e)),
+                    )
+                    .at(self.value_span(&file_pointer))
+                    .help(format!(
+                        "paths are relative to the plan's directory; looked for {}",
+                        path.display()
+                    )),
+                );
+                return None;
+            }
+        }
+        if key == "csv" {
+            match csv::Reader::from_path(&path).and_then(|mut r| r.headers().cloned()) {
+                Ok(headers) => {
+                    let names: BTreeSet<String> =
+                        headers.iter().map(|h| h.trim().to_owned()).collect();
+                    if names.iter().any(String::is_empty) {
+                        self.push(
+                            Diagnostic::error(
+                                "plan.for-each-file",
+                                format!("the header row of `{file}` has an empty column name"),
+                            )
+                            .at(self.value_span(&file_pointer))
+                            .help("every column needs a name in the first row; templates read them as `row.<name>`"),
+                        );
+                    }
+                    *fields = Some(names);
+                }
+                Err(e) => self.push(
+                    Diagnostic::error(
+                        "plan.for-each-file",
+                        format!("cannot read the header row of `{file}`: {e}"),
+                    )
+                    .at(self.value_span(&file_pointer)),
+                ),
+            }
+        }
+        Some(make(path))
+    }
+
+    /// `with:` keys and literal values against the action's parameters.
+    fn check_with(
+        &mut self,
+        step: &raw::Step,
+        action: &'static ActionSpec,
+        base: &str,
+        guard: &model::Guard,
+    ) {
+        let with_pointer = child(base, "with");
+        let names: Vec<&str> = action.params.iter().map(|p| p.name).collect();
+        for (key, value) in &step.with {
+            let pointer = child(&with_pointer, key);
+            let Some(param) = action.param(key) else {
+                let help = match did_you_mean(key, names.iter().copied()) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!("`{}` takes: {}", action.name, code_list(&names)),
+                };
+                self.push(
+                    Diagnostic::error(
+                        "plan.unknown-parameter",
+                        format!("`{}` has no parameter `{key}`", action.name),
+                    )
+                    .at(self.key_span(&pointer))
+                    .help(help),
+                );
+                continue;
+            };
+            self.check_value(param, value, &pointer, action, guard);
+        }
+        for param in action.params.iter().filter(|p| p.required) {
+            if !step.with.contains_key(param.name) {
+                let at = if step.with.is_empty() {
+                    self.key_span(&child(base, "action"))
+                } else {
+                    self.key_span(&with_pointer)
+                };
+                self.push(
+                    Diagnostic::error(
+                        "plan.missing-parameter",
+                        format!("`{}` needs `{}` in `with:`", action.name, param.name),
+                    )
+                    .at(at)
+                    .help(format!(
+                        "`{}`: {} ({})",
+                        param.name,
+                        param.doc,
+                        param.ty.describe()
+                    )),
+                );
+            }
+        }
+        let set: Vec<&str> = action
+            .exclusive
+            .iter()
+            .copied()
+            .filter(|k| step.with.contains_key(*k))
+            .collect();
+        if set.len() > 1 {
+            self.push(
+                Diagnostic::error(
+                    "plan.exclusive-parameters",
+                    format!(
+                        "`{}` takes only one of {}; found {}",
+                        action.name,
+                        code_list(action.exclusive),
+                        code_list(&set)
+                    ),
+                )
+                .at(self.key_span(&child(&with_pointer, set[1])))
+                .help("keep exactly one destination per request"),
+            );
+        } else if set.is_empty() && action.destination_required {
+            self.push(
+                Diagnostic::error(
+                    "plan.missing-parameter",
+                    format!(
+                        "`{}` needs one of {} in `with:`",
+                        action.name,
+                        code_list(action.exclusive)
+                    ),
+                )
+                .at(if step.with.is_empty() {
+                    self.key_span(&child(base, "action"))
+                } else {
+                    self.key_span(&with_pointer)
+                })
+                .help(format!(
+                    "e.g. `{}`: {}",
+                    action.exclusive[0],
+                    action
+                        .param(action.exclusive[0])
+                        .map(|p| p.doc)
+                        .unwrap_or_default()
+                )),
+            );
+        }
+    }
+
+    /// A literal value against its parameter type (templated strings are checked when rendered).
+    fn check_value(
+        &mut self,
+        param: &ParamSpec,
+        value: &Value,
+        pointer: &str,
+        action: &ActionSpec,
+        guard: &model::Guard,
+    ) {
+        if let Value::String(s) = value {
+            if template::is_template(s) {
+                if matches!(param.ty, ParamType::Phone) && action.effect == Effect::Creates {
+                    self.guard_var_reference(s, pointer, guard);
+                }
+                return;
+            }
+        }
+        let ok = match (param.ty, value) {
+            (ParamType::Any, _) => true,
+            (ParamType::String, Value::String(_)) => true,
+            // Numbers and booleans are sent as their text where a string is expected.
+            (ParamType::String, Value::Number(_) | Value::Bool(_)) => param.location != In::Body,
+            (ParamType::Integer, Value::Number(n)) => n.is_i64() || n.is_u64(),
+            (ParamType::Boolean, Value::Bool(_)) => true,
+            (ParamType::Object, Value::Object(_)) => true,
+            (ParamType::List, Value::Array(_)) => true,
+            (ParamType::StringList, Value::Array(items)) => items.iter().all(|i| i.is_string()),
+            (ParamType::Phone, Value::String(s)) => {
+                self.phone(s, pointer, action, guard);
+                true
+            }
+            (ParamType::PhoneList, Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    let item_pointer = child(pointer, &i.to_string());
+                    match item {
+                        Value::String(s) if template::is_template(s) => {}
+                        Value::String(s) => self.phone(s, &item_pointer, action, guard),
+                        other => self.push(
+                            Diagnostic::error(
+                                "plan.parameter-type",
+                                format!(
+                                    "`{}` items must be phone numbers, found {}",
+                                    param.name,
+                                    kind_of(other)
+                                ),
+                            )
+                            .at(self.value_span(&item_pointer))
+                            .help("quote numbers: `\"+13175550100\"`"),
+                        ),
+                    }
+                }
+                true
+            }
+            (ParamType::Duration, Value::String(s)) => {
+                self.duration(&raw::DurationText(s.clone()), pointer);
+                true
+            }
+            (ParamType::OneOf(options), Value::String(s)) => {
+                if !options.contains(&s.as_str()) {
+                    let help = match did_you_mean(s, options.iter().copied()) {
+                        Some(best) => format!("did you mean `{best}`?"),
+                        None => format!("expected {}", param.ty.describe()),
+                    };
+                    self.push(
+                        Diagnostic::error(
+                            "plan.parameter-value",
+                            format!(
+                                "`{s}` is not a valid `{}` for `{}`",
+                                param.name, action.name
+                            ),
+                        )
+                        .at(self.value_span(pointer))
+                        .help(help),
+                    );
+                }
+                true
+            }
+            _ => false,
+        };
+        if !ok {
+            let hint = match (param.ty, value) {
+                (ParamType::Phone | ParamType::String, Value::Number(_)) => {
+                    "quote it: YAML reads unquoted digits as a number".to_owned()
+                }
+                (ParamType::Duration, Value::Number(n)) => format!("durations need a unit: `{n}s`"),
+                _ => format!("`{}`: {}", param.name, param.doc),
+            };
+            self.push(
+                Diagnostic::error(
+                    "plan.parameter-type",
+                    format!(
+                        "`{}` of `{}` must be {}, found {}",
+                        param.name,
+                        action.name,
+                        param.ty.describe(),
+                        kind_of(value)
+                    ),
+                )
+                .at(self.value_span(pointer))
+                .help(hint),
+            );
+        }
+        if param.name == "path" && param.location == In::Control {
+            if let Value::String(s) = value {
+                if !s.starts_with('/') {
+                    self.push(
+                        Diagnostic::error("plan.parameter-value", format!("request path `{s}` must start with `/`"))
+                            .at(self.value_span(pointer))
+                            .help("paths are relative to the provider's API base, e.g. `/api/v2/users/me`"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// A literal destination: valid E.164, and allowed by the guard when the action dials it.
+    fn phone(&mut self, s: &str, pointer: &str, action: &ActionSpec, guard: &model::Guard) {
+        if !template::is_e164(s) {
+            self.push(phone_error(s, self.value_span(pointer)));
+            return;
+        }
+        if action.effect == Effect::Creates {
+            if let Some(why) = guard.refusal(s) {
+                self.push(
+                    Diagnostic::error("guard.refused", format!("the guard refuses to dial {s}"))
+                        .at(self.value_span(pointer))
+                        .label(why)
+                        .help("dial a number the guard allows, or change `guard:`"),
+                );
+            }
+        }
+    }
+
+    /// `{{ vars.x }}` alone: the var's value is known, so the guard can judge it now.
+    fn guard_var_reference(&mut self, text: &str, pointer: &str, guard: &model::Guard) {
+        let inner = text.trim();
+        let Some(name) = inner
+            .strip_prefix("{{")
+            .and_then(|s| s.strip_suffix("}}"))
+            .map(str::trim)
+            .and_then(|s| s.strip_prefix("vars."))
+        else {
+            return;
+        };
+        let Some(Value::String(number)) = self.raw.vars.get(name) else {
+            return;
+        };
+        if template::is_e164(number) {
+            if let Some(why) = guard.refusal(number) {
+                self.push(
+                    Diagnostic::error(
+                        "guard.refused",
+                        format!("the guard refuses to dial {number} (`vars.{name}`)"),
+                    )
+                    .at(self.value_span(pointer))
+                    .label(why)
+                    .help("dial a number the guard allows, or change `guard:`"),
+                );
+            }
+        }
+    }
+
+    /// Checks every template string inside a value.
+    fn walk_templates(&mut self, value: &Value, pointer: &str, scope: &Scope<'_>) {
+        // Depth is bounded by the YAML nesting limit enforced when loading.
+        match value {
+            Value::String(s) => self.template(s, pointer, scope),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.walk_templates(item, &child(pointer, &i.to_string()), scope);
+                }
+            }
+            Value::Object(m) => {
+                for (k, v) in m {
+                    self.walk_templates(v, &child(pointer, k), scope);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn template(&mut self, text: &str, pointer: &str, scope: &Scope<'_>) {
+        if !template::is_template(text) {
+            return;
+        }
+        let result = template::check_template(&self.env, text);
+        self.template_result(result, text, pointer, scope, "template");
+    }
+
+    fn expression(&mut self, text: &str, pointer: &str, scope: &Scope<'_>) {
+        let body = text.trim();
+        if body.starts_with("{{") && body.ends_with("}}") {
+            self.push(
+                Diagnostic::error(
+                    "template.expression-braces",
+                    "expressions are written without `{{ }}`",
+                )
+                .at(self.value_span(pointer))
+                .help(format!(
+                    "write `{}`",
+                    body.trim_start_matches("{{").trim_end_matches("}}").trim()
+                )),
+            );
+            return;
+        }
+        let result = template::check_expression(&self.env, text);
+        self.template_result(result, text, pointer, scope, "expression");
+    }
+
+    fn template_result(
+        &mut self,
+        result: Result<template::Names, Problem>,
+        text: &str,
+        pointer: &str,
+        scope: &Scope<'_>,
+        what: &str,
+    ) {
+        let node = self.map.get(pointer);
+        let locate =
+            |needle: &str| -> Option<Span> { node.map(|n| self.source.find_in(n.value, needle)) };
+        match result {
+            Err(Problem::Syntax { message, snippet }) => {
+                let at = snippet
+                    .as_deref()
+                    .filter(|s| !s.trim().is_empty())
+                    .and_then(&locate)
+                    .or_else(|| self.value_span(pointer));
+                self.push(
+                    Diagnostic::error("template.syntax", format!("invalid {what}: {message}"))
+                        .at(at)
+                        .help(format!("the {what} is `{}`", one_line(text))),
+                );
+            }
+            Err(Problem::Unknown { message, name }) => {
+                let at = name
+                    .as_deref()
+                    .and_then(&locate)
+                    .or_else(|| self.value_span(pointer));
+                let known: Vec<&str> = FILTERS.to_vec();
+                let help = name
+                    .as_deref()
+                    .and_then(|n| {
+                        did_you_mean(n.trim_start_matches('|').trim(), known.iter().copied())
+                    })
+                    .map(|b| format!("did you mean `{b}`?"))
+                    .unwrap_or_else(|| {
+                        "see the filters and functions in docs/plan-format.md".to_owned()
+                    });
+                self.push(
+                    Diagnostic::error("template.unknown", format!("invalid {what}: {message}"))
+                        .at(at)
+                        .help(help),
+                );
+            }
+            Ok(names) => {
+                for name in names {
+                    if let Some((message, help)) = self.resolve_name(&name, scope) {
+                        let first = name.split('.').next().unwrap_or(&name);
+                        let at = locate(&name)
+                            .filter(|s| s.len > 1 || name.len() == 1)
+                            .or_else(|| locate(first))
+                            .or_else(|| self.value_span(pointer));
+                        self.push(
+                            Diagnostic::error("template.undefined", message)
+                                .at(at)
+                                .maybe_help(help),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a dotted name read by a template exists where it is read. Returns the message and a
+    /// hint when it does not.
+    fn resolve_name(&self, name: &str, scope: &Scope<'_>) -> Option<(String, Option<String>)> {
+        let mut parts = name.split('.');
+        let root = parts.next().unwrap_or_default();
+        let field = parts.next();
+        let sub = parts.next();
+        let mut roots: Vec<&str> = vec!["vars", "secrets", "run"];
+        if scope.steps.is_some() {
+            roots.push("steps");
+        }
+        if scope.response {
+            roots.push("response");
+        }
+        if let Some((item, _)) = scope.item {
+            if !roots.contains(&item) {
+                roots.push(item);
+            }
+            roots.push("loop");
+        }
+        let unknown_field = |what: &str, field: &str, known: Vec<&str>, hint_empty: &str| {
+            let help = match did_you_mean(field, known.iter().copied()) {
+                Some(best) => Some(format!("did you mean `{best}`?")),
+                None if known.is_empty() => Some(hint_empty.to_owned()),
+                None => Some(format!("known: {}", code_list(&known))),
+            };
+            Some((format!("undefined {what} `{field}`"), help))
+        };
+        match root {
+            "vars" => {
+                let field = field?;
+                if self.raw.vars.contains_key(field) {
+                    return None;
+                }
+                unknown_field(
+                    "variable",
+                    field,
+                    self.raw.vars.keys().map(String::as_str).collect(),
+                    "declare it under `vars:`",
+                )
+            }
+            "secrets" => {
+                let field = field?;
+                if self.raw.secrets.contains_key(field) {
+                    return None;
+                }
+                unknown_field(
+                    "secret",
+                    field,
+                    self.raw.secrets.keys().map(String::as_str).collect(),
+                    "declare it under `secrets:`",
+                )
+            }
+            "run" => {
+                let field = field?;
+                if RUN_FIELDS.contains(&field) {
+                    return None;
+                }
+                unknown_field("run field", field, RUN_FIELDS.to_vec(), "")
+            }
+            "response" if scope.response => {
+                let field = field?;
+                if RESPONSE_FIELDS.contains(&field) {
+                    return None;
+                }
+                unknown_field("response field", field, RESPONSE_FIELDS.to_vec(), "")
+            }
+            "response" => Some((
+                "`response` is only defined in `expect` and `save`".to_owned(),
+                Some(
+                    "save the value in the step that received it, then read `steps.<id>.<name>`"
+                        .to_owned(),
+                ),
+            )),
+            "loop" if scope.item.is_some() => {
+                let field = field?;
+                if LOOP_FIELDS.contains(&field) {
+                    return None;
+                }
+                unknown_field("loop field", field, LOOP_FIELDS.to_vec(), "")
+            }
+            "steps" => {
+                let Some(earlier) = scope.steps else {
+                    return Some((
+                        "`steps` is not defined here".to_owned(),
+                        Some("step results can be read only inside steps".to_owned()),
+                    ));
+                };
+                let id = field?;
+                match earlier.get(id) {
+                    Some(saved) => {
+                        let field = sub?;
+                        if saved.contains(field) {
+                            return None;
+                        }
+                        let known: Vec<&str> = saved.iter().map(String::as_str).collect();
+                        let help = match did_you_mean(field, known.iter().copied()) {
+                            Some(best) => format!("did you mean `{best}`?"),
+                            None => format!(
+                                "step `{id}` provides {}; add `{field}` to its `save:`",
+                                code_list(&known)
+                            ),
+                        };
+                        Some((format!("step `{id}` does not save `{field}`"), Some(help)))
+                    }
+                    None => {
+                        if let Some(line) = scope.step_lines.get(id) {
+                            Some((
+                                format!("step `{id}` is not defined before this step"),
+                                Some(format!(
+                                    "`{id}` is defined on line {line}; a step can only read the steps before it"
+                                )),
+                            ))
+                        } else {
+                            let known: Vec<&str> = earlier.keys().map(String::as_str).collect();
+                            let help = did_you_mean(id, known.iter().copied())
+                                .map(|b| format!("did you mean `{b}`?"))
+                                .or_else(|| {
+                                    (!known.is_empty())
+                                        .then(|| format!("earlier steps: {}", code_list(&known)))
+                                });
+                            Some((format!("unknown step `{id}`"), help))
+                        }
+                    }
+                }
+            }
+            r if scope.item.is_some_and(|(item, _)| item == r) => {
+                let (_, fields) = scope.item?;
+                let (field, fields) = (field?, fields?);
+                if fields.contains(field) {
+                    return None;
+                }
+                let known: Vec<&str> = fields.iter().map(String::as_str).collect();
+                unknown_field(&format!("field of `{r}`"), field, known, "")
+            }
+            other => {
+                let help = match did_you_mean(other, roots.iter().copied()) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!("templates here can read {}", code_list(&roots)),
+                };
+                Some((format!("undefined name `{other}`"), Some(help)))
+            }
+        }
+    }
+}
+
+/// Filters and functions of the environment, for "did you mean".
+const FILTERS: &[&str] = &[
+    "e164",
+    "tojson",
+    "b64encode",
+    "upper",
+    "lower",
+    "trim",
+    "default",
+    "length",
+    "replace",
+    "join",
+    "first",
+    "last",
+    "int",
+    "float",
+    "string",
+    "round",
+    "abs",
+    "title",
+    "capitalize",
+    "uuid",
+    "now",
+    "range",
+    "dict",
+];
+
+fn phone_error(s: &str, span: Option<Span>) -> Diagnostic {
+    let help = match template::normalize_phone(s) {
+        Some(normalized) if normalized != s => format!("write it in E.164: `{normalized}`"),
+        _ => "write numbers in E.164: `+`, country code, number, no spaces (e.g. `+13175550100`)"
+            .to_owned(),
+    };
+    Diagnostic::error(
+        "plan.phone",
+        format!("`{s}` is not a valid E.164 phone number"),
+    )
+    .at(span)
+    .help(help)
+}
+
+/// A string that starts like a phone number: `+` then a digit.
+fn looks_like_phone(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next() == Some('+')
+        && chars.next().is_some_and(|c| c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn kind_of(v: &Value) -> String {
+    match v {
+        Value::Null => "nothing".to_owned(),
+        Value::Bool(b) => format!("`{b}`"),
+        Value::Number(n) => format!("the number `{n}`"),
+        Value::String(s) => format!("the string `{s}`"),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "a mapping".to_owned(),
+    }
+}
+
+fn code_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn one_line(text: &str) -> String {
+    let flat = text.replace('\n', " ");
+    if flat.chars().count() > 60 {
+        format!("{}…", flat.chars().take(60).collect::<String>())
+    } else {
+        flat
+    }
+}
+
+/// A short reason for an I/O error, without the OS error number.
+pub fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => {
+            let text = e.to_string();
+            text.split(" (os error")
+                .next()
+                .unwrap_or(&text)
+                .to_lowercase()
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! Plans: reading a file, checking it (YAML, version, schema, semantics), and the validated model.
+//!
+//! The pipeline: read the bytes (size, UTF-8) → parse YAML (serde_yaml, which also refuses alias
+//! bombs and deep recursion) → read `version` before anything else → map every node to its
+//! position (saphyr-parser) → validate against the committed JSON Schema → deserialize the raw
+//! types → semantic checks → [`model::Plan`].
+
+pub mod check;
+pub mod model;
+pub mod raw;
+pub mod schema;
+pub mod source;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::diagnostic::Diagnostic;
+use source::{Source, SourceMap};
+
+/// The plan format versions this callplan reads.
+pub const SUPPORTED_VERSIONS: &[u64] = &[1];
+
+/// Plans are small; a larger file is refused before it is parsed.
+pub const MAX_PLAN_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The result of checking one plan file.
+#[derive(Debug)]
+pub struct Checked {
+    /// The text, when the file could be read (for rendering snippets).
+    pub source: Option<Source>,
+    /// Every finding, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The validated plan, when there is no error.
+    pub plan: Option<model::Plan>,
+}
+
+/// Reads and checks a plan file. Never panics, whatever the file holds.
+pub fn check_file(path: &Path) -> Checked {
+    match read(path) {
+        Ok(source) => {
+            let (plan, diagnostics) = check_source(&source);
+            Checked {
+                source: Some(source),
+                diagnostics,
+                plan,
+            }
+        }
+        Err(d) => Checked {
+            source: None,
+            diagnostics: vec![d],
+            plan: None,
+        },
+    }
+}
+
+/// Reads a plan file: refuses directories, huge files and text that is not UTF-8.
+pub fn read(path: &Path) -> Result<Source, Diagnostic> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Diagnostic::error(
+            "io.read",
+            format!("cannot read plan `{shown}`: {}", check::io_reason(&e)),
+        )
+        .help("check the path; `callplan check` takes plan files, e.g. `plans/*.yaml`")
+    })?;
+    if meta.is_dir() {
+        return Err(Diagnostic::error(
+            "io.read",
+            format!("`{shown}` is a directory, not a plan file"),
+        )
+        .help(format!(
+            "to check every plan in it: `callplan check {}/*.yaml`",
+            shown.to_string().trim_end_matches('/')
+        )));
+    }
+    if meta.len() > MAX_PLAN_BYTES {
+        return Err(Diagnostic::error(
+            "io.too-large",
+            format!(
+                "plan `{shown}` is {:.1} MiB; plans are limited to {} MiB",
+                meta.len() as f64 / (1024.0 * 1024.0),
+                MAX_PLAN_BYTES / (1024 * 1024)
+            ),
+        )
+        .help("put long contact lists in a CSV or JSONL file and read it with `for_each`"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| {
+        Diagnostic::error(
+            "io.read",
+            format!("cannot read plan `{shown}`: {}", check::io_reason(&e)),
+        )
+    })?;
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Source::new(path, text)),
+        Err(e) => {
+            let valid = e.utf8_error().valid_up_to();
+            let bytes = e.as_bytes();
+            let before = String::from_utf8_lossy(&bytes[..valid]);
+            let line = before.matches('\n').count() + 1;
+            let col = before
+                .rsplit('\n')
+                .next()
+                .map(|l| l.chars().count())
+                .unwrap_or(0)
+                + 1;
+            // Show the text up to the bad byte; the rest of the file cannot be printed as is.
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            let source = Source::new(path, text);
+            Err(Diagnostic::error(
+                "io.utf8",
+                format!("plan `{shown}` is not valid UTF-8 (byte {valid:#x} is not)"),
+            )
+            .at(Some(source.span_at(line, col, 1)))
+            .help("save the plan as UTF-8 text; is this really a plan file?"))
+        }
+    }
+}
+
+/// Checks a plan's text. Returns the model when there is no error, and every diagnostic.
+pub fn check_source(source: &Source) -> (Option<model::Plan>, Vec<Diagnostic>) {
+    match parse(source) {
+        Ok((value, map)) => {
+            let mut diagnostics = schema::validate(&value, source, &map);
+            if !diagnostics.is_empty() {
+                sort(&mut diagnostics);
+                return (None, diagnostics);
+            }
+            let raw: raw::RawPlan = match serde_json::from_value(value) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    // The schema and the types agree (a test keeps them equal); this is a fallback.
+                    return (
+                        None,
+                        vec![Diagnostic::error(
+                            "schema.invalid",
+                            format!("invalid plan: {e}"),
+                        )],
+                    );
+                }
+            };
+            let (plan, mut diagnostics) = check::check(&raw, source, &map);
+            sort(&mut diagnostics);
+            (plan, diagnostics)
+        }
+        Err(d) => (None, vec![d]),
+    }
+}
+
+fn sort(diagnostics: &mut [Diagnostic]) {
+    diagnostics.sort_by_key(|d| d.span.as_ref().map(|s| (s.line, s.col)).unwrap_or((0, 0)));
+}
+
+/// YAML → JSON value and position map; reads `version` before anything else.
+fn parse(source: &Source) -> Result<(Value, SourceMap), Diagnostic> {
+    if source.text.trim().is_empty()
+        || source
+            .text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Err(Diagnostic::error("plan.empty", "the plan is empty")
+            .at(Some(source.span_at(1, 1, 1)))
+            .help("a plan starts with `version: 1`, a `name`, `providers` and `steps`; see plans/ for examples"));
+    }
+    // libyaml-based parsing gives the syntax error positions users know from other tools, and
+    // refuses alias bombs ("repetition limit") and deep recursion before they cost anything.
+    let mut yaml: serde_yaml::Value =
+        serde_yaml::from_str(&source.text).map_err(|e| yaml_error(&e, source))?;
+    // The span-aware walk also finds duplicate keys exactly where the second one is written.
+    let map = SourceMap::build(source)?;
+    check_version(&yaml, source, &map)?;
+    yaml.apply_merge().map_err(|e| {
+        Diagnostic::error("yaml.merge", format!("invalid merge key (`<<`): {e}"))
+            .at(Some(source.span_at(1, 1, 1)))
+    })?;
+    let value = to_json(yaml, "", source, &map)?;
+    Ok((value, map))
+}
+
+fn yaml_error(e: &serde_yaml::Error, source: &Source) -> Diagnostic {
+    let text = e.to_string();
+    let (code, message, help) = if text.contains("repetition limit exceeded") {
+        (
+            "yaml.alias-bomb",
+            "the plan expands YAML aliases too many times".to_owned(),
+            Some("aliases (`*name`) that refer to lists of aliases grow exponentially; write the values out".to_owned()),
+        )
+    } else if text.contains("recursion limit exceeded") {
+        (
+            "yaml.too-deep",
+            format!("the plan nests deeper than {} levels", source::MAX_DEPTH),
+            Some("flatten this structure; no plan needs this much nesting".to_owned()),
+        )
+    } else if text.contains("more than one document") {
+        (
+            "yaml.multiple-documents",
+            "a plan file holds one YAML document".to_owned(),
+            Some("remove the `---` separator, or split the file into several plans".to_owned()),
+        )
+    } else {
+        let message = text.split(" at line ").next().unwrap_or(&text).to_owned();
+        (
+            "yaml.syntax",
+            format!("invalid YAML: {message}"),
+            yaml_hint(&text),
+        )
+    };
+    let span = e
+        .location()
+        .map(|l| source.span_at(l.line(), l.column(), 1));
+    Diagnostic::error(code, message)
+        .at(span.or_else(|| Some(source.span_at(1, 1, 1))))
+        .maybe_help(help)
+}
+
+fn yaml_hint(message: &str) -> Option<String> {
+    if message.contains("tab") {
+        Some("YAML indents with spaces, never tabs".to_owned())
+    } else if message.contains("mapping values are not allowed") {
+        Some("quote values that contain `: `, e.g. `name: \"a: b\"`".to_owned())
+    } else if message.contains("did not find expected key")
+        || message.contains("expected <block end>")
+    {
+        Some("check the indentation of this line against the lines above it".to_owned())
+    } else if message.contains("found character that cannot start any token") {
+        Some("quote values that start with `@`, `` ` `` or `%`".to_owned())
+    } else if message.contains("control characters") || message.contains("invalid trailing UTF-8") {
+        Some("the file holds binary data; is this really a plan file?".to_owned())
+    } else {
+        None
+    }
+}
+
+fn check_version(
+    yaml: &serde_yaml::Value,
+    source: &Source,
+    map: &SourceMap,
+) -> Result<(), Diagnostic> {
+    let supported = SUPPORTED_VERSIONS
+        .iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let serde_yaml::Value::Mapping(root) = yaml else {
+        let what = match yaml {
+            serde_yaml::Value::Sequence(_) => "a list",
+            serde_yaml::Value::Null => "empty",
+            _ => "a single value",
+        };
+        return Err(Diagnostic::error("plan.not-a-mapping", format!("a plan is a mapping of keys, but this file is {what}"))
+            .at(map.value_span(source, "").or_else(|| Some(source.span_at(1, 1, 1))))
+            .help("a plan starts with `version: 1`, a `name`, `providers` and `steps`; see plans/ for examples"));
+    };
+    let Some(version) = root.get("version") else {
+        return Err(Diagnostic::error(
+            "plan.version-missing",
+            "the plan does not say which format version it is written in",
+        )
+        .at(Some(source.span_at(1, 1, 1)))
+        .help(format!(
+            "add `version: 1` as the first key (supported versions: {supported})"
+        )));
+    };
+    let span = map.value_span(source, "/version");
+    match version.as_u64() {
+        Some(v) if SUPPORTED_VERSIONS.contains(&v) => Ok(()),
+        Some(v) => Err(Diagnostic::error(
+            "plan.version-unsupported",
+            format!("plan format version {v} is not supported by this callplan"),
+        )
+        .at(span)
+        .help(format!(
+            "supported versions: {supported}; a newer callplan may read version {v}"
+        ))),
+        None => {
+            let shown = serde_yaml::to_string(version).unwrap_or_default();
+            Err(Diagnostic::error(
+                "plan.version-unsupported",
+                format!("`version` must be a whole number, found `{}`", shown.trim()),
+            )
+            .at(span)
+            .help(format!(
+                "write `version: 1` (supported versions: {supported})"
+            )))
+        }
+    }
+}
+
+/// serde_yaml's value → JSON, refusing what JSON cannot hold (tags, NaN, non-scalar keys).
+fn to_json(
+    value: serde_yaml::Value,
+    pointer: &str,
+    source: &Source,
+    map: &SourceMap,
+) -> Result<Value, Diagnostic> {
+    use serde_yaml::Value as Y;
+    Ok(match value {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                serde_json::Number::from_f64(f)
+                    .map(Value::Number)
+                    .ok_or_else(|| {
+                        Diagnostic::error(
+                            "yaml.number",
+                            format!("`{n}` is not a number a plan can hold"),
+                        )
+                        .at(map.value_span(source, pointer))
+                        .help("quote it if it is meant as text")
+                    })?
+            }
+        }
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.into_iter().enumerate() {
+                out.push(to_json(
+                    item,
+                    &source::child(pointer, &i.to_string()),
+                    source,
+                    map,
+                )?);
+            }
+            Value::Array(out)
+        }
+        Y::Mapping(m) => {
+            let mut out = serde_json::Map::with_capacity(m.len());
+            for (k, v) in m {
+                let key = match k {
+                    Y::String(s) => s,
+                    Y::Number(n) => n.to_string(),
+                    Y::Bool(b) => b.to_string(),
+                    Y::Null => {
+                        return Err(
+                            Diagnostic::error("yaml.key", "a mapping key is empty (null)")
+                                .at(map.value_span(source, pointer))
+                                .help("give every key a name"),
+                        );
+                    }
+                    _ => {
+                        return Err(Diagnostic::error(
+                            "yaml.key",
+                            "mapping keys must be plain names, not lists or mappings",
+                        )
+                        .at(map.value_span(source, pointer)));
+                    }
+                };
+                let child = source::child(pointer, &key);
+                let v = to_json(v, &child, source, map)?;
+                out.insert(key, v);
+            }
+            Value::Object(out)
+        }
+        Y::Tagged(t) => {
+            return Err(Diagnostic::error(
+                "yaml.tag",
+                format!("YAML tags such as `{}` are not supported in plans", t.tag),
+            )
+            .at(map.value_span(source, pointer))
+            .help("remove the tag; plans hold plain strings, numbers, lists and mappings"));
+        }
+    })
+}

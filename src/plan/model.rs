@@ -1,0 +1,250 @@
+//! The validated plan: what the runner sees. Built by [`super::check`] from the raw types once
+//! every check has passed; durations are parsed, defaults applied, actions resolved in the
+//! catalogue.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use super::raw;
+use crate::provider::{ActionSpec, ProviderKind};
+
+/// The default step timeout when neither the step nor `defaults` sets one.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A plan that passed `check`.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// `name`.
+    pub name: String,
+    /// `description`.
+    pub description: Option<String>,
+    /// `vars`, before `--var` overrides.
+    pub vars: IndexMap<String, serde_json::Value>,
+    /// `secrets`: where each comes from (values are read only when the plan runs).
+    pub secrets: IndexMap<String, raw::SecretSource>,
+    /// `providers`.
+    pub providers: IndexMap<String, Provider>,
+    /// `guard`.
+    pub guard: Guard,
+    /// `notify`.
+    pub notify: Vec<raw::Notify>,
+    /// `report`.
+    pub report: Option<raw::ReportSettings>,
+    /// `steps`, in order.
+    pub steps: Vec<Step>,
+}
+
+/// A provider with its parsed settings.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    /// Which platform.
+    pub kind: ProviderKind,
+    /// The settings as written (URLs and credentials are templates).
+    pub config: raw::Provider,
+    /// `rate_limit`: requests per period.
+    pub rate_limit: Option<(u32, Duration)>,
+    /// `timeout` of one request.
+    pub timeout: Option<Duration>,
+}
+
+/// `guard`, parsed.
+#[derive(Debug, Clone, Default)]
+pub struct Guard {
+    /// `allow_destinations`; empty allows every number.
+    pub allow: Vec<DestinationPattern>,
+    /// `deny_destinations`.
+    pub deny: Vec<DestinationPattern>,
+    /// `max_calls`.
+    pub max_calls: Option<u64>,
+}
+
+impl Guard {
+    /// Why the guard refuses to dial `number`, if it does.
+    pub fn refusal(&self, number: &str) -> Option<String> {
+        if let Some(p) = self.deny.iter().find(|p| p.matches(number)) {
+            return Some(format!(
+                "{number} matches deny_destinations pattern `{}`",
+                p.text
+            ));
+        }
+        if !self.allow.is_empty() && !self.allow.iter().any(|p| p.matches(number)) {
+            let patterns: Vec<&str> = self.allow.iter().map(|p| p.text.as_str()).collect();
+            return Some(format!(
+                "{number} matches none of allow_destinations ({})",
+                patterns.join(", ")
+            ));
+        }
+        None
+    }
+}
+
+/// An E.164 pattern: `+` then digits, each `*` standing for exactly one digit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationPattern {
+    /// As written.
+    pub text: String,
+    digits: Vec<Option<u8>>,
+}
+
+impl DestinationPattern {
+    /// Parses a pattern; the error says what is wrong with it.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let Some(body) = text.strip_prefix('+') else {
+            return Err("a destination pattern starts with `+` and the country code".into());
+        };
+        if body.is_empty() || body.len() > 15 {
+            return Err("a destination pattern has 1 to 15 digits or `*` after the `+`".into());
+        }
+        let mut digits = Vec::with_capacity(body.len());
+        for (i, c) in body.chars().enumerate() {
+            match c {
+                '0'..='9' => digits.push(Some(c as u8 - b'0')),
+                '*' => digits.push(None),
+                other => {
+                    return Err(format!(
+                        "`{other}` at position {} is not allowed: use digits, and `*` for any one digit",
+                        i + 2
+                    ));
+                }
+            }
+        }
+        if digits.first() == Some(&Some(0)) {
+            return Err("country codes never start with 0".into());
+        }
+        Ok(DestinationPattern {
+            text: text.to_owned(),
+            digits,
+        })
+    }
+
+    /// Whether an E.164 number matches: same length, every digit equal or a `*`.
+    pub fn matches(&self, number: &str) -> bool {
+        let Some(body) = number.strip_prefix('+') else {
+            return false;
+        };
+        body.len() == self.digits.len()
+            && body
+                .bytes()
+                .zip(&self.digits)
+                .all(|(b, d)| b.is_ascii_digit() && d.is_none_or(|d| d == b - b'0'))
+    }
+}
+
+/// A step, resolved.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// `id`.
+    pub id: String,
+    /// `name`, or the id.
+    pub name: String,
+    /// The provider's name.
+    pub provider: String,
+    /// The action, from the catalogue.
+    pub action: &'static ActionSpec,
+    /// `with`, as written (strings are templates).
+    pub with: IndexMap<String, serde_json::Value>,
+    /// `if`.
+    pub condition: Option<String>,
+    /// `for_each`.
+    pub for_each: Option<ForEachSource>,
+    /// `as` (default `item`).
+    pub item_name: String,
+    /// `concurrency` (default 1).
+    pub concurrency: u32,
+    /// `expect`.
+    pub expect: Vec<String>,
+    /// `save`.
+    pub save: IndexMap<String, String>,
+    /// `on_error`, after defaults.
+    pub on_error: raw::OnError,
+    /// `retry`, after defaults.
+    pub retry: RetryPolicy,
+    /// `timeout`, after defaults.
+    pub timeout: Duration,
+    /// `always`.
+    pub always: bool,
+}
+
+/// Where a `for_each` step's items come from (files resolved against the plan's directory).
+#[derive(Debug, Clone)]
+pub enum ForEachSource {
+    /// Written in the plan.
+    Inline(Vec<serde_json::Value>),
+    /// A CSV file with a header row.
+    Csv(PathBuf),
+    /// A JSON array.
+    Json(PathBuf),
+    /// One JSON value per line.
+    Jsonl(PathBuf),
+}
+
+/// A retry policy with its defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Total attempts, the first included.
+    pub attempts: u32,
+    /// Growth of the delay.
+    pub backoff: raw::Backoff,
+    /// First delay.
+    pub initial: Duration,
+    /// Largest delay (also caps `Retry-After`).
+    pub max: Duration,
+    /// Randomized delays.
+    pub jitter: bool,
+    /// Failure kinds retried.
+    pub on: Vec<raw::RetryOn>,
+    /// Retry requests that may have created something.
+    pub allow_unsafe: bool,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 1,
+            backoff: raw::Backoff::Exponential,
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(30),
+            jitter: true,
+            on: vec![
+                raw::RetryOn::RateLimited,
+                raw::RetryOn::ServerError,
+                raw::RetryOn::Timeout,
+                raw::RetryOn::Connection,
+            ],
+            allow_unsafe: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_digit_for_digit() {
+        let p = DestinationPattern::parse("+1317555****").expect("valid");
+        assert!(p.matches("+13175550100"));
+        assert!(!p.matches("+13175560100"));
+        assert!(!p.matches("+131755501000"));
+        assert!(!p.matches("13175550100"));
+        assert!(DestinationPattern::parse("1317555").is_err());
+        assert!(DestinationPattern::parse("+1317-555").is_err());
+        assert!(DestinationPattern::parse("+0123").is_err());
+    }
+
+    #[test]
+    fn guard_denies_before_it_allows() {
+        let guard = Guard {
+            allow: vec![DestinationPattern::parse("+1317555****").expect("valid")],
+            deny: vec![DestinationPattern::parse("+13175550199").expect("valid")],
+            max_calls: None,
+        };
+        assert!(guard.refusal("+13175550100").is_none());
+        assert!(guard.refusal("+13175550199").is_some());
+        assert!(guard.refusal("+442079460000").is_some());
+    }
+}

@@ -1,0 +1,584 @@
+//! The plan's JSON Schema: generated from the raw types, committed as
+//! `schemas/callplan.v1.schema.json`, and used by `check` to validate plans. Each violation is
+//! turned into a located diagnostic with a hint.
+
+use std::sync::OnceLock;
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::{ValidationError, Validator};
+use serde_json::{Map, Value};
+
+use super::raw::{RawPlan, SCHEMA_ID};
+use super::source::{Source, SourceMap, child};
+use crate::diagnostic::{Diagnostic, did_you_mean};
+
+/// The committed schema, which `check` validates against (a test keeps it equal to [`generate`]).
+pub const COMMITTED: &str = include_str!("../../schemas/callplan.v1.schema.json");
+
+/// Generates the schema from the raw plan types, as pretty JSON with a trailing newline.
+pub fn generate() -> String {
+    let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let schema = generator.into_root_schema_for::<RawPlan>();
+    let mut value = schema.to_value();
+    strip_null(&mut value);
+    split_titles(&mut value);
+    if let Value::Object(map) = &mut value {
+        // `$schema` first, then `$id`, then the rest, as editors and readers expect.
+        let mut ordered = Map::new();
+        if let Some(s) = map.shift_remove("$schema") {
+            ordered.insert("$schema".into(), s);
+        }
+        ordered.insert("$id".into(), Value::String(SCHEMA_ID.into()));
+        ordered.extend(std::mem::take(map));
+        *map = ordered;
+    }
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Optional keys are omitted, never written as `null`: drop the `null` alternatives schemars adds
+/// for `Option`, so that editors offer the real type and errors name it.
+fn strip_null(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let only = types.remove(0);
+                    map.insert("type".into(), only);
+                }
+            }
+            let is_null = |v: &Value| v.get("type").is_some_and(|t| t == "null");
+            if let Some(Value::Array(branches)) = map.get("anyOf") {
+                if branches.len() == 2 && branches.iter().any(is_null) {
+                    let kept = branches.iter().find(|b| !is_null(b)).cloned();
+                    map.shift_remove("anyOf");
+                    if let Some(Value::Object(kept)) = kept {
+                        for (k, v) in kept {
+                            map.entry(k).or_insert(v);
+                        }
+                    }
+                }
+            }
+            map.values_mut().for_each(strip_null);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_null),
+        _ => {}
+    }
+}
+
+/// Doc comments are written as "Title\n\nDescription"; editors show `title` and `description`
+/// separately, so split them, and unwrap the description's lines into paragraphs.
+fn split_titles(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(doc)) = map.get("description").cloned() {
+                let (title, rest) = match doc.split_once("\n\n") {
+                    Some((title, rest)) => (Some(title.trim().to_owned()), rest.to_owned()),
+                    None => (None, doc.clone()),
+                };
+                let unwrapped = rest
+                    .split("\n\n")
+                    .map(|para| {
+                        para.split('\n')
+                            .map(str::trim)
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+                if let Some(title) = title {
+                    if !map.contains_key("title") {
+                        map.insert("title".into(), Value::String(title));
+                    }
+                }
+                map.insert("description".into(), Value::String(unwrapped));
+            }
+            for v in map.values_mut() {
+                split_titles(v);
+            }
+            // An externally tagged variant (`{env: NAME}`) is documented on the variant; its one
+            // property is what editors hover over, so it gets the same words.
+            let doc = (map.get("title").cloned(), map.get("description").cloned());
+            if let (Some(title), Some(description), Some(Value::Object(props))) =
+                (doc.0, doc.1, map.get_mut("properties"))
+            {
+                if props.len() == 1 {
+                    if let Some(Value::Object(prop)) = props.values_mut().next() {
+                        prop.entry("title").or_insert(title);
+                        prop.entry("description").or_insert(description);
+                    }
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(split_titles),
+        _ => {}
+    }
+}
+
+/// The committed schema, parsed.
+pub fn schema() -> &'static Value {
+    static SCHEMA: OnceLock<Value> = OnceLock::new();
+    SCHEMA.get_or_init(|| serde_json::from_str(COMMITTED).unwrap_or(Value::Bool(true)))
+}
+
+fn validator() -> Option<&'static Validator> {
+    static VALIDATOR: OnceLock<Option<Validator>> = OnceLock::new();
+    VALIDATOR
+        .get_or_init(|| jsonschema::validator_for(schema()).ok())
+        .as_ref()
+}
+
+/// Validates a plan (as JSON) against the schema; every violation becomes a located diagnostic.
+pub fn validate(instance: &Value, source: &Source, map: &SourceMap) -> Vec<Diagnostic> {
+    let Some(validator) = validator() else {
+        return vec![Diagnostic::error(
+            "internal.schema",
+            "the built-in plan schema could not be compiled",
+        )];
+    };
+    let cx = Cx {
+        source,
+        map,
+        instance,
+    };
+    let mut out = Vec::new();
+    for error in validator.iter_errors(instance) {
+        cx.translate(&error, &mut out);
+    }
+    // One node can fail several keywords the same way (e.g. through several branches); say it once.
+    out.dedup_by(|a, b| a.message == b.message && a.span == b.span);
+    out
+}
+
+struct Cx<'a> {
+    source: &'a Source,
+    map: &'a SourceMap,
+    instance: &'a Value,
+}
+
+impl Cx<'_> {
+    fn translate(&self, error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
+        let pointer = error.instance_path().as_str().to_owned();
+        // The schema object holding the failed keyword.
+        let schema_node = resolve(schema(), parent_of(error.schema_path().as_str()));
+        let at = human_path(&pointer);
+        match error.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected }
+            | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
+                let allowed = property_names(schema_node);
+                for key in unexpected {
+                    let key_pointer = child(&pointer, key);
+                    let help = match did_you_mean(key, allowed.iter().map(String::as_str)) {
+                        Some(best) => format!("did you mean `{best}`?"),
+                        None if allowed.is_empty() => "remove it".to_owned(),
+                        None => format!("allowed keys here: {}", list(&allowed)),
+                    };
+                    out.push(
+                        Diagnostic::error(
+                            "schema.unknown-key",
+                            format!("unknown key `{key}` in {at}"),
+                        )
+                        .at(self.map.key_span(self.source, &key_pointer))
+                        .label("not a key of this mapping")
+                        .help(help),
+                    );
+                }
+            }
+            ValidationErrorKind::Required { property } => {
+                let name = property.as_str().unwrap_or_default();
+                let about = schema_node
+                    .and_then(|p| p.get("properties"))
+                    .and_then(|p| p.get(name))
+                    .and_then(describe);
+                let mut d = Diagnostic::error(
+                    "schema.missing-key",
+                    format!("missing required key `{name}` in {at}"),
+                )
+                .at(self.map.key_span(self.source, &pointer))
+                .label(format!("`{name}` is missing here"));
+                if let Some(about) = about {
+                    d = d.help(format!("add `{name}`: {about}"));
+                }
+                out.push(d);
+            }
+            ValidationErrorKind::Enum { options } => {
+                let options: Vec<String> = options
+                    .as_array()
+                    .map(|a| a.iter().map(short_json).collect())
+                    .unwrap_or_default();
+                out.push(self.bad_value(error, &pointer, &options));
+            }
+            ValidationErrorKind::Constant { expected_value } => {
+                out.push(self.bad_value(error, &pointer, &[short_json(expected_value)]));
+            }
+            ValidationErrorKind::Type { kind } => {
+                let expected = match kind {
+                    TypeKind::Single(t) => article(&t.to_string()),
+                    TypeKind::Multiple(ts) => {
+                        let names: Vec<String> =
+                            ts.iter().map(|t| article(&t.to_string())).collect();
+                        names.join(" or ")
+                    }
+                };
+                let found = self
+                    .value_at(&pointer)
+                    .map(describe_value)
+                    .unwrap_or_default();
+                let mut d = Diagnostic::error(
+                    "schema.type",
+                    format!("{at} must be {expected}, found {found}"),
+                )
+                .at(self.map.value_span(self.source, &pointer));
+                if let Some(example) = schema_node
+                    .and_then(|n| n.get("examples"))
+                    .and_then(|e| e.as_array())
+                    .and_then(|e| e.first())
+                {
+                    d = d.help(format!("for example `{}`", short_json(example)));
+                } else if let Some(about) = schema_node.and_then(describe) {
+                    d = d.help(about);
+                }
+                out.push(d);
+            }
+            ValidationErrorKind::OneOfNotValid { context }
+            | ValidationErrorKind::AnyOf { context } => {
+                self.one_of(error, &pointer, context, out);
+            }
+            _ => {
+                let mut d =
+                    Diagnostic::error("schema.invalid", format!("{at}: {}", error.masked()))
+                        .at(self.map.value_span(self.source, &pointer));
+                if let Some(about) = schema_node.and_then(describe) {
+                    d = d.help(about);
+                }
+                out.push(d);
+            }
+        }
+    }
+
+    /// A value that is not one of the allowed ones, with "did you mean".
+    fn bad_value(
+        &self,
+        error: &ValidationError<'_>,
+        pointer: &str,
+        options: &[String],
+    ) -> Diagnostic {
+        let at = human_path(pointer);
+        let found = self.value_at(pointer).map(short_json).unwrap_or_default();
+        let help = match did_you_mean(&found, options.iter().map(String::as_str)) {
+            Some(best) if options.len() > 1 => format!("did you mean `{best}`?"),
+            _ if options.len() == 1 => format!("the only allowed value is `{}`", options[0]),
+            _ => format!("expected one of {}", list(options)),
+        };
+        let _ = error;
+        Diagnostic::error(
+            "schema.value",
+            format!("`{found}` is not a valid value for {at}"),
+        )
+        .at(self.map.value_span(self.source, pointer))
+        .help(help)
+    }
+
+    /// `oneOf` failed: find the branch the user meant, and report its errors instead of the
+    /// useless "not valid under any of the schemas".
+    fn one_of(
+        &self,
+        error: &ValidationError<'_>,
+        pointer: &str,
+        branches: &[Vec<ValidationError<'static>>],
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let at = human_path(pointer);
+        let value = self.value_at(pointer);
+        // A branch the value cannot be meant for fails at its root on its type, its
+        // discriminator (`type`, `grant`: a const or enum one level down) or, for an externally
+        // tagged enum, its one required key.
+        let mut discriminators: Vec<(String, String)> = Vec::new(); // (key, allowed value)
+        let mut tags: Vec<String> = Vec::new();
+        let mut consts: Vec<String> = Vec::new(); // a documented enum: one `const` per branch
+        let mut candidates: Vec<&Vec<ValidationError<'static>>> = Vec::new();
+        for branch in branches {
+            let mut excluded = false;
+            for e in branch {
+                let path = e.instance_path().as_str();
+                match e.kind() {
+                    ValidationErrorKind::Type { .. } if path == pointer => excluded = true,
+                    ValidationErrorKind::Constant { expected_value } if path == pointer => {
+                        excluded = true;
+                        consts.push(short_json(expected_value));
+                    }
+                    ValidationErrorKind::Constant { expected_value }
+                        if parent_of(path) == pointer =>
+                    {
+                        excluded = true;
+                        discriminators.push((last_segment(path), short_json(expected_value)));
+                    }
+                    ValidationErrorKind::Required { property }
+                        if path == pointer && branch.len() <= 2 && is_single_key_branch(e) =>
+                    {
+                        excluded = true;
+                        tags.push(property.as_str().unwrap_or_default().to_owned());
+                    }
+                    _ => {}
+                }
+            }
+            if !excluded {
+                candidates.push(branch);
+            }
+        }
+        if let [branch] = candidates.as_slice() {
+            for e in branch.iter() {
+                self.translate(e, out);
+            }
+            return;
+        }
+        if candidates.is_empty() {
+            if !consts.is_empty() && discriminators.is_empty() && tags.is_empty() {
+                out.push(self.bad_value(error, pointer, &consts));
+                return;
+            }
+            if let Some((key, _)) = discriminators.first() {
+                let key = key.clone();
+                let allowed: Vec<String> = discriminators.iter().map(|(_, v)| v.clone()).collect();
+                let disc_pointer = child(pointer, &key);
+                let found = self.value_at(&disc_pointer);
+                let d = match found {
+                    None => Diagnostic::error(
+                        "schema.missing-key",
+                        format!("missing required key `{key}` in {at}"),
+                    )
+                    .at(self.map.key_span(self.source, pointer))
+                    .help(format!("set `{key}` to one of {}", list(&allowed))),
+                    Some(found) => {
+                        let found = short_json(found);
+                        let help = match did_you_mean(&found, allowed.iter().map(String::as_str)) {
+                            Some(best) => format!("did you mean `{best}`?"),
+                            None => format!("expected one of {}", list(&allowed)),
+                        };
+                        Diagnostic::error(
+                            "schema.value",
+                            format!("`{found}` is not a valid `{key}` for {at}"),
+                        )
+                        .at(self.map.value_span(self.source, &disc_pointer))
+                        .help(help)
+                    }
+                };
+                out.push(d);
+                return;
+            }
+            if !tags.is_empty() {
+                let keys: Vec<String> = value
+                    .and_then(Value::as_object)
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default();
+                let (span, help) = match keys.first() {
+                    Some(k) => (
+                        self.map.key_span(self.source, &child(pointer, k)),
+                        match did_you_mean(k, tags.iter().map(String::as_str)) {
+                            Some(best) => format!("did you mean `{best}`?"),
+                            None => format!("use one of {}", list(&tags)),
+                        },
+                    ),
+                    None => (
+                        self.map.value_span(self.source, pointer),
+                        format!("use one of {}", list(&tags)),
+                    ),
+                };
+                let msg = if keys.len() > 1 {
+                    format!(
+                        "{at} must have exactly one of {}, found {}",
+                        list(&tags),
+                        list(&keys)
+                    )
+                } else {
+                    format!("{at} must be one of {}", list(&tags))
+                };
+                out.push(Diagnostic::error("schema.value", msg).at(span).help(help));
+                return;
+            }
+        }
+        // Several branches still fit (or none explained itself): say what was expected.
+        let expected = resolve(schema(), error.schema_path().as_str())
+            .and_then(Value::as_array)
+            .map(|branches| {
+                branches
+                    .iter()
+                    .filter_map(|b| resolve_ref(b).and_then(describe_title))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let mut d = Diagnostic::error(
+            "schema.invalid",
+            format!("{at} does not match any allowed form"),
+        )
+        .at(self.map.value_span(self.source, pointer));
+        if !expected.is_empty() {
+            d = d.help(format!("expected {}", expected.join(", or ")));
+        }
+        out.push(d);
+    }
+
+    fn value_at(&self, pointer: &str) -> Option<&Value> {
+        self.instance.pointer(pointer)
+    }
+}
+
+fn is_single_key_branch(e: &ValidationError<'_>) -> bool {
+    resolve(schema(), parent_of(e.schema_path().as_str()))
+        .and_then(|n| n.get("required"))
+        .and_then(Value::as_array)
+        .is_some_and(|r| r.len() == 1)
+}
+
+/// Follows a schema location (a JSON pointer through the schema, with `$ref` segments) to the
+/// schema node it names.
+fn resolve<'a>(root: &'a Value, location: &str) -> Option<&'a Value> {
+    let mut node = root;
+    for raw in location.split('/').skip(1) {
+        let segment = raw.replace("~1", "/").replace("~0", "~");
+        if segment == "$ref" {
+            node = resolve_ref(node)?;
+            continue;
+        }
+        node = match node {
+            Value::Object(m) => m.get(&segment)?,
+            Value::Array(a) => a.get(segment.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+/// Follows a node's local `$ref`, if it has one.
+fn resolve_ref(node: &Value) -> Option<&Value> {
+    match node.get("$ref").and_then(Value::as_str) {
+        Some(r) => schema().pointer(r.strip_prefix('#')?),
+        None => Some(node),
+    }
+}
+
+fn property_names(node: Option<&Value>) -> Vec<String> {
+    node.and_then(|n| n.get("properties"))
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// A schema node's title and description, as one hint.
+fn describe(node: &Value) -> Option<String> {
+    let node = resolve_ref(node)
+        .filter(|n| n.get("description").is_some())
+        .unwrap_or(node);
+    let description = node.get("description").and_then(Value::as_str)?;
+    Some(
+        description
+            .split("\n\n")
+            .next()
+            .unwrap_or(description)
+            .replace('\n', " "),
+    )
+}
+
+fn describe_title(node: &Value) -> Option<String> {
+    node.get("title")
+        .and_then(Value::as_str)
+        .map(|t| t.to_owned())
+}
+
+fn parent_of(pointer: &str) -> &str {
+    pointer.rfind('/').map(|i| &pointer[..i]).unwrap_or("")
+}
+
+fn last_segment(pointer: &str) -> String {
+    pointer
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .replace("~1", "/")
+        .replace("~0", "~")
+}
+
+/// `/steps/2/with/user_id` → `` `steps[2].with.user_id` ``; the root is "the plan".
+pub fn human_path(pointer: &str) -> String {
+    if pointer.is_empty() {
+        return "the plan".to_owned();
+    }
+    let mut out = String::new();
+    for raw in pointer.split('/').skip(1) {
+        let segment = raw.replace("~1", "/").replace("~0", "~");
+        if segment.parse::<usize>().is_ok() {
+            out.push('[');
+            out.push_str(&segment);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&segment);
+        }
+    }
+    format!("`{out}`")
+}
+
+fn short_json(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => {
+            let text = other.to_string();
+            if text.chars().count() > 40 {
+                format!("{}…", text.chars().take(40).collect::<String>())
+            } else {
+                text
+            }
+        }
+    }
+}
+
+fn describe_value(v: &Value) -> String {
+    match v {
+        Value::Null => "nothing (null)".to_owned(),
+        Value::Bool(b) => format!("a boolean `{b}`"),
+        Value::Number(n) => format!("a number `{n}`"),
+        Value::String(s) => format!("a string `{}`", short_json(&Value::String(s.clone()))),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "a mapping".to_owned(),
+    }
+}
+
+fn article(json_type: &str) -> String {
+    match json_type {
+        "object" => "a mapping".to_owned(),
+        "array" => "a list".to_owned(),
+        "integer" => "an integer".to_owned(),
+        "null" => "empty".to_owned(),
+        other => format!("a {other}"),
+    }
+}
+
+fn list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_paths_read_like_yaml() {
+        assert_eq!(human_path(""), "the plan");
+        assert_eq!(human_path("/steps/2/with/a~1b"), "`steps[2].with.a/b`");
+    }
+
+    #[test]
+    fn schema_locations_follow_refs() {
+        let root = schema();
+        let node = resolve(root, "/properties/steps/items/$ref/properties/on_error");
+        assert!(node.is_some(), "step.on_error must resolve through $ref");
+    }
+}

@@ -1,0 +1,365 @@
+//! NICE CXone: the action catalogue.
+//!
+//! ACD paths sit under `{api_endpoint}/inContactAPI/services/v{N}/` (see
+//! `shared/reference/nice-cxone.md`); the paths below are relative to that prefix, and the
+//! provider's `api_version` picks `N` (default [`DEFAULT_API_VERSION`]).
+
+use super::{ActionSpec, Effect, In, Method, ParamSpec, ParamType as T, REQUEST_PARAMS, p, req};
+
+/// The ACD API version used unless the provider sets `api_version` (the vendor's current spec).
+pub const DEFAULT_API_VERSION: &str = "34.0";
+
+/// Prefix of every ACD path, before the version.
+pub const SERVICES_PREFIX: &str = "/inContactAPI/services/v";
+
+/// `CallContactEvent.Status` values a `calls.wait` can wait for.
+pub const CONTACT_STATES: &[&str] = &["Dialing", "Active", "Holding", "Disconnected"];
+
+const SESSION_ID: ParamSpec = req(
+    "session_id",
+    T::String,
+    In::Path,
+    "The agent session id (`sessionId` of `agent_sessions.start`).",
+);
+const CONTACT_ID: ParamSpec = req("contact_id", T::String, In::Path, "The contact id.");
+
+/// Every NICE CXone action.
+pub const ACTIONS: &[ActionSpec] = &[
+    ActionSpec {
+        name: "agent_sessions.start",
+        method: Method::Post,
+        path: "/agent-sessions",
+        summary: "Start an agent session (202 `{sessionId}`).",
+        effect: Effect::Creates,
+        needs_user: false,
+        exclusive: &["stationId", "stationPhoneNumber"],
+        destination_required: true,
+        params: &[
+            p(
+                "stationId",
+                T::String,
+                In::Body,
+                "Station id (or `stationPhoneNumber`).",
+            ),
+            p(
+                "stationPhoneNumber",
+                T::String,
+                In::Body,
+                "Station phone number (or `stationId`).",
+            ),
+            p(
+                "inactivityTimeout",
+                T::Integer,
+                In::Body,
+                "Seconds of inactivity before logout (default 300).",
+            ),
+            p(
+                "inactivityForceLogout",
+                T::Boolean,
+                In::Body,
+                "Force logout on inactivity.",
+            ),
+            p(
+                "asAgentId",
+                T::Integer,
+                In::Body,
+                "Start the session for another agent.",
+            ),
+        ],
+    },
+    ActionSpec {
+        name: "agent_sessions.dial",
+        method: Method::Post,
+        path: "/agent-sessions/{session_id}/dial-phone",
+        summary: "Dial a phone number from the agent session (202, no body; the contact arrives as a `CallContactEvent`).",
+        effect: Effect::Creates,
+        needs_user: false,
+        exclusive: &[],
+        destination_required: false,
+        params: &[
+            SESSION_ID,
+            req(
+                "phoneNumber",
+                T::Phone,
+                In::Body,
+                "The number to dial (E.164).",
+            ),
+            req("skillId", T::Integer, In::Body, "Outbound skill id."),
+            p(
+                "parentContactId",
+                T::Integer,
+                In::Body,
+                "Parent contact id.",
+            ),
+            p("customerId", T::String, In::Body, "Customer id."),
+            p(
+                "zipCode",
+                T::String,
+                In::Body,
+                "Zip code, for calling-window rules.",
+            ),
+        ],
+    },
+    ActionSpec {
+        name: "agent_sessions.next_event",
+        method: Method::Get,
+        path: "/agent-sessions/{session_id}/get-next-event",
+        summary: "Long-poll the session's next events (200 with events, 304 when none, 409 once ended).",
+        effect: Effect::Idempotent,
+        needs_user: false,
+        exclusive: &[],
+        destination_required: false,
+        params: &[
+            SESSION_ID,
+            p(
+                "timeout",
+                T::Integer,
+                In::Query,
+                "Seconds the server may hold the request (default 15).",
+            ),
+        ],
+    },
+    ActionSpec {
+        name: "calls.wait",
+        method: Method::Get,
+        path: "/agent-sessions/{session_id}/get-next-event",
+        summary: "Long-poll the session until a contact's `CallContactEvent` reaches a status, or time out.",
+        effect: Effect::Idempotent,
+        needs_user: false,
+        exclusive: &[],
+        destination_required: false,
+        params: &[
+            SESSION_ID,
+            p(
+                "contact_id",
+                T::String,
+                In::Control,
+                "The contact to follow (default: the first call contact seen).",
+            ),
+            p(
+                "until",
+                T::OneOf(CONTACT_STATES),
+                In::Control,
+                "The status to wait for (default `Active`).",
+            ),
+            p(
+                "timeout",
+                T::Duration,
+                In::Control,
+                "How long to wait (default `60s`).",
+            ),
+        ],
+    },
+    ActionSpec {
+        name: "agent_sessions.end_contact",
+        method: Method::Post,
+        path: "/agent-sessions/{session_id}/interactions/{contact_id}/end",
+        summary: "End a contact as the agent (for voice: hang up), 202.",
+        effect: Effect::Idempotent,
+        needs_user: false,
+        exclusive: &[],
+        destination_required: false,
+        params: &[SESSION_ID, CONTACT_ID],
+    },
+    ActionSpec {
+        name: "contacts.end",
+        method: Method::Post,
+        path: "/contacts/{contact_id}/end",
+        summary: "Force any contact to disconnect and end (admin), 202.",
+        effect: Effect::Idempotent,
+        needs_user: false,
+        exclusive: &[],
+        destination_required: false,
+        params: &[CONTACT_ID],
+    },
+    ActionSpec {
+        name: "contacts.get",
+        method: Method::Get,
+        path: "/contacts/{contact_id}",
+        summary: "Read a contact's details (active or completed).",
+        effect: Effect::Idempotent,
+        needs_user: false,
+        exclusive: &[],
+        destination_required: false,
+        params: &[CONTACT_ID],
+    },
+    ActionSpec {
+        name: "contacts.active",
+        method: Method::Get,
+        path: "/contacts/active",
+        summary: "List active contacts (204 when there are none).",
+        effect: Effect::Idempotent,
+        needs_user: false,
+        exclusive: &[],
+        destination_required: false,
+        params: &[
+            p(
+                "toAddress",
+                T::String,
+                In::Query,
+                "Filter by dialed address.",
+            ),
+            p(
+                "fromAddress",
+                T::String,
+                In::Query,
+                "Filter by calling address.",
+            ),
+            p("agentId", T::String, In::Query, "Filter by agent."),
+            p("skillId", T::String, In::Query, "Filter by skill."),
+            p(
+                "updatedSince",
+                T::String,
+                In::Query,
+                "Only contacts updated since (ISO-8601).",
+            ),
+            p("top", T::Integer, In::Query, "Page size."),
+            p("skip", T::Integer, In::Query, "Records to skip."),
+        ],
+    },
+    ActionSpec {
+        name: "agent_sessions.end",
+        method: Method::Delete,
+        path: "/agent-sessions/{session_id}",
+        summary: "End an agent session (202).",
+        effect: Effect::Idempotent,
+        needs_user: false,
+        exclusive: &[],
+        destination_required: false,
+        params: &[
+            SESSION_ID,
+            p("forceLogoff", T::Boolean, In::Query, "Log the agent off."),
+            p(
+                "endContacts",
+                T::Boolean,
+                In::Query,
+                "End the session's open contacts.",
+            ),
+            p(
+                "ignorePersonalQueue",
+                T::Boolean,
+                In::Query,
+                "Ignore the personal queue.",
+            ),
+        ],
+    },
+    ActionSpec {
+        name: "callbacks.request",
+        method: Method::Post,
+        path: "/queuecallback",
+        summary: "Queue an immediate callback to a skill (Patron API `queuecallback`, 202, no body).",
+        effect: Effect::Creates,
+        needs_user: false,
+        exclusive: &[],
+        destination_required: false,
+        params: &[
+            req(
+                "phoneNumber",
+                T::Phone,
+                In::Query,
+                "Number to call back (E.164).",
+            ),
+            req(
+                "skill",
+                T::Integer,
+                In::Query,
+                "Skill id the callback is queued to.",
+            ),
+            p("callerId", T::Phone, In::Query, "Caller id (E.164)."),
+            p(
+                "callDelay",
+                T::Integer,
+                In::Query,
+                "Seconds to wait before calling.",
+            ),
+            p(
+                "targetAgent",
+                T::Integer,
+                In::Query,
+                "Agent id to route to.",
+            ),
+            p(
+                "priorityManagement",
+                T::String,
+                In::Query,
+                "`DefaultFromSkill` or `Custom`.",
+            ),
+            p(
+                "initialPriority",
+                T::Integer,
+                In::Query,
+                "Initial priority.",
+            ),
+            p(
+                "acceleration",
+                T::Integer,
+                In::Query,
+                "Priority acceleration.",
+            ),
+            p("maxPriority", T::Integer, In::Query, "Maximum priority."),
+            p("sequence", T::String, In::Query, "Sequence of prompts."),
+            p("zipTone", T::String, In::Query, "Zip tone."),
+            p("screenPopSrc", T::String, In::Query, "Screen pop source."),
+            p("screenPopUrl", T::String, In::Query, "Screen pop URL."),
+            p(
+                "timeout",
+                T::Integer,
+                In::Query,
+                "Seconds before the callback request times out.",
+            ),
+        ],
+    },
+    ActionSpec {
+        name: "scripts.start",
+        method: Method::Post,
+        path: "/scripts/start",
+        summary: "Spawn a Studio script (200 `{contactId}`); the script places the call.",
+        effect: Effect::Creates,
+        needs_user: false,
+        exclusive: &[],
+        destination_required: false,
+        params: &[
+            req(
+                "skillId",
+                T::Integer,
+                In::Query,
+                "Skill the script runs under.",
+            ),
+            req(
+                "scriptPath",
+                T::String,
+                In::Query,
+                "Script path, e.g. `Company\\\\OutboundSmoke`.",
+            ),
+            p(
+                "scriptId",
+                T::String,
+                In::Query,
+                "Script id (the vendor's spec lists it; clients omit it).",
+            ),
+            p(
+                "Parameters",
+                T::StringList,
+                In::Query,
+                "Script parameters `p1..pN`, sent pipe-delimited.",
+            ),
+            p(
+                "startDate",
+                T::String,
+                In::Query,
+                "When to start (ISO-8601).",
+            ),
+        ],
+    },
+    ActionSpec {
+        name: "request",
+        method: Method::Get,
+        path: "/…",
+        summary: "Any other endpoint below the tenant's API base, with the provider's token.",
+        effect: Effect::ByMethod,
+        needs_user: false,
+        exclusive: &[],
+        destination_required: false,
+        params: REQUEST_PARAMS,
+    },
+];

@@ -1,0 +1,344 @@
+//! Providers: the platforms a plan talks to, and the catalogue of actions each one offers.
+//!
+//! The catalogue is data. Every action is a thin, documented mapping from a step's `with:` keys to
+//! one real request of the vendor's API (see `docs/actions.md`, generated from these tables). `check`
+//! validates `with:` against it; the runner builds requests from it.
+//!
+//! Naming rule for `with:` keys: path parameters and callplan's own controls are snake_case
+//! (`user_id`, `until`); body and query fields are spelled exactly as the vendor's API spells them
+//! (`phoneNumber`, `callFromQueueId`, `skillId`), so the vendor's documentation applies unchanged.
+
+pub mod cxone;
+pub mod genesys;
+pub mod http;
+
+/// Which provider types exist, as written in a plan's `type:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProviderKind {
+    /// Genesys Cloud CX.
+    GenesysCloud,
+    /// NICE CXone.
+    NiceCxone,
+    /// Any HTTP API.
+    Http,
+}
+
+impl ProviderKind {
+    /// Every provider type.
+    pub const ALL: [ProviderKind; 3] = [
+        ProviderKind::GenesysCloud,
+        ProviderKind::NiceCxone,
+        ProviderKind::Http,
+    ];
+
+    /// The name used in plans.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProviderKind::GenesysCloud => "genesys-cloud",
+            ProviderKind::NiceCxone => "nice-cxone",
+            ProviderKind::Http => "http",
+        }
+    }
+
+    /// The actions this provider type offers.
+    pub fn actions(self) -> &'static [ActionSpec] {
+        match self {
+            ProviderKind::GenesysCloud => genesys::ACTIONS,
+            ProviderKind::NiceCxone => cxone::ACTIONS,
+            ProviderKind::Http => http::ACTIONS,
+        }
+    }
+
+    /// Looks an action up by name.
+    pub fn action(self, name: &str) -> Option<&'static ActionSpec> {
+        self.actions().iter().find(|a| a.name == name)
+    }
+}
+
+/// HTTP methods used by actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET
+    Get,
+    /// HEAD
+    Head,
+    /// POST
+    Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+}
+
+impl Method {
+    /// The method's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// Whether repeating a request could do something twice (dial a customer twice, create two
+/// callbacks). Decides what the runner may retry on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Reads, or changes that are the same when repeated (disconnect, delete).
+    Idempotent,
+    /// Creates something: a call, a callback, a contact, a session.
+    Creates,
+    /// Raw requests: decided by the method (POST and PATCH create; the rest are idempotent).
+    ByMethod,
+}
+
+/// Where a `with:` parameter goes in the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum In {
+    /// Substituted into the path.
+    Path,
+    /// A query-string parameter.
+    Query,
+    /// A field of the JSON body.
+    Body,
+    /// Controls callplan's own behaviour (polling, waiting); never sent as such.
+    Control,
+}
+
+/// The type a `with:` parameter must have. Templated strings are checked when rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    /// Any string.
+    String,
+    /// An integer.
+    Integer,
+    /// true or false.
+    Boolean,
+    /// A phone number in E.164 (`+13175550100`).
+    Phone,
+    /// A list of E.164 phone numbers.
+    PhoneList,
+    /// A list of strings.
+    StringList,
+    /// A humantime duration (`15s`, `1m30s`).
+    Duration,
+    /// A mapping.
+    Object,
+    /// A list.
+    List,
+    /// Any value (a raw request body).
+    Any,
+    /// One of a fixed set of strings.
+    OneOf(&'static [&'static str]),
+}
+
+impl ParamType {
+    /// How the type is named in messages and docs.
+    pub fn describe(self) -> String {
+        match self {
+            ParamType::String => "a string".into(),
+            ParamType::Integer => "an integer".into(),
+            ParamType::Boolean => "true or false".into(),
+            ParamType::Phone => "an E.164 phone number".into(),
+            ParamType::PhoneList => "a list of E.164 phone numbers".into(),
+            ParamType::StringList => "a list of strings".into(),
+            ParamType::Duration => "a duration like `15s`".into(),
+            ParamType::Object => "a mapping".into(),
+            ParamType::List => "a list".into(),
+            ParamType::Any => "any value".into(),
+            ParamType::OneOf(values) => format!(
+                "one of {}",
+                values
+                    .iter()
+                    .map(|v| format!("`{v}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+}
+
+/// One parameter of an action.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamSpec {
+    /// The key under `with:`.
+    pub name: &'static str,
+    /// Its type.
+    pub ty: ParamType,
+    /// Whether the step must set it.
+    pub required: bool,
+    /// Where it goes in the request.
+    pub location: In,
+    /// One line for docs and hints.
+    pub doc: &'static str,
+}
+
+/// One action: a name, the real request it maps to, and its parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionSpec {
+    /// The name used in `action:`.
+    pub name: &'static str,
+    /// The HTTP method.
+    pub method: Method,
+    /// The vendor's path, with `{name}` placeholders for path parameters.
+    pub path: &'static str,
+    /// One line saying what it does.
+    pub summary: &'static str,
+    /// Whether repeating it could do something twice.
+    pub effect: Effect,
+    /// The request needs a user context: a client-credentials token is refused.
+    pub needs_user: bool,
+    /// At most one of these may be set (the vendor refuses more than one); at least one when
+    /// `destination_required` is set.
+    pub exclusive: &'static [&'static str],
+    /// One of `exclusive` must be set.
+    pub destination_required: bool,
+    /// The parameters.
+    pub params: &'static [ParamSpec],
+}
+
+impl ActionSpec {
+    /// Looks a parameter up by name.
+    pub fn param(&self, name: &str) -> Option<&'static ParamSpec> {
+        self.params.iter().find(|p| p.name == name)
+    }
+}
+
+/// Shorthand constructors keep the catalogue tables readable.
+pub(crate) const fn p(
+    name: &'static str,
+    ty: ParamType,
+    location: In,
+    doc: &'static str,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        ty,
+        required: false,
+        location,
+        doc,
+    }
+}
+
+/// A required parameter.
+pub(crate) const fn req(
+    name: &'static str,
+    ty: ParamType,
+    location: In,
+    doc: &'static str,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        ty,
+        required: true,
+        location,
+        doc,
+    }
+}
+
+/// The methods a raw `request` action accepts.
+pub const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
+
+/// Parameters of the raw `request` action, the same for every provider.
+pub(crate) const REQUEST_PARAMS: &[ParamSpec] = &[
+    req(
+        "method",
+        ParamType::OneOf(METHODS),
+        In::Control,
+        "HTTP method.",
+    ),
+    req(
+        "path",
+        ParamType::String,
+        In::Control,
+        "Path below the provider's API base, starting with `/` (may include a query string).",
+    ),
+    p(
+        "query",
+        ParamType::Object,
+        In::Control,
+        "Query-string parameters.",
+    ),
+    p(
+        "headers",
+        ParamType::Object,
+        In::Control,
+        "Extra request headers.",
+    ),
+    p(
+        "body",
+        ParamType::Any,
+        In::Control,
+        "Request body, sent as JSON (a string is sent as is).",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn catalogue_is_consistent() {
+        for kind in ProviderKind::ALL {
+            let mut names = HashSet::new();
+            for action in kind.actions() {
+                assert!(
+                    names.insert(action.name),
+                    "duplicate action {}",
+                    action.name
+                );
+                let mut params = HashSet::new();
+                for param in action.params {
+                    assert!(
+                        params.insert(param.name),
+                        "{}: duplicate {}",
+                        action.name,
+                        param.name
+                    );
+                    if param.location == In::Path {
+                        assert!(
+                            action.path.contains(&format!("{{{}}}", param.name)),
+                            "{}: path parameter {} not in {}",
+                            action.name,
+                            param.name,
+                            action.path
+                        );
+                        assert!(
+                            param.required,
+                            "{}: path parameter {} optional",
+                            action.name, param.name
+                        );
+                    }
+                }
+                for name in action.exclusive {
+                    assert!(
+                        action.param(name).is_some(),
+                        "{}: exclusive {name} unknown",
+                        action.name
+                    );
+                }
+                // Every placeholder in the path is a parameter.
+                for piece in action.path.split('{').skip(1) {
+                    let name = piece.split('}').next().unwrap_or_default();
+                    assert!(
+                        action.param(name).is_some(),
+                        "{}: {{{name}}} has no parameter",
+                        action.name
+                    );
+                }
+            }
+            assert!(
+                kind.action("request").is_some(),
+                "{} has no raw request",
+                kind.name()
+            );
+        }
+    }
+}

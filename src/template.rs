@@ -1,0 +1,225 @@
+//! Templates and expressions: the minijinja environment (strict: an undefined name is an error),
+//! the filters and functions plans use, and the static checks `check` runs on every template.
+
+use std::collections::BTreeSet;
+
+use base64::Engine as _;
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value};
+
+/// True when a string contains template syntax and must be rendered.
+pub fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%") || text.contains("{#")
+}
+
+/// The environment every template and expression of a plan is compiled in.
+pub fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // Templates render values for requests, not HTML.
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.add_filter("e164", e164);
+    env.add_filter("b64encode", b64encode);
+    env.add_function("uuid", uuid);
+    env.add_function("now", now);
+    env
+}
+
+/// Normalizes a phone number to E.164 (`+13175550100`); numbers without a `+` are read as NANP
+/// (`+1`). Fails on a number that is not valid.
+fn e164(value: &Value) -> Result<String, Error> {
+    let text = value.to_string();
+    normalize_phone(&text).ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("`{text}` is not a valid phone number"),
+        )
+    })
+}
+
+/// The E.164 form of a phone number, or `None` if it is not a valid one.
+pub fn normalize_phone(text: &str) -> Option<String> {
+    let trimmed = text.trim();
+    let country = if trimmed.starts_with('+') {
+        None
+    } else {
+        Some(phonenumber::country::Id::US)
+    };
+    let number = phonenumber::parse(country, trimmed).ok()?;
+    if !phonenumber::is_valid(&number) {
+        return None;
+    }
+    Some(number.format().mode(phonenumber::Mode::E164).to_string())
+}
+
+/// Whether `text` is written in E.164 and is a valid number.
+pub fn is_e164(text: &str) -> bool {
+    text.starts_with('+')
+        && text[1..].chars().all(|c| c.is_ascii_digit())
+        && normalize_phone(text).as_deref() == Some(text)
+}
+
+fn b64encode(value: &Value) -> String {
+    let bytes = match value.as_bytes() {
+        Some(b) => b.to_vec(),
+        None => value.to_string().into_bytes(),
+    };
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// What is wrong with a template or expression, found without rendering it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// It does not parse. `snippet` is the text the parser stopped at, when known.
+    Syntax {
+        /// The parser's message.
+        message: String,
+        /// The offending text, to locate it in the file.
+        snippet: Option<String>,
+    },
+    /// It uses a filter, function or test that does not exist.
+    Unknown {
+        /// The parser's message.
+        message: String,
+        /// The unknown name.
+        name: Option<String>,
+    },
+}
+
+/// A compiled template's or expression's names, as dotted paths (`steps.dial.conversation_id`),
+/// with the environment's own globals (`uuid`, `range`, …) left out.
+pub type Names = BTreeSet<String>;
+
+/// Checks a template (`{{ … }}` text) and returns the names it reads.
+pub fn check_template(env: &Environment<'static>, text: &str) -> Result<Names, Problem> {
+    let template = env.template_from_str(text).map_err(|e| syntax(&e, text))?;
+    let names = without_globals(env, template.undeclared_variables(true));
+    probe(env, text, false)?;
+    Ok(names)
+}
+
+/// Checks an expression (`response.status == 200`) and returns the names it reads.
+pub fn check_expression(env: &Environment<'static>, text: &str) -> Result<Names, Problem> {
+    let expr = env.compile_expression(text).map_err(|e| syntax(&e, text))?;
+    let names = without_globals(env, expr.undeclared_variables(true));
+    probe(env, text, true)?;
+    Ok(names)
+}
+
+fn without_globals(env: &Environment<'static>, names: std::collections::HashSet<String>) -> Names {
+    let globals: BTreeSet<&str> = env.globals().map(|(name, _)| name).collect();
+    names
+        .into_iter()
+        .filter(|n| !globals.contains(n.split('.').next().unwrap_or(n)))
+        .collect()
+}
+
+/// Filters, functions and tests are looked up when a template runs, not when it compiles. To find
+/// an unknown one before anything is sent, evaluate the text once with every name undefined but
+/// chainable: the only errors that matter then are "unknown filter/function/test".
+fn probe(env: &Environment<'static>, text: &str, expression: bool) -> Result<(), Problem> {
+    if !text.contains('|') && !text.contains('(') && !text.contains(" is ") {
+        return Ok(());
+    }
+    let mut lenient = env.clone();
+    lenient.set_undefined_behavior(UndefinedBehavior::Chainable);
+    let result = if expression {
+        lenient
+            .compile_expression(text)
+            .and_then(|e| e.eval(()).map(|_| ()))
+    } else {
+        lenient
+            .template_from_str(text)
+            .and_then(|t| t.render(()).map(|_| ()))
+    };
+    match result {
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::UnknownFilter | ErrorKind::UnknownFunction | ErrorKind::UnknownTest
+            ) =>
+        {
+            let name = e.range().and_then(|r| text.get(r)).map(|s| s.to_owned());
+            Err(Problem::Unknown {
+                message: message_of(&e),
+                name,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+fn syntax(e: &Error, text: &str) -> Problem {
+    Problem::Syntax {
+        message: message_of(e),
+        snippet: e.range().and_then(|r| text.get(r)).map(|s| s.to_owned()),
+    }
+}
+
+/// The error's message without minijinja's "(in <string>:1)" suffix: positions come from the plan.
+fn message_of(e: &Error) -> String {
+    let kind = e.kind().to_string();
+    match e.detail() {
+        Some(detail) => format!("{kind}: {detail}"),
+        None => kind,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_nested_names_without_globals() {
+        let env = environment();
+        let names = check_template(
+            &env,
+            "{{ steps.dial.id }}-{{ vars.x | upper }}-{{ uuid() }}",
+        )
+        .expect("valid");
+        assert_eq!(
+            names.into_iter().collect::<Vec<_>>(),
+            vec!["steps.dial.id".to_owned(), "vars.x".to_owned()]
+        );
+    }
+
+    #[test]
+    fn reports_syntax_errors() {
+        let env = environment();
+        match check_template(&env, "{{ vars.x ") {
+            Err(Problem::Syntax { message, .. }) => assert!(message.contains("syntax error")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn finds_unknown_filters() {
+        let env = environment();
+        match check_template(&env, "{{ vars.x | e146 }}") {
+            Err(Problem::Unknown { message, .. }) => {
+                assert!(message.contains("filter"), "{message}")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(check_expression(&env, "response.status == 200").is_ok());
+    }
+
+    #[test]
+    fn e164_normalizes_and_refuses() {
+        assert_eq!(
+            normalize_phone("(317) 555-0100").as_deref(),
+            Some("+13175550100")
+        );
+        assert!(is_e164("+13175550100"));
+        assert!(!is_e164("13175550100"));
+        assert!(!is_e164("+1317555"));
+        assert!(normalize_phone("not a number").is_none());
+    }
+}
