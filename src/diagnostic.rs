@@ -174,7 +174,16 @@ fn render_human(out: &mut String, d: &Diagnostic, source: Option<&str>) {
     if let Some(text) = line_text {
         let text = text.trim_end_matches('\r');
         let _ = writeln!(out, "{pad} |");
-        let _ = writeln!(out, "{} | {}", span.line, text.replace('\t', " "));
+        // Tabs become one space (so carets line up) and control characters a visible mark.
+        let shown: String = text
+            .chars()
+            .map(|c| match c {
+                '\t' => ' ',
+                c if c.is_control() => '\u{fffd}',
+                c => c,
+            })
+            .collect();
+        let _ = writeln!(out, "{} | {shown}", span.line);
         let width = text.chars().count();
         let start = span.col.saturating_sub(1).min(width);
         let len = span.len.max(1).min(width.saturating_sub(start).max(1));

@@ -3,12 +3,14 @@
 //!
 //! - [`plan`]: reading, checking and modelling plan files;
 //! - [`provider`]: the providers and their action catalogues;
+//! - [`phone`]: E.164 validation and normalization;
 //! - [`template`]: the minijinja environment and template checks;
 //! - [`diagnostic`]: located findings and how they are shown;
 //! - [`cli`]: the command line.
 
 pub mod cli;
 pub mod diagnostic;
+pub mod phone;
 pub mod plan;
 pub mod provider;
 pub mod template;

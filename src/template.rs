@@ -28,34 +28,12 @@ pub fn environment() -> Environment<'static> {
 /// (`+1`). Fails on a number that is not valid.
 fn e164(value: &Value) -> Result<String, Error> {
     let text = value.to_string();
-    normalize_phone(&text).ok_or_else(|| {
+    crate::phone::normalize(&text).ok_or_else(|| {
         Error::new(
             ErrorKind::InvalidOperation,
             format!("`{text}` is not a valid phone number"),
         )
     })
-}
-
-/// The E.164 form of a phone number, or `None` if it is not a valid one.
-pub fn normalize_phone(text: &str) -> Option<String> {
-    let trimmed = text.trim();
-    let country = if trimmed.starts_with('+') {
-        None
-    } else {
-        Some(phonenumber::country::Id::US)
-    };
-    let number = phonenumber::parse(country, trimmed).ok()?;
-    if !phonenumber::is_valid(&number) {
-        return None;
-    }
-    Some(number.format().mode(phonenumber::Mode::E164).to_string())
-}
-
-/// Whether `text` is written in E.164 and is a valid number.
-pub fn is_e164(text: &str) -> bool {
-    text.starts_with('+')
-        && text[1..].chars().all(|c| c.is_ascii_digit())
-        && normalize_phone(text).as_deref() == Some(text)
 }
 
 fn b64encode(value: &Value) -> String {
@@ -101,7 +79,7 @@ pub type Names = BTreeSet<String>;
 pub fn check_template(env: &Environment<'static>, text: &str) -> Result<Names, Problem> {
     let template = env.template_from_str(text).map_err(|e| syntax(&e, text))?;
     let names = without_globals(env, template.undeclared_variables(true));
-    probe(env, text, false)?;
+    probe(text, false)?;
     Ok(names)
 }
 
@@ -109,7 +87,7 @@ pub fn check_template(env: &Environment<'static>, text: &str) -> Result<Names, P
 pub fn check_expression(env: &Environment<'static>, text: &str) -> Result<Names, Problem> {
     let expr = env.compile_expression(text).map_err(|e| syntax(&e, text))?;
     let names = without_globals(env, expr.undeclared_variables(true));
-    probe(env, text, true)?;
+    probe(text, true)?;
     Ok(names)
 }
 
@@ -124,12 +102,17 @@ fn without_globals(env: &Environment<'static>, names: std::collections::HashSet<
 /// Filters, functions and tests are looked up when a template runs, not when it compiles. To find
 /// an unknown one before anything is sent, evaluate the text once with every name undefined but
 /// chainable: the only errors that matter then are "unknown filter/function/test".
-fn probe(env: &Environment<'static>, text: &str, expression: bool) -> Result<(), Problem> {
+fn probe(text: &str, expression: bool) -> Result<(), Problem> {
     if !text.contains('|') && !text.contains('(') && !text.contains(" is ") {
         return Ok(());
     }
-    let mut lenient = env.clone();
-    lenient.set_undefined_behavior(UndefinedBehavior::Chainable);
+    // Built once: cloning an environment copies every filter and test.
+    static LENIENT: std::sync::OnceLock<Environment<'static>> = std::sync::OnceLock::new();
+    let lenient = LENIENT.get_or_init(|| {
+        let mut lenient = environment();
+        lenient.set_undefined_behavior(UndefinedBehavior::Chainable);
+        lenient
+    });
     let result = if expression {
         lenient
             .compile_expression(text)
@@ -209,17 +192,5 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert!(check_expression(&env, "response.status == 200").is_ok());
-    }
-
-    #[test]
-    fn e164_normalizes_and_refuses() {
-        assert_eq!(
-            normalize_phone("(317) 555-0100").as_deref(),
-            Some("+13175550100")
-        );
-        assert!(is_e164("+13175550100"));
-        assert!(!is_e164("13175550100"));
-        assert!(!is_e164("+1317555"));
-        assert!(normalize_phone("not a number").is_none());
     }
 }

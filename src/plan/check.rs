@@ -108,12 +108,27 @@ impl<'a> Checker<'a> {
     /// A string var that starts with `+` is a phone number and must be valid E.164.
     fn check_vars(&mut self) {
         for (name, value) in &self.raw.vars {
-            if let Value::String(s) = value {
-                if looks_like_phone(s) && !template::is_e164(s) {
-                    let pointer = child("/vars", name);
-                    self.push(phone_error(s, self.value_span(&pointer)));
+            self.check_var_value(value, &child("/vars", name));
+        }
+    }
+
+    fn check_var_value(&mut self, value: &Value, pointer: &str) {
+        // Depth is bounded by the YAML nesting limit enforced when loading.
+        match value {
+            Value::String(s) if looks_like_phone(s) && !crate::phone::is_e164(s) => {
+                self.push(phone_error(s, self.value_span(pointer)));
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.check_var_value(item, &child(pointer, &i.to_string()));
                 }
             }
+            Value::Object(m) => {
+                for (k, v) in m {
+                    self.check_var_value(v, &child(pointer, k));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -987,7 +1002,7 @@ impl<'a> Checker<'a> {
 
     /// A literal destination: valid E.164, and allowed by the guard when the action dials it.
     fn phone(&mut self, s: &str, pointer: &str, action: &ActionSpec, guard: &model::Guard) {
-        if !template::is_e164(s) {
+        if !crate::phone::is_e164(s) {
             self.push(phone_error(s, self.value_span(pointer)));
             return;
         }
@@ -1017,7 +1032,7 @@ impl<'a> Checker<'a> {
         let Some(Value::String(number)) = self.raw.vars.get(name) else {
             return;
         };
-        if template::is_e164(number) {
+        if crate::phone::is_e164(number) {
             if let Some(why) = guard.refusal(number) {
                 self.push(
                     Diagnostic::error(
@@ -1317,7 +1332,7 @@ const FILTERS: &[&str] = &[
 ];
 
 fn phone_error(s: &str, span: Option<Span>) -> Diagnostic {
-    let help = match template::normalize_phone(s) {
+    let help = match crate::phone::normalize(s) {
         Some(normalized) if normalized != s => format!("write it in E.164: `{normalized}`"),
         _ => "write numbers in E.164: `+`, country code, number, no spaces (e.g. `+13175550100`)"
             .to_owned(),

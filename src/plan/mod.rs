@@ -119,6 +119,7 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
 
 /// Checks a plan's text. Returns the model when there is no error, and every diagnostic.
 pub fn check_source(source: &Source) -> (Option<model::Plan>, Vec<Diagnostic>) {
+    crate::phone::prewarm(&source.text);
     match parse(source) {
         Ok((value, map)) => {
             let mut diagnostics = schema::validate(&value, source, &map);
@@ -199,16 +200,25 @@ fn yaml_error(e: &serde_yaml::Error, source: &Source) -> Diagnostic {
             Some("remove the `---` separator, or split the file into several plans".to_owned()),
         )
     } else {
-        let message = text.split(" at line ").next().unwrap_or(&text).to_owned();
+        let message = text.split(" at line ").next().unwrap_or(&text);
+        let message = message.split(" at position ").next().unwrap_or(message);
         (
             "yaml.syntax",
             format!("invalid YAML: {message}"),
             yaml_hint(&text),
         )
     };
-    let span = e
-        .location()
-        .map(|l| source.span_at(l.line(), l.column(), 1));
+    // Reader errors (bad characters) carry a byte offset in the message, and their `location()`
+    // says 1:1; the offset wins.
+    let offset = text
+        .split(" at position ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse::<usize>().ok());
+    let span = offset.map(|o| source.span_at_offset(o)).or_else(|| {
+        e.location()
+            .map(|l| source.span_at(l.line(), l.column(), 1))
+    });
     Diagnostic::error(code, message)
         .at(span.or_else(|| Some(source.span_at(1, 1, 1))))
         .maybe_help(help)

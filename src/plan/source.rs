@@ -114,6 +114,16 @@ impl Source {
         Span::new(self.path.clone(), line.max(1), col.max(1), len.max(1))
     }
 
+    /// A one-character span at a byte offset (clamped to the text).
+    pub fn span_at_offset(&self, offset: usize) -> Span {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let (line, col) = self.position(offset);
+        Span::new(self.path.clone(), line, col + 1, 1)
+    }
+
     /// The text of a 1-based line, without its line break.
     pub fn line_text(&self, line: usize) -> Option<&str> {
         let start = *self.line_starts.get(line.checked_sub(1)?)?;

@@ -279,6 +279,86 @@ pub(crate) const REQUEST_PARAMS: &[ParamSpec] = &[
     ),
 ];
 
+/// The action catalogue as Markdown: `docs/actions.md` is this text (a test keeps them equal).
+pub fn catalogue_markdown() -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from(
+        "# Actions\n\n\
+         Every action a step can name in `action:`, by provider type: the real request it sends and \
+         the parameters it takes under `with:`. Generated from the catalogue in `src/provider/`; \
+         `callplan check` validates `with:` against it.\n\n\
+         Naming: path parameters and callplan's own controls are snake_case (`user_id`, `until`); \
+         body and query fields are spelled exactly as the vendor's API spells them \
+         (`phoneNumber`, `skillId`), so the vendor's documentation applies unchanged. String values \
+         are templates. Actions marked *creates* may place a call or create something: they are \
+         never retried after a failure that may have reached the provider unless the step sets \
+         `retry.unsafe: true`.\n",
+    );
+    for kind in ProviderKind::ALL {
+        let _ = write!(out, "\n## `{}`\n", kind.name());
+        if kind == ProviderKind::NiceCxone {
+            let _ = write!(
+                out,
+                "\nPaths are below `{{api_endpoint}}{}{{api_version}}` (default version `{}`).\n",
+                cxone::SERVICES_PREFIX,
+                cxone::DEFAULT_API_VERSION
+            );
+        }
+        for action in kind.actions() {
+            let effect = match action.effect {
+                Effect::Creates => " · *creates*",
+                Effect::Idempotent => "",
+                Effect::ByMethod => " · POST and PATCH *create*",
+            };
+            let method = if action.name == "request" {
+                "any"
+            } else {
+                action.method.as_str()
+            };
+            let _ = write!(
+                out,
+                "\n### `{}`\n\n`{method} {}`{effect}\n\n{}\n",
+                action.name, action.path, action.summary
+            );
+            if action.needs_user {
+                out.push_str("\nNeeds a user token: `check` refuses it with a `client_credentials` provider.\n");
+            }
+            if !action.exclusive.is_empty() {
+                let names: Vec<String> =
+                    action.exclusive.iter().map(|n| format!("`{n}`")).collect();
+                let _ = write!(
+                    out,
+                    "\n{} of {}.\n",
+                    if action.destination_required {
+                        "Exactly one"
+                    } else {
+                        "At most one"
+                    },
+                    names.join(", ")
+                );
+            }
+            out.push_str("\n| parameter | type | required | sent as | description |\n|---|---|---|---|---|\n");
+            for param in action.params {
+                let location = match param.location {
+                    In::Path => "path",
+                    In::Query => "query",
+                    In::Body => "body",
+                    In::Control => "control",
+                };
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} | {location} | {} |",
+                    param.name,
+                    param.ty.describe(),
+                    if param.required { "yes" } else { "" },
+                    param.doc.replace('|', "\\|")
+                );
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

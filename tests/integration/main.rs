@@ -1,6 +1,7 @@
 //! Integration tests: the real `callplan` binary, run as users run it.
 
 mod check;
+mod robust;
 mod schema;
 
 use std::path::{Path, PathBuf};

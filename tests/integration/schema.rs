@@ -72,3 +72,19 @@ fn walk(node: &serde_json::Value, at: &str, missing: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// `docs/actions.md` is generated from the catalogue; it must not drift from it.
+#[test]
+fn actions_doc_matches_the_catalogue() {
+    let generated = callplan::provider::catalogue_markdown();
+    let path = root().join("docs/actions.md");
+    if std::env::var_os("CALLPLAN_UPDATE_SCHEMAS").is_some() {
+        std::fs::write(&path, &generated).expect("write docs/actions.md");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/actions.md is out of date with the action catalogue; regenerate it with \
+         `CALLPLAN_UPDATE_SCHEMAS=1 cargo test actions_doc` and commit it"
+    );
+}
