@@ -15,7 +15,7 @@ use super::model::{self, DEFAULT_TIMEOUT, DestinationPattern, ForEachSource, Pla
 use super::raw::{self, RawPlan};
 use super::source::{Source, SourceMap, child};
 use crate::diagnostic::{Diagnostic, Span, did_you_mean};
-use crate::provider::{ActionSpec, Effect, In, ParamSpec, ParamType, ProviderKind};
+use crate::provider::{ActionSpec, In, ParamSpec, ParamType, ProviderKind};
 use crate::template::{self, Problem};
 
 /// Fields of `run` in templates.
@@ -37,6 +37,7 @@ pub fn check(raw: &RawPlan, source: &Source, map: &SourceMap) -> (Option<Plan>, 
         map,
         env: template::environment(),
         out: Vec::new(),
+        inline_items: None,
     };
     let plan = cx.run();
     let has_error = cx.out.iter().any(Diagnostic::is_error);
@@ -61,6 +62,8 @@ struct Checker<'a> {
     map: &'a SourceMap,
     env: Environment<'static>,
     out: Vec<Diagnostic>,
+    /// The loop item's name and the inline `for_each` items of the step being checked.
+    inline_items: Option<(String, Vec<Value>)>,
 }
 
 impl<'a> Checker<'a> {
@@ -117,6 +120,32 @@ impl<'a> Checker<'a> {
         match value {
             Value::String(s) if looks_like_phone(s) && !crate::phone::is_e164(s) => {
                 self.push(phone_error(s, self.value_span(pointer)));
+            }
+            Value::String(s) if template::is_template(s) => {
+                self.push(
+                    Diagnostic::warning(
+                        "plan.vars-template",
+                        "vars are plain values, not templates",
+                    )
+                    .at(self.value_span(pointer))
+                    .label("this text is used as written, braces included")
+                    .help("compute the value in the step that uses it, or pass it with `--var`"),
+                );
+            }
+            Value::Number(_) => {
+                // `+13175550100` unquoted is the number 13175550100 to YAML: the `+` is lost.
+                let written = self.map.exact(pointer).map(|n| self.source.slice(n.value));
+                if let Some(text) = written.filter(|t| looks_like_phone(t)) {
+                    self.push(
+                        Diagnostic::error(
+                            "plan.phone",
+                            format!("`{text}` is read as a number, not a phone number"),
+                        )
+                        .at(self.value_span(pointer))
+                        .label("YAML drops the `+` of an unquoted number")
+                        .help(format!("quote it: `\"{text}\"`")),
+                    );
+                }
             }
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
@@ -225,7 +254,7 @@ impl<'a> Checker<'a> {
                     self.url(Some(&h.base_url), &child(&base, "base_url"), scope);
                     for (header, value) in &h.headers {
                         let pointer = child(&child(&base, "headers"), header);
-                        self.template(value, &pointer, scope);
+                        self.header(header, value, &pointer, scope);
                     }
                     let auth = child(&base, "auth");
                     match &h.auth {
@@ -302,19 +331,35 @@ impl<'a> Checker<'a> {
     /// A credential: secret ones must come from `secrets`, never be written in the plan.
     fn credential(&mut self, value: &str, pointer: &str, secret: bool, scope: &Scope<'_>) {
         if template::is_template(value) {
-            self.template(value, pointer, scope);
+            let names = self.template(value, pointer, scope);
+            let reads_secret = names.iter().any(|n| n.starts_with("secrets."));
+            if secret && !names.is_empty() && !reads_secret {
+                self.push(
+                    Diagnostic::error(
+                        "plan.secret-source",
+                        "a credential must come from `secrets`",
+                    )
+                    .at(self.value_span(pointer))
+                    .label("this template reads no secret")
+                    .help(
+                        "declare it under `secrets:` and write `{{ secrets.<name> }}`: vars are printed in dry runs and reports, secrets never are",
+                    ),
+                );
+            }
         } else if secret {
-            self.push(
-                Diagnostic::error(
-                    "plan.literal-secret",
-                    "a credential is written in the plan in plain text",
-                )
-                .at(self.value_span(pointer))
-                .label("this value would be committed to git and shown in reviews")
-                .help(
-                    "declare it under `secrets:` (e.g. `my_secret: { env: MY_SECRET }`) and write `{{ secrets.my_secret }}` here",
-                ),
-            );
+            self.push(literal_secret(self.value_span(pointer)));
+        }
+    }
+
+    /// A header: a template, and a credential when its name says so.
+    fn header(&mut self, name: &str, value: &str, pointer: &str, scope: &Scope<'_>) {
+        let secret = CREDENTIAL_HEADERS
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(name));
+        if secret {
+            self.credential(value, pointer, true, scope);
+        } else {
+            self.template(value, pointer, scope);
         }
     }
 
@@ -422,7 +467,12 @@ impl<'a> Checker<'a> {
             let base = child("/notify", &i.to_string());
             self.url(Some(&n.url), &child(&base, "url"), scope);
             for (header, value) in &n.headers {
-                self.template(value, &child(&child(&base, "headers"), header), scope);
+                self.header(
+                    header,
+                    value,
+                    &child(&child(&base, "headers"), header),
+                    scope,
+                );
             }
         }
     }
@@ -438,7 +488,16 @@ impl<'a> Checker<'a> {
             ("html", &report.html),
         ] {
             if let Some(path) = path {
-                self.template(path, &child("/report", key), scope);
+                let pointer = child("/report", key);
+                let names = self.template(path, &pointer, scope);
+                if names.iter().any(|n| n.starts_with("secrets.")) {
+                    self.push(
+                        Diagnostic::error("plan.secret-leak", "a report path reads a secret")
+                            .at(self.value_span(&pointer))
+                            .label("file names are printed and listed; the secret would leak")
+                            .help("name reports with `vars` or `run.id` instead"),
+                    );
+                }
             }
         }
     }
@@ -486,7 +545,9 @@ impl<'a> Checker<'a> {
             ) {
                 steps.push(resolved);
             }
-            let mut saved: BTreeSet<String> = step.save.keys().cloned().collect();
+            // A name that cannot be read back is reported once, where it is saved; later steps
+            // then read it as it should have been written.
+            let mut saved: BTreeSet<String> = step.save.keys().map(|k| identifier_for(k)).collect();
             saved.extend(STEP_FIELDS.iter().map(|s| (*s).to_owned()));
             earlier.entry(step.id.clone()).or_insert(saved);
         }
@@ -532,9 +593,19 @@ impl<'a> Checker<'a> {
             let found = p.kind.action(&step.action);
             if found.is_none() {
                 let names: Vec<&str> = p.kind.actions().iter().map(|a| a.name).collect();
-                let help = match did_you_mean(&step.action, names.iter().copied()) {
-                    Some(best) => format!("did you mean `{best}`?"),
-                    None => format!("{} actions: {}", p.kind.name(), code_list(&names)),
+                let elsewhere = ProviderKind::ALL.into_iter().find(|k| {
+                    *k != p.kind && k.action(&step.action).is_some() && step.action != "request"
+                });
+                let help = match (elsewhere, did_you_mean(&step.action, names.iter().copied())) {
+                    (Some(other), _) => format!(
+                        "`{}` is an action of {} providers; {} actions: {}",
+                        step.action,
+                        other.name(),
+                        p.kind.name(),
+                        code_list(&names)
+                    ),
+                    (None, Some(best)) => format!("did you mean `{best}`?"),
+                    (None, None) => format!("{} actions: {}", p.kind.name(), code_list(&names)),
                 };
                 self.push(
                     Diagnostic::error(
@@ -645,17 +716,39 @@ impl<'a> Checker<'a> {
         }
         for (name, value) in &step.save {
             let pointer = child(&child(base, "save"), name);
-            if !is_identifier(name) {
+            if STEP_FIELDS.contains(&name.as_str()) {
+                self.push(
+                    Diagnostic::error(
+                        "plan.save-name",
+                        format!("`{name}` is set by callplan for every step and cannot be saved"),
+                    )
+                    .at(self.key_span(&pointer))
+                    .help(format!(
+                        "`steps.{}.{name}` is the step's own result; save under another name",
+                        step.id
+                    )),
+                );
+            } else if !is_identifier(name) {
                 self.push(
                     Diagnostic::error(
                         "plan.save-name",
                         format!("`{name}` cannot be read back as `steps.{}.{name}`", step.id),
                     )
                     .at(self.key_span(&pointer))
-                    .help("saved names are letters, digits and `_`, not starting with a digit"),
+                    .help(format!(
+                        "saved names are letters, digits and `_`, not starting with a digit: `{}`",
+                        identifier_for(name)
+                    )),
                 );
             }
-            self.template(value, &pointer, &response_scope);
+            let names = self.template(value, &pointer, &response_scope);
+            if names.iter().any(|n| n.starts_with("secrets.")) {
+                self.push(
+                    Diagnostic::warning("plan.secret-leak", format!("saved value `{name}` reads a secret"))
+                        .at(self.value_span(&pointer))
+                        .help("saved values are meant for later steps and reports; read `secrets` where it is needed instead"),
+                );
+            }
         }
         let with_pointer = child(base, "with");
         self.walk_templates(
@@ -666,7 +759,12 @@ impl<'a> Checker<'a> {
 
         // `with:` against the catalogue.
         if let Some(action) = action {
+            self.inline_items = match &step.for_each {
+                Some(raw::ForEach::Inline(items)) => Some((item_name.clone(), items.clone())),
+                _ => None,
+            };
             self.check_with(step, action, base, guard);
+            self.inline_items = None;
         }
 
         // Timeouts and retries.
@@ -679,6 +777,37 @@ impl<'a> Checker<'a> {
             Some(r) => self.retry(r, &child(base, "retry"), &defaults.2),
             None => defaults.2.clone(),
         };
+        if action.is_some_and(|a| a.name == "calls.wait") {
+            let wait = match step.with.get("timeout") {
+                Some(Value::String(t)) => humantime::parse_duration(t.trim()).ok(),
+                Some(_) => None,
+                None => Some(crate::provider::WAIT_TIMEOUT),
+            };
+            if let Some(wait) = wait.filter(|w| *w > timeout) {
+                let at = if step.timeout.is_some() {
+                    self.value_span(&child(base, "timeout"))
+                } else {
+                    self.value_span(&child(&child(base, "with"), "timeout"))
+                        .or_else(|| self.value_span(&child(base, "action")))
+                };
+                self.push(
+                    Diagnostic::warning(
+                        "plan.wait-timeout",
+                        format!(
+                            "step `{}` times out after {} but waits up to {} for the call",
+                            step.id,
+                            humantime::format_duration(timeout),
+                            humantime::format_duration(wait)
+                        ),
+                    )
+                    .at(at)
+                    .help(format!(
+                        "set the step's `timeout:` above {} (the step timeout includes the waiting)",
+                        humantime::format_duration(wait)
+                    )),
+                );
+            }
+        }
 
         Some(model::Step {
             id: step.id.clone(),
@@ -707,7 +836,8 @@ impl<'a> Checker<'a> {
     ) -> Option<ForEachSource> {
         let (file, key, make): (&str, &str, fn(std::path::PathBuf) -> ForEachSource) = match f {
             raw::ForEach::Inline(items) => {
-                // Fields every item has, when all items are mappings.
+                // Fields any item has (an item without one fails when it runs), or none when the
+                // items are plain values.
                 let mut common: Option<BTreeSet<String>> = None;
                 for item in items {
                     match item {
@@ -718,8 +848,9 @@ impl<'a> Checker<'a> {
                                 Some(c) => c.union(&keys).cloned().collect(),
                             });
                         }
+                        // Plain values have no fields at all.
                         _ => {
-                            common = None;
+                            common = Some(BTreeSet::new());
                             break;
                         }
                     }
@@ -756,6 +887,29 @@ impl<'a> Checker<'a> {
                     )),
                 );
                 return None;
+            }
+        }
+        if key == "json" {
+            // The first 4 KiB are enough to see how the file starts.
+            let starts_with_array = std::fs::File::open(&path)
+                .ok()
+                .and_then(|f| {
+                    use std::io::Read as _;
+                    let mut head = Vec::with_capacity(4096);
+                    f.take(4096).read_to_end(&mut head).ok()?;
+                    head.into_iter()
+                        .find(|b| !b.is_ascii_whitespace() && ![0xef, 0xbb, 0xbf].contains(b))
+                })
+                .is_some_and(|b| b == b'[');
+            if !starts_with_array {
+                self.push(
+                    Diagnostic::error(
+                        "plan.for-each-file",
+                        format!("`{file}` does not hold a JSON array"),
+                    )
+                    .at(self.value_span(&file_pointer))
+                    .help("`{json: file}` reads an array of items; for one JSON value per line use `{jsonl: file}`"),
+                );
             }
         }
         if key == "csv" {
@@ -797,10 +951,14 @@ impl<'a> Checker<'a> {
     ) {
         let with_pointer = child(base, "with");
         let names: Vec<&str> = action.params.iter().map(|p| p.name).collect();
+        // Parameters a misspelled key was meant to be: not reported missing as well.
+        let mut meant: Vec<&str> = Vec::new();
         for (key, value) in &step.with {
             let pointer = child(&with_pointer, key);
             let Some(param) = action.param(key) else {
-                let help = match did_you_mean(key, names.iter().copied()) {
+                let best = did_you_mean(key, names.iter().copied());
+                meant.extend(best);
+                let help = match best {
                     Some(best) => format!("did you mean `{best}`?"),
                     None => format!("`{}` takes: {}", action.name, code_list(&names)),
                 };
@@ -816,8 +974,21 @@ impl<'a> Checker<'a> {
             };
             self.check_value(param, value, &pointer, action, guard);
         }
+        if let Some(Value::Object(headers)) = step.with.get("headers") {
+            for (name, value) in headers {
+                let is_credential = CREDENTIAL_HEADERS
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case(name));
+                if let (true, Value::String(v)) = (is_credential, value) {
+                    if !template::is_template(v) {
+                        let pointer = child(&child(&with_pointer, "headers"), name);
+                        self.push(literal_secret(self.value_span(&pointer)));
+                    }
+                }
+            }
+        }
         for param in action.params.iter().filter(|p| p.required) {
-            if !step.with.contains_key(param.name) {
+            if !step.with.contains_key(param.name) && !meant.contains(&param.name) {
                 let at = if step.with.is_empty() {
                     self.key_span(&child(base, "action"))
                 } else {
@@ -856,9 +1027,12 @@ impl<'a> Checker<'a> {
                     ),
                 )
                 .at(self.key_span(&child(&with_pointer, set[1])))
-                .help("keep exactly one destination per request"),
+                .help("set only one of them: the provider refuses a request with several"),
             );
-        } else if set.is_empty() && action.destination_required {
+        } else if set.is_empty()
+            && action.destination_required
+            && !action.exclusive.iter().any(|k| meant.contains(k))
+        {
             self.push(
                 Diagnostic::error(
                     "plan.missing-parameter",
@@ -894,10 +1068,11 @@ impl<'a> Checker<'a> {
         action: &ActionSpec,
         guard: &model::Guard,
     ) {
+        let dialed = action.dials.contains(&param.name);
         if let Value::String(s) = value {
             if template::is_template(s) {
-                if matches!(param.ty, ParamType::Phone) && action.effect == Effect::Creates {
-                    self.guard_var_reference(s, pointer, guard);
+                if dialed {
+                    self.dialed_template(s, pointer, guard);
                 }
                 return;
             }
@@ -913,15 +1088,19 @@ impl<'a> Checker<'a> {
             (ParamType::List, Value::Array(_)) => true,
             (ParamType::StringList, Value::Array(items)) => items.iter().all(|i| i.is_string()),
             (ParamType::Phone, Value::String(s)) => {
-                self.phone(s, pointer, action, guard);
+                self.phone(s, pointer, dialed.then_some(guard));
                 true
             }
             (ParamType::PhoneList, Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
                     let item_pointer = child(pointer, &i.to_string());
                     match item {
-                        Value::String(s) if template::is_template(s) => {}
-                        Value::String(s) => self.phone(s, &item_pointer, action, guard),
+                        Value::String(s) if template::is_template(s) => {
+                            if dialed {
+                                self.dialed_template(s, &item_pointer, guard);
+                            }
+                        }
+                        Value::String(s) => self.phone(s, &item_pointer, dialed.then_some(guard)),
                         other => self.push(
                             Diagnostic::error(
                                 "plan.parameter-type",
@@ -1000,13 +1179,13 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// A literal destination: valid E.164, and allowed by the guard when the action dials it.
-    fn phone(&mut self, s: &str, pointer: &str, action: &ActionSpec, guard: &model::Guard) {
+    /// A literal phone number: valid E.164, and allowed by the guard when the action dials it.
+    fn phone(&mut self, s: &str, pointer: &str, guard: Option<&model::Guard>) {
         if !crate::phone::is_e164(s) {
             self.push(phone_error(s, self.value_span(pointer)));
             return;
         }
-        if action.effect == Effect::Creates {
+        if let Some(guard) = guard {
             if let Some(why) = guard.refusal(s) {
                 self.push(
                     Diagnostic::error("guard.refused", format!("the guard refuses to dial {s}"))
@@ -1018,26 +1197,98 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// `{{ vars.x }}` alone: the var's value is known, so the guard can judge it now.
-    fn guard_var_reference(&mut self, text: &str, pointer: &str, guard: &model::Guard) {
-        let inner = text.trim();
-        let Some(name) = inner
+    /// A dialed number written as `{{ vars.x }}` or `{{ item.field }}` (optionally `| e164`):
+    /// its values are known now, from `vars` or an inline `for_each`, so they are checked as
+    /// literal numbers would be.
+    fn dialed_template(&mut self, text: &str, pointer: &str, guard: &model::Guard) {
+        let Some(body) = text
+            .trim()
             .strip_prefix("{{")
             .and_then(|s| s.strip_suffix("}}"))
             .map(str::trim)
-            .and_then(|s| s.strip_prefix("vars."))
         else {
             return;
         };
-        let Some(Value::String(number)) = self.raw.vars.get(name) else {
-            return;
+        let (path, normalized) = match body.split_once('|') {
+            Some((path, filter)) if filter.trim() == "e164" => (path.trim(), true),
+            Some(_) => return,
+            None => (body, false),
         };
-        if crate::phone::is_e164(number) {
-            if let Some(why) = guard.refusal(number) {
+        if !path.split('.').all(is_identifier) {
+            return;
+        }
+        let mut values: Vec<(String, Value)> = Vec::new();
+        if let Some(rest) = path.strip_prefix("vars.") {
+            if let Some(v) = lookup(&self.raw.vars, rest) {
+                values.push((format!("vars.{rest}"), v.clone()));
+            }
+        } else if let Some((name, items)) = &self.inline_items {
+            let rest = path.strip_prefix(name.as_str());
+            if let Some(rest) = rest.filter(|r| r.is_empty() || r.starts_with('.')) {
+                for (i, item) in items.iter().enumerate() {
+                    let v = if rest.is_empty() {
+                        Some(item)
+                    } else {
+                        item.as_object().and_then(|m| lookup_map(m, &rest[1..]))
+                    };
+                    if let Some(v) = v {
+                        values.push((format!("for_each item {}", i + 1), v.clone()));
+                    }
+                }
+            }
+        }
+        for (origin, value) in values {
+            // A var that looks like a phone number was already judged where it is written.
+            let from_vars = origin.starts_with("vars.");
+            let written = origin
+                .strip_prefix("vars.")
+                .and_then(|p| self.map.exact(&format!("/vars/{}", p.replace('.', "/"))))
+                .map(|n| self.source.slice(n.value).trim_matches(['"', '\'']));
+            if from_vars && written.is_some_and(looks_like_phone) && !normalized {
+                let valid = matches!(&value, Value::String(s) if crate::phone::is_e164(s));
+                if !valid {
+                    continue;
+                }
+            }
+            let number = match &value {
+                Value::String(s) if normalized => crate::phone::normalize(s),
+                Value::String(s) => crate::phone::is_e164(s).then(|| s.clone()),
+                _ => None,
+            };
+            let Some(number) = number else {
+                let shown = match &value {
+                    Value::String(s) => format!("`{s}`"),
+                    other => kind_of(other),
+                };
+                let help = match &value {
+                    Value::String(s) if !normalized && crate::phone::normalize(s).is_some() => {
+                        format!(
+                            "write it in E.164 (`{}`), or normalize it here with `| e164`",
+                            crate::phone::normalize(s).unwrap_or_default()
+                        )
+                    }
+                    Value::Number(_) => "quote phone numbers in YAML, with their `+`".to_owned(),
+                    _ => {
+                        "dialed numbers are E.164: `+`, country code, number (e.g. `+13175550100`)"
+                            .to_owned()
+                    }
+                };
+                self.push(
+                    Diagnostic::error(
+                        "plan.phone",
+                        format!("{origin} is {shown}, not a valid E.164 phone number"),
+                    )
+                    .at(self.value_span(pointer))
+                    .label("dialed here")
+                    .help(help),
+                );
+                continue;
+            };
+            if let Some(why) = guard.refusal(&number) {
                 self.push(
                     Diagnostic::error(
                         "guard.refused",
-                        format!("the guard refuses to dial {number} (`vars.{name}`)"),
+                        format!("the guard refuses to dial {number} ({origin})"),
                     )
                     .at(self.value_span(pointer))
                     .label(why)
@@ -1051,7 +1302,9 @@ impl<'a> Checker<'a> {
     fn walk_templates(&mut self, value: &Value, pointer: &str, scope: &Scope<'_>) {
         // Depth is bounded by the YAML nesting limit enforced when loading.
         match value {
-            Value::String(s) => self.template(s, pointer, scope),
+            Value::String(s) => {
+                self.template(s, pointer, scope);
+            }
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
                     self.walk_templates(item, &child(pointer, &i.to_string()), scope);
@@ -1066,12 +1319,13 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn template(&mut self, text: &str, pointer: &str, scope: &Scope<'_>) {
+    /// Checks a template; returns the names it reads (none for plain text or a broken template).
+    fn template(&mut self, text: &str, pointer: &str, scope: &Scope<'_>) -> template::Names {
         if !template::is_template(text) {
-            return;
+            return template::Names::new();
         }
         let result = template::check_template(&self.env, text);
-        self.template_result(result, text, pointer, scope, "template");
+        self.template_result(result, text, pointer, scope, "template")
     }
 
     fn expression(&mut self, text: &str, pointer: &str, scope: &Scope<'_>) {
@@ -1101,7 +1355,7 @@ impl<'a> Checker<'a> {
         pointer: &str,
         scope: &Scope<'_>,
         what: &str,
-    ) {
+    ) -> template::Names {
         let node = self.map.get(pointer);
         let locate =
             |needle: &str| -> Option<Span> { node.map(|n| self.source.find_in(n.value, needle)) };
@@ -1133,6 +1387,13 @@ impl<'a> Checker<'a> {
                     .unwrap_or_else(|| {
                         "see the filters and functions in docs/plan-format.md".to_owned()
                     });
+                let message = match name.as_deref().map(|n| n.trim_start_matches('|').trim()) {
+                    Some(n) if !n.is_empty() => {
+                        let kind = message.split(':').next().unwrap_or("unknown name");
+                        format!("{kind} `{n}`")
+                    }
+                    _ => message,
+                };
                 self.push(
                     Diagnostic::error("template.unknown", format!("invalid {what}: {message}"))
                         .at(at)
@@ -1140,10 +1401,10 @@ impl<'a> Checker<'a> {
                 );
             }
             Ok(names) => {
-                for name in names {
-                    if let Some((message, help)) = self.resolve_name(&name, scope) {
-                        let first = name.split('.').next().unwrap_or(&name);
-                        let at = locate(&name)
+                for name in &names {
+                    if let Some((message, help)) = self.resolve_name(name, scope) {
+                        let first = name.split('.').next().unwrap_or(name);
+                        let at = locate(name)
                             .filter(|s| s.len > 1 || name.len() == 1)
                             .or_else(|| locate(first))
                             .or_else(|| self.value_span(pointer));
@@ -1154,8 +1415,10 @@ impl<'a> Checker<'a> {
                         );
                     }
                 }
+                return names;
             }
         }
+        template::Names::new()
     }
 
     /// Whether a dotted name read by a template exists where it is read. Returns the message and a
@@ -1291,7 +1554,14 @@ impl<'a> Checker<'a> {
                     return None;
                 }
                 let known: Vec<&str> = fields.iter().map(String::as_str).collect();
-                unknown_field(&format!("field of `{r}`"), field, known, "")
+                let help = match did_you_mean(field, known.iter().copied()) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None if known.is_empty() => {
+                        format!("the items are plain values: write `{{{{ {r} }}}}`")
+                    }
+                    None => format!("`{r}` has {}", code_list(&known)),
+                };
+                Some((format!("`{r}` has no field `{field}`"), Some(help)))
             }
             other => {
                 let help = match did_you_mean(other, roots.iter().copied()) {
@@ -1303,6 +1573,16 @@ impl<'a> Checker<'a> {
         }
     }
 }
+
+/// Headers whose values are credentials.
+const CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "api-key",
+    "x-auth-token",
+    "cookie",
+];
 
 /// Filters and functions of the environment, for "did you mean".
 const FILTERS: &[&str] = &[
@@ -1331,6 +1611,18 @@ const FILTERS: &[&str] = &[
     "dict",
 ];
 
+fn literal_secret(span: Option<Span>) -> Diagnostic {
+    Diagnostic::error(
+        "plan.literal-secret",
+        "a credential is written in the plan in plain text",
+    )
+    .at(span)
+    .label("this value would be committed to git and shown in reviews")
+    .help(
+        "declare it under `secrets:` (e.g. `my_secret: { env: MY_SECRET }`) and write `{{ secrets.my_secret }}` here",
+    )
+}
+
 fn phone_error(s: &str, span: Option<Span>) -> Diagnostic {
     let help = match crate::phone::normalize(s) {
         Some(normalized) if normalized != s => format!("write it in E.164: `{normalized}`"),
@@ -1352,6 +1644,38 @@ fn looks_like_phone(s: &str) -> bool {
         && chars.next().is_some_and(|c| c.is_ascii_digit())
         && s.chars()
             .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+}
+
+/// A value inside `vars` by dotted path.
+fn lookup<'v>(vars: &'v IndexMap<String, Value>, path: &str) -> Option<&'v Value> {
+    let (first, rest) = path.split_once('.').unwrap_or((path, ""));
+    let v = vars.get(first)?;
+    if rest.is_empty() {
+        Some(v)
+    } else {
+        lookup_map(v.as_object()?, rest)
+    }
+}
+
+fn lookup_map<'v>(map: &'v serde_json::Map<String, Value>, path: &str) -> Option<&'v Value> {
+    let mut parts = path.split('.');
+    let mut v = map.get(parts.next()?)?;
+    for part in parts {
+        v = v.as_object()?.get(part)?;
+    }
+    Some(v)
+}
+
+/// The identifier closest to a name: other characters become `_`.
+fn identifier_for(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if out.chars().next().is_none_or(|c| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
 }
 
 fn is_identifier(s: &str) -> bool {

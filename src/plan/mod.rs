@@ -46,16 +46,37 @@ pub fn check_file(path: &Path) -> Checked {
                 plan,
             }
         }
-        Err(d) => Checked {
-            source: None,
+        Err((d, source)) => Checked {
+            source: source.map(|s| *s),
             diagnostics: vec![d],
             plan: None,
         },
     }
 }
 
+/// Why a plan file could not be read, with its text when there is some to show.
+pub type ReadError = (Diagnostic, Option<Box<Source>>);
+
 /// Reads a plan file: refuses directories, huge files and text that is not UTF-8.
-pub fn read(path: &Path) -> Result<Source, Diagnostic> {
+pub fn read(path: &Path) -> Result<Source, ReadError> {
+    read_inner(path).map_err(|e| match e {
+        Unreadable::Plain(d) => (d, None),
+        Unreadable::WithText(d, s) => (d, Some(s)),
+    })
+}
+
+enum Unreadable {
+    Plain(Diagnostic),
+    WithText(Diagnostic, Box<Source>),
+}
+
+impl From<Diagnostic> for Unreadable {
+    fn from(d: Diagnostic) -> Self {
+        Unreadable::Plain(d)
+    }
+}
+
+fn read_inner(path: &Path) -> Result<Source, Unreadable> {
     let shown = path.display();
     let meta = std::fs::metadata(path).map_err(|e| {
         Diagnostic::error(
@@ -72,7 +93,8 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
         .help(format!(
             "to check every plan in it: `callplan check {}/*.yaml`",
             shown.to_string().trim_end_matches('/')
-        )));
+        ))
+        .into());
     }
     if meta.len() > MAX_PLAN_BYTES {
         return Err(Diagnostic::error(
@@ -83,7 +105,8 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
                 MAX_PLAN_BYTES / (1024 * 1024)
             ),
         )
-        .help("put long contact lists in a CSV or JSONL file and read it with `for_each`"));
+        .help("put long contact lists in a CSV or JSONL file and read it with `for_each`")
+        .into());
     }
     let bytes = std::fs::read(path).map_err(|e| {
         Diagnostic::error(
@@ -96,6 +119,7 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
         Err(e) => {
             let valid = e.utf8_error().valid_up_to();
             let bytes = e.as_bytes();
+            let bad = bytes.get(valid).copied().unwrap_or(0);
             let before = String::from_utf8_lossy(&bytes[..valid]);
             let line = before.matches('\n').count() + 1;
             let col = before
@@ -104,15 +128,19 @@ pub fn read(path: &Path) -> Result<Source, Diagnostic> {
                 .map(|l| l.chars().count())
                 .unwrap_or(0)
                 + 1;
-            // Show the text up to the bad byte; the rest of the file cannot be printed as is.
-            let text = String::from_utf8_lossy(bytes).into_owned();
-            let source = Source::new(path, text);
-            Err(Diagnostic::error(
+            // The text is shown with the bad bytes replaced, so the snippet still points at them.
+            let source = Source::new(path, String::from_utf8_lossy(bytes).into_owned());
+            let d = Diagnostic::error(
                 "io.utf8",
-                format!("plan `{shown}` is not valid UTF-8 (byte {valid:#x} is not)"),
+                format!("plan `{shown}` is not valid UTF-8: byte {bad:#04x} at offset {valid}"),
             )
             .at(Some(source.span_at(line, col, 1)))
-            .help("save the plan as UTF-8 text; is this really a plan file?"))
+            .help(if bytes.contains(&0) {
+                "the file holds binary data; is this really a plan file?".to_owned()
+            } else {
+                "save the plan as UTF-8 (it looks like Latin-1 or Windows-1252 text)".to_owned()
+            });
+            Err(Unreadable::WithText(d, Box::new(source)))
         }
     }
 }
@@ -166,14 +194,25 @@ fn parse(source: &Source) -> Result<(Value, SourceMap), Diagnostic> {
     }
     // libyaml-based parsing gives the syntax error positions users know from other tools, and
     // refuses alias bombs ("repetition limit") and deep recursion before they cost anything.
-    let mut yaml: serde_yaml::Value =
-        serde_yaml::from_str(&source.text).map_err(|e| yaml_error(&e, source))?;
+    let mut yaml: serde_yaml::Value = match serde_yaml::from_str(&source.text) {
+        Ok(yaml) => yaml,
+        Err(e) => {
+            // libyaml places a duplicate key at the start of its mapping; the span-aware walk
+            // knows where the second one is written.
+            if e.to_string().contains("duplicate entry") {
+                SourceMap::build(source)?;
+            }
+            return Err(yaml_error(&e, source));
+        }
+    };
     // The span-aware walk also finds duplicate keys exactly where the second one is written.
     let map = SourceMap::build(source)?;
     check_version(&yaml, source, &map)?;
     yaml.apply_merge().map_err(|e| {
+        let at = source.text.find("<<").unwrap_or(0);
         Diagnostic::error("yaml.merge", format!("invalid merge key (`<<`): {e}"))
-            .at(Some(source.span_at(1, 1, 1)))
+            .at(Some(source.span_at_offset(at)))
+            .help("`<<: *anchor` merges a mapping (or a list of mappings) into this one")
     })?;
     let value = to_json(yaml, "", source, &map)?;
     Ok((value, map))
@@ -215,13 +254,49 @@ fn yaml_error(e: &serde_yaml::Error, source: &Source) -> Diagnostic {
         .nth(1)
         .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|n| n.parse::<usize>().ok());
-    let span = offset.map(|o| source.span_at_offset(o)).or_else(|| {
-        e.location()
-            .map(|l| source.span_at(l.line(), l.column(), 1))
-    });
+    // Some errors have no useful position of their own; the text shows where the cause is.
+    let found = match code {
+        "yaml.alias-bomb" => first_alias(&source.text),
+        "yaml.multiple-documents" => second_document(&source.text),
+        _ => None,
+    };
+    let span = found
+        .or(offset)
+        .map(|o| source.span_at_offset(o))
+        .or_else(|| {
+            e.location()
+                .map(|l| source.span_at(l.line(), l.column(), 1))
+        });
     Diagnostic::error(code, message)
         .at(span.or_else(|| Some(source.span_at(1, 1, 1))))
         .maybe_help(help)
+}
+
+/// Byte offset of the first alias (`*name`) in the text.
+fn first_alias(text: &str) -> Option<usize> {
+    text.match_indices('*').map(|(i, _)| i).find(|&i| {
+        let before = text[..i].chars().next_back().unwrap_or(' ');
+        let after = text[i + 1..].chars().next().unwrap_or(' ');
+        " \t[,{:-".contains(before) && (after.is_alphanumeric() || after == '_')
+    })
+}
+
+/// Byte offset of the `---` that starts a second document.
+fn second_document(text: &str) -> Option<usize> {
+    let mut offset = 0;
+    let mut content = false;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_end();
+        if trimmed == "---" || trimmed.starts_with("--- ") {
+            if content {
+                return Some(offset);
+            }
+        } else if !trimmed.is_empty() && !trimmed.trim_start().starts_with('#') {
+            content = true;
+        }
+        offset += line.len();
+    }
+    None
 }
 
 fn yaml_hint(message: &str) -> Option<String> {
@@ -359,7 +434,8 @@ fn to_json(
                             "yaml.key",
                             "mapping keys must be plain names, not lists or mappings",
                         )
-                        .at(map.value_span(source, pointer)));
+                        .at(map.value_span(source, pointer))
+                        .help("a value that starts with `{` or `[` is read as YAML; quote templates: `\"{{ … }}\"`"));
                     }
                 };
                 let child = source::child(pointer, &key);

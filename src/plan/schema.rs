@@ -230,8 +230,18 @@ impl Cx<'_> {
                     "schema.type",
                     format!("{at} must be {expected}, found {found}"),
                 )
-                .at(self.map.value_span(self.source, &pointer));
-                if let Some(example) = schema_node
+                // A mapping or list written where a value belongs: point at its key.
+                .at(match self.value_at(&pointer) {
+                    Some(Value::Object(_) | Value::Array(_)) => {
+                        self.map.key_span(self.source, &pointer)
+                    }
+                    _ => self.map.value_span(self.source, &pointer),
+                });
+                let wants_list = matches!(kind, TypeKind::Single(t) if t.to_string() == "array");
+                if wants_list {
+                    let key = last_segment(&pointer);
+                    d = d.help(format!("write `{key}:` as a list, one `- ` item per line"));
+                } else if let Some(example) = schema_node
                     .and_then(|n| n.get("examples"))
                     .and_then(|e| e.as_array())
                     .and_then(|e| e.first())
@@ -241,6 +251,67 @@ impl Cx<'_> {
                     d = d.help(about);
                 }
                 out.push(d);
+            }
+            ValidationErrorKind::Minimum { .. }
+            | ValidationErrorKind::Maximum { .. }
+            | ValidationErrorKind::MinLength { .. }
+            | ValidationErrorKind::MaxLength { .. }
+            | ValidationErrorKind::MinItems { .. } => {
+                let found = self.value_at(&pointer);
+                let n = limit_of(error.kind()).unwrap_or_default();
+                let message = match error.kind() {
+                    ValidationErrorKind::Minimum { .. } => format!(
+                        "{at} must be at least {n}, found {}",
+                        found.map(short_json).unwrap_or_default()
+                    ),
+                    ValidationErrorKind::Maximum { .. } => format!(
+                        "{at} must be at most {n}, found {}",
+                        found.map(short_json).unwrap_or_default()
+                    ),
+                    ValidationErrorKind::MinLength { .. } if n == "1" => {
+                        format!("{at} must not be empty")
+                    }
+                    ValidationErrorKind::MinLength { .. } => {
+                        format!("{at} must be at least {n} characters long")
+                    }
+                    ValidationErrorKind::MaxLength { .. } => {
+                        format!("{at} must be at most {n} characters long")
+                    }
+                    _ if n == "1" => format!("{at} needs at least one item"),
+                    _ => format!("{at} needs at least {n} items"),
+                };
+                let mut d = Diagnostic::error("schema.range", message)
+                    .at(self.map.value_span(self.source, &pointer));
+                if let Some(about) = schema_node.and_then(describe) {
+                    d = d.help(about);
+                }
+                out.push(d);
+            }
+            ValidationErrorKind::Pattern { pattern } => {
+                let found = self.value_at(&pointer).map(short_json).unwrap_or_default();
+                // The usual slip: a dash where only letters, digits and `_` are allowed.
+                let fixed = found.replace(['-', ' ', '.'], "_");
+                let fits = |candidate: &str| {
+                    jsonschema::validator_for(&serde_json::json!({ "pattern": pattern }))
+                        .is_ok_and(|v| v.is_valid(&Value::String(candidate.to_owned())))
+                };
+                let help = if fixed != found && fits(&fixed) {
+                    format!("did you mean `{fixed}`?")
+                } else if fits(&format!("{found}.0")) {
+                    format!("did you mean `\"{found}.0\"`?")
+                } else {
+                    schema_node
+                        .and_then(describe)
+                        .unwrap_or_else(|| format!("it must match `{pattern}`"))
+                };
+                out.push(
+                    Diagnostic::error(
+                        "schema.pattern",
+                        format!("`{found}` is not a valid value for {at}"),
+                    )
+                    .at(self.map.value_span(self.source, &pointer))
+                    .help(help),
+                );
             }
             ValidationErrorKind::OneOfNotValid { context }
             | ValidationErrorKind::AnyOf { context } => {
@@ -267,7 +338,16 @@ impl Cx<'_> {
     ) -> Diagnostic {
         let at = human_path(pointer);
         let found = self.value_at(pointer).map(short_json).unwrap_or_default();
-        let help = match did_you_mean(&found, options.iter().map(String::as_str)) {
+        // Hosts are often pasted as URLs: `https://api.mypurecloud.com` means `mypurecloud.com`.
+        let bare = found
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_start_matches("api.")
+            .trim_start_matches("login.")
+            .trim_end_matches('/');
+        let exact = options.iter().map(String::as_str).find(|o| *o == bare);
+        let best = exact.or_else(|| did_you_mean(&found, options.iter().map(String::as_str)));
+        let help = match best {
             Some(best) if options.len() > 1 => format!("did you mean `{best}`?"),
             _ if options.len() == 1 => format!("the only allowed value is `{}`", options[0]),
             _ => format!("expected one of {}", list(options)),
@@ -422,6 +502,19 @@ impl Cx<'_> {
 
     fn value_at(&self, pointer: &str) -> Option<&Value> {
         self.instance.pointer(pointer)
+    }
+}
+
+/// The bound of a range keyword, as written in messages.
+fn limit_of(kind: &ValidationErrorKind) -> Option<String> {
+    match kind {
+        ValidationErrorKind::Minimum { limit } | ValidationErrorKind::Maximum { limit } => {
+            Some(limit.to_string())
+        }
+        ValidationErrorKind::MinLength { limit }
+        | ValidationErrorKind::MaxLength { limit }
+        | ValidationErrorKind::MinItems { limit } => Some(limit.to_string()),
+        _ => None,
     }
 }
 

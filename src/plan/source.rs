@@ -158,6 +158,13 @@ impl Source {
         (line_idx + 1, col)
     }
 
+    /// The text of a region.
+    pub fn slice(&self, r: Region) -> &str {
+        let start = self.offset(r.line, r.col);
+        let end = self.offset(r.end_line, r.end_col).max(start);
+        &self.text[start..end]
+    }
+
     /// Finds `needle` inside a node's text and returns its span; falls back to the node's start.
     /// Used to point at a name inside a template written in a YAML scalar, whatever its style.
     pub fn find_in(&self, r: Region, needle: &str) -> Span {

@@ -32,6 +32,7 @@ pub const ACTIONS: &[ActionSpec] = &[
         summary: "Start an agent session (202 `{sessionId}`).",
         effect: Effect::Creates,
         needs_user: false,
+        dials: &[],
         exclusive: &["stationId", "stationPhoneNumber"],
         destination_required: true,
         params: &[
@@ -74,6 +75,7 @@ pub const ACTIONS: &[ActionSpec] = &[
         summary: "Dial a phone number from the agent session (202, no body; the contact arrives as a `CallContactEvent`).",
         effect: Effect::Creates,
         needs_user: false,
+        dials: &["phoneNumber"],
         exclusive: &[],
         destination_required: false,
         params: &[
@@ -107,6 +109,7 @@ pub const ACTIONS: &[ActionSpec] = &[
         summary: "Long-poll the session's next events (200 with events, 304 when none, 409 once ended).",
         effect: Effect::Idempotent,
         needs_user: false,
+        dials: &[],
         exclusive: &[],
         destination_required: false,
         params: &[
@@ -126,6 +129,7 @@ pub const ACTIONS: &[ActionSpec] = &[
         summary: "Long-poll the session until a contact's `CallContactEvent` reaches a status, or time out.",
         effect: Effect::Idempotent,
         needs_user: false,
+        dials: &[],
         exclusive: &[],
         destination_required: false,
         params: &[
@@ -157,6 +161,7 @@ pub const ACTIONS: &[ActionSpec] = &[
         summary: "End a contact as the agent (for voice: hang up), 202.",
         effect: Effect::Idempotent,
         needs_user: false,
+        dials: &[],
         exclusive: &[],
         destination_required: false,
         params: &[SESSION_ID, CONTACT_ID],
@@ -168,6 +173,7 @@ pub const ACTIONS: &[ActionSpec] = &[
         summary: "Force any contact to disconnect and end (admin), 202.",
         effect: Effect::Idempotent,
         needs_user: false,
+        dials: &[],
         exclusive: &[],
         destination_required: false,
         params: &[CONTACT_ID],
@@ -179,6 +185,7 @@ pub const ACTIONS: &[ActionSpec] = &[
         summary: "Read a contact's details (active or completed).",
         effect: Effect::Idempotent,
         needs_user: false,
+        dials: &[],
         exclusive: &[],
         destination_required: false,
         params: &[CONTACT_ID],
@@ -190,6 +197,7 @@ pub const ACTIONS: &[ActionSpec] = &[
         summary: "List active contacts (204 when there are none).",
         effect: Effect::Idempotent,
         needs_user: false,
+        dials: &[],
         exclusive: &[],
         destination_required: false,
         params: &[
@@ -224,6 +232,7 @@ pub const ACTIONS: &[ActionSpec] = &[
         summary: "End an agent session (202).",
         effect: Effect::Idempotent,
         needs_user: false,
+        dials: &[],
         exclusive: &[],
         destination_required: false,
         params: &[
@@ -250,6 +259,7 @@ pub const ACTIONS: &[ActionSpec] = &[
         summary: "Queue an immediate callback to a skill (Patron API `queuecallback`, 202, no body).",
         effect: Effect::Creates,
         needs_user: false,
+        dials: &["phoneNumber"],
         exclusive: &[],
         destination_required: false,
         params: &[
@@ -316,6 +326,7 @@ pub const ACTIONS: &[ActionSpec] = &[
         summary: "Spawn a Studio script (200 `{contactId}`); the script places the call.",
         effect: Effect::Creates,
         needs_user: false,
+        dials: &[],
         exclusive: &[],
         destination_required: false,
         params: &[
@@ -358,6 +369,7 @@ pub const ACTIONS: &[ActionSpec] = &[
         summary: "Any other endpoint below the tenant's API base, with the provider's token.",
         effect: Effect::ByMethod,
         needs_user: false,
+        dials: &[],
         exclusive: &[],
         destination_required: false,
         params: REQUEST_PARAMS,

@@ -10,6 +10,7 @@ pub const ACTIONS: &[ActionSpec] = &[ActionSpec {
     summary: "Any request below the provider's `base_url`, with its auth.",
     effect: Effect::ByMethod,
     needs_user: false,
+    dials: &[],
     exclusive: &[],
     destination_required: false,
     params: REQUEST_PARAMS,

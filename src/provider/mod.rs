@@ -12,6 +12,9 @@ pub mod cxone;
 pub mod genesys;
 pub mod http;
 
+/// How long `calls.wait` waits when its `with:` sets no `timeout`.
+pub const WAIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Which provider types exist, as written in a plan's `type:`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProviderKind {
@@ -194,6 +197,8 @@ pub struct ActionSpec {
     pub effect: Effect,
     /// The request needs a user context: a client-credentials token is refused.
     pub needs_user: bool,
+    /// The parameters holding numbers this action dials (the guard judges these, not caller ids).
+    pub dials: &'static [&'static str],
     /// At most one of these may be set (the vendor refuses more than one); at least one when
     /// `destination_required` is set.
     pub exclusive: &'static [&'static str],
@@ -396,6 +401,23 @@ mod tests {
                             action.name, param.name
                         );
                     }
+                }
+                for name in action.dials {
+                    let param = action.param(name);
+                    assert!(
+                        param.is_some_and(|p| matches!(
+                            p.ty,
+                            ParamType::Phone | ParamType::PhoneList
+                        )),
+                        "{}: dials {name} is not a phone parameter",
+                        action.name
+                    );
+                    assert_eq!(
+                        action.effect,
+                        Effect::Creates,
+                        "{} dials but does not create",
+                        action.name
+                    );
                 }
                 for name in action.exclusive {
                     assert!(
