@@ -13,7 +13,13 @@ const LARGE_RUNS: usize = 20;
 const STEPS: usize = 10_000;
 
 fn main() {
-    // `cargo bench` passes `--bench`; any other argument filters nothing here.
+    // `cargo bench --bench check -- --write-plan F` only writes the generated plan, to profile it.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--write-plan") {
+        let path = args.get(i + 1).expect("--write-plan needs a path");
+        std::fs::write(path, generate(STEPS)).expect("write plan");
+        return;
+    }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let binary = Path::new(env!("CARGO_BIN_EXE_callplan"));
     let dir = tempfile::tempdir().expect("temp dir");
@@ -160,6 +166,7 @@ steps:
       conversation_id: "{{{{ steps.dial_{p}.conversation_id }}}}"
       until: connected
       timeout: 60s
+    timeout: 90s
     on_error: continue
 "#,
                 p = i - 1

@@ -2,6 +2,11 @@
 
 use clap::Parser as _;
 
+// Checking a large plan allocates millions of small strings and maps; mimalloc makes that
+// markedly cheaper than the system allocator (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = callplan::cli::Cli::parse();
     let code = callplan::cli::run(cli, &mut std::io::stdout().lock());

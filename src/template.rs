@@ -92,10 +92,12 @@ pub fn check_expression(env: &Environment<'static>, text: &str) -> Result<Names,
 }
 
 fn without_globals(env: &Environment<'static>, names: std::collections::HashSet<String>) -> Names {
-    let globals: BTreeSet<&str> = env.globals().map(|(name, _)| name).collect();
     names
         .into_iter()
-        .filter(|n| !globals.contains(n.split('.').next().unwrap_or(n)))
+        .filter(|n| {
+            let root = n.split('.').next().unwrap_or(n);
+            !env.globals().any(|(name, _)| name == root)
+        })
         .collect()
 }
 

@@ -69,19 +69,24 @@ fn check(paths: &[PathBuf], format: Format, out: &mut dyn std::io::Write) -> Exi
         );
         let _ = out.write_all(text.as_bytes());
         let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+        let steps = checked
+            .plan
+            .as_ref()
+            .map(|p| (p.steps.len(), p.providers.len()));
+        // Freeing a large plan's model takes longer than checking it did; the process is about
+        // to exit and the OS reclaims it at once.
+        std::mem::forget(checked);
         if errors > 0 {
             invalid += 1;
         }
         if format == Format::Human {
             let shown = path.display().to_string().replace('\\', "/");
-            let _ = match &checked.plan {
-                Some(p) => writeln!(
+            let _ = match steps {
+                Some((steps, providers)) => writeln!(
                     out,
-                    "{shown}: ok ({} {}, {} {})",
-                    p.steps.len(),
-                    plural(p.steps.len(), "step", "steps"),
-                    p.providers.len(),
-                    plural(p.providers.len(), "provider", "providers"),
+                    "{shown}: ok ({steps} {}, {providers} {})",
+                    plural(steps, "step", "steps"),
+                    plural(providers, "provider", "providers"),
                 ),
                 None => writeln!(
                     out,

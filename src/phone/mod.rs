@@ -102,6 +102,21 @@ fn calling_code(digits: &str) -> Option<u16> {
 /// The E.164 form of a phone number, or `None` if it is not a valid one. A number without `+` is
 /// read as a NANP (+1) number, as written in the US and Canada.
 pub fn normalize(text: &str) -> Option<String> {
+    // Plans repeat the same few numbers many times; each is parsed once.
+    static SEEN: OnceLock<Mutex<HashMap<String, Option<String>>>> = OnceLock::new();
+    let seen = SEEN.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(known) = seen.lock().unwrap_or_else(|e| e.into_inner()).get(text) {
+        return known.clone();
+    }
+    let result = normalize_uncached(text);
+    let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+    if seen.len() < 10_000 {
+        seen.insert(text.to_owned(), result.clone());
+    }
+    result
+}
+
+fn normalize_uncached(text: &str) -> Option<String> {
     let trimmed = text.trim();
     let (code, country) = match trimmed.strip_prefix('+') {
         Some(rest) => {

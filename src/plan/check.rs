@@ -38,6 +38,7 @@ pub fn check(raw: &RawPlan, source: &Source, map: &SourceMap) -> (Option<Plan>, 
         env: template::environment(),
         out: Vec::new(),
         inline_items: None,
+        compiled: HashMap::new(),
     };
     let plan = cx.run();
     let has_error = cx.out.iter().any(Diagnostic::is_error);
@@ -50,7 +51,7 @@ struct Scope<'a> {
     response: bool,
     /// `steps` is readable, with these earlier steps and their saved names.
     steps: Option<&'a IndexMap<String, BTreeSet<String>>>,
-    /// Where each step is defined, to explain a reference to a later one.
+    /// Where each step is defined (its index), to explain a reference to a later one.
     step_lines: &'a HashMap<String, usize>,
     /// The loop item's name and its known fields (`None`: fields unknown).
     item: Option<(&'a str, Option<&'a BTreeSet<String>>)>,
@@ -59,11 +60,13 @@ struct Scope<'a> {
 struct Checker<'a> {
     raw: &'a RawPlan,
     source: &'a Source,
-    map: &'a SourceMap,
+    map: &'a SourceMap<'a>,
     env: Environment<'static>,
     out: Vec<Diagnostic>,
     /// The loop item's name and the inline `for_each` items of the step being checked.
     inline_items: Option<(String, Vec<Value>)>,
+    /// Templates and expressions already compiled, by text: plans repeat the same ones often.
+    compiled: HashMap<(bool, String), Result<template::Names, Problem>>,
 }
 
 impl<'a> Checker<'a> {
@@ -73,6 +76,14 @@ impl<'a> Checker<'a> {
 
     fn key_span(&self, pointer: &str) -> Option<Span> {
         self.map.key_span(self.source, pointer)
+    }
+
+    /// The line a step's `id` is written on.
+    fn step_line(&self, index: usize) -> usize {
+        self.map
+            .get(&format!("/steps/{index}/id"))
+            .map(|n| n.value.line)
+            .unwrap_or(0)
     }
 
     fn push(&mut self, d: Diagnostic) {
@@ -132,8 +143,9 @@ impl<'a> Checker<'a> {
                     .help("compute the value in the step that uses it, or pass it with `--var`"),
                 );
             }
-            Value::Number(_) => {
-                // `+13175550100` unquoted is the number 13175550100 to YAML: the `+` is lost.
+            // `+13175550100` unquoted is the number 13175550100 to YAML: the `+` is lost. (The
+            // text is searched first: positions are looked up only for a likely mistake.)
+            Value::Number(n) if self.source.text.contains(&format!("+{n}")) => {
                 let written = self.map.exact(pointer).map(|n| self.source.slice(n.value));
                 if let Some(text) = written.filter(|t| looks_like_phone(t)) {
                     self.push(
@@ -508,19 +520,18 @@ impl<'a> Checker<'a> {
         guard: &model::Guard,
         defaults: &(Duration, raw::OnError, RetryPolicy),
     ) -> Vec<model::Step> {
-        // Where every step is defined, for "defined later" hints and duplicate ids.
+        // Where every step is defined (its index), for "defined later" hints and duplicate ids.
         let mut step_lines: HashMap<String, usize> = HashMap::new();
         let mut duplicates = Vec::new();
         for (i, step) in self.raw.steps.iter().enumerate() {
-            let pointer = format!("/steps/{i}/id");
-            let line = self.map.get(&pointer).map(|n| n.value.line).unwrap_or(0);
             if let Some(first) = step_lines.get(&step.id) {
                 duplicates.push((i, step.id.clone(), *first));
             } else {
-                step_lines.insert(step.id.clone(), line);
+                step_lines.insert(step.id.clone(), i);
             }
         }
         for (i, id, first) in duplicates {
+            let first = self.step_line(first);
             self.push(
                 Diagnostic::error("plan.duplicate-step", format!("duplicate step id `{id}`"))
                     .at(self.value_span(&format!("/steps/{i}/id")))
@@ -751,11 +762,9 @@ impl<'a> Checker<'a> {
             }
         }
         let with_pointer = child(base, "with");
-        self.walk_templates(
-            &Value::Object(step.with.clone().into_iter().collect()),
-            &with_pointer,
-            &scope,
-        );
+        for (key, value) in &step.with {
+            self.walk_templates(value, &child(&with_pointer, key), &scope);
+        }
 
         // `with:` against the catalogue.
         if let Some(action) = action {
@@ -1238,24 +1247,20 @@ impl<'a> Checker<'a> {
             }
         }
         for (origin, value) in values {
-            // A var that looks like a phone number was already judged where it is written.
-            let from_vars = origin.starts_with("vars.");
-            let written = origin
-                .strip_prefix("vars.")
-                .and_then(|p| self.map.exact(&format!("/vars/{}", p.replace('.', "/"))))
-                .map(|n| self.source.slice(n.value).trim_matches(['"', '\'']));
-            if from_vars && written.is_some_and(looks_like_phone) && !normalized {
-                let valid = matches!(&value, Value::String(s) if crate::phone::is_e164(s));
-                if !valid {
-                    continue;
-                }
-            }
             let number = match &value {
                 Value::String(s) if normalized => crate::phone::normalize(s),
                 Value::String(s) => crate::phone::is_e164(s).then(|| s.clone()),
                 _ => None,
             };
             let Some(number) = number else {
+                // A var that looks like a phone number was already judged where it is written.
+                let written = origin
+                    .strip_prefix("vars.")
+                    .and_then(|p| self.map.exact(&format!("/vars/{}", p.replace('.', "/"))))
+                    .map(|n| self.source.slice(n.value).trim_matches(['"', '\'']));
+                if written.is_some_and(looks_like_phone) && !normalized {
+                    continue;
+                }
                 let shown = match &value {
                     Value::String(s) => format!("`{s}`"),
                     other => kind_of(other),
@@ -1319,12 +1324,27 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Compiles a template or an expression once per distinct text.
+    fn compile(&mut self, text: &str, expression: bool) -> Result<template::Names, Problem> {
+        let key = (expression, text.to_owned());
+        if let Some(known) = self.compiled.get(&key) {
+            return known.clone();
+        }
+        let result = if expression {
+            template::check_expression(&self.env, text)
+        } else {
+            template::check_template(&self.env, text)
+        };
+        self.compiled.insert(key, result.clone());
+        result
+    }
+
     /// Checks a template; returns the names it reads (none for plain text or a broken template).
     fn template(&mut self, text: &str, pointer: &str, scope: &Scope<'_>) -> template::Names {
         if !template::is_template(text) {
             return template::Names::new();
         }
-        let result = template::check_template(&self.env, text);
+        let result = self.compile(text, false);
         self.template_result(result, text, pointer, scope, "template")
     }
 
@@ -1344,7 +1364,7 @@ impl<'a> Checker<'a> {
             );
             return;
         }
-        let result = template::check_expression(&self.env, text);
+        let result = self.compile(text, true);
         self.template_result(result, text, pointer, scope, "expression");
     }
 
@@ -1356,9 +1376,12 @@ impl<'a> Checker<'a> {
         scope: &Scope<'_>,
         what: &str,
     ) -> template::Names {
-        let node = self.map.get(pointer);
-        let locate =
-            |needle: &str| -> Option<Span> { node.map(|n| self.source.find_in(n.value, needle)) };
+        // Positions are looked up only when there is something to report.
+        let locate = |needle: &str| -> Option<Span> {
+            self.map
+                .get(pointer)
+                .map(|n| self.source.find_in(n.value, needle))
+        };
         match result {
             Err(Problem::Syntax { message, snippet }) => {
                 let at = snippet
@@ -1527,7 +1550,8 @@ impl<'a> Checker<'a> {
                         Some((format!("step `{id}` does not save `{field}`"), Some(help)))
                     }
                     None => {
-                        if let Some(line) = scope.step_lines.get(id) {
+                        if let Some(&index) = scope.step_lines.get(id) {
+                            let line = self.step_line(index);
                             Some((
                                 format!("step `{id}` is not defined before this step"),
                                 Some(format!(

@@ -147,6 +147,8 @@ fn read_inner(path: &Path) -> Result<Source, Unreadable> {
 
 /// Checks a plan's text. Returns the model when there is no error, and every diagnostic.
 pub fn check_source(source: &Source) -> (Option<model::Plan>, Vec<Diagnostic>) {
+    // Both take a few milliseconds and need nothing from the parse: start them beside it.
+    schema::prepare();
     crate::phone::prewarm(&source.text);
     match parse(source) {
         Ok((value, map)) => {
@@ -181,7 +183,7 @@ fn sort(diagnostics: &mut [Diagnostic]) {
 }
 
 /// YAML → JSON value and position map; reads `version` before anything else.
-fn parse(source: &Source) -> Result<(Value, SourceMap), Diagnostic> {
+fn parse(source: &Source) -> Result<(Value, SourceMap<'_>), Diagnostic> {
     if source.text.trim().is_empty()
         || source
             .text
@@ -205,8 +207,8 @@ fn parse(source: &Source) -> Result<(Value, SourceMap), Diagnostic> {
             return Err(yaml_error(&e, source));
         }
     };
-    // The span-aware walk also finds duplicate keys exactly where the second one is written.
-    let map = SourceMap::build(source)?;
+    // Positions are found only if a diagnostic needs one.
+    let map = SourceMap::lazy(source);
     check_version(&yaml, source, &map)?;
     yaml.apply_merge().map_err(|e| {
         let at = source.text.find("<<").unwrap_or(0);
@@ -214,7 +216,7 @@ fn parse(source: &Source) -> Result<(Value, SourceMap), Diagnostic> {
             .at(Some(source.span_at_offset(at)))
             .help("`<<: *anchor` merges a mapping (or a list of mappings) into this one")
     })?;
-    let value = to_json(yaml, "", source, &map)?;
+    let value = to_json(yaml, "", 0, source, &map)?;
     Ok((value, map))
 }
 
@@ -347,14 +349,14 @@ fn check_version(
             "add `version: 1` as the first key (supported versions: {supported})"
         )));
     };
-    let span = map.value_span(source, "/version");
+    let span = || map.value_span(source, "/version");
     match version.as_u64() {
         Some(v) if SUPPORTED_VERSIONS.contains(&v) => Ok(()),
         Some(v) => Err(Diagnostic::error(
             "plan.version-unsupported",
             format!("plan format version {v} is not supported by this callplan"),
         )
-        .at(span)
+        .at(span())
         .help(format!(
             "supported versions: {supported}; a newer callplan may read version {v}"
         ))),
@@ -364,7 +366,7 @@ fn check_version(
                 "plan.version-unsupported",
                 format!("`version` must be a whole number, found `{}`", shown.trim()),
             )
-            .at(span)
+            .at(span())
             .help(format!(
                 "write `version: 1` (supported versions: {supported})"
             )))
@@ -376,10 +378,19 @@ fn check_version(
 fn to_json(
     value: serde_yaml::Value,
     pointer: &str,
+    depth: usize,
     source: &Source,
     map: &SourceMap,
 ) -> Result<Value, Diagnostic> {
     use serde_yaml::Value as Y;
+    if depth > source::MAX_DEPTH {
+        return Err(Diagnostic::error(
+            "yaml.too-deep",
+            format!("the plan nests deeper than {} levels", source::MAX_DEPTH),
+        )
+        .at(map.value_span(source, pointer))
+        .help("flatten this structure; no plan needs this much nesting"));
+    }
     Ok(match value {
         Y::Null => Value::Null,
         Y::Bool(b) => Value::Bool(b),
@@ -409,6 +420,7 @@ fn to_json(
                 out.push(to_json(
                     item,
                     &source::child(pointer, &i.to_string()),
+                    depth + 1,
                     source,
                     map,
                 )?);
@@ -439,7 +451,7 @@ fn to_json(
                     }
                 };
                 let child = source::child(pointer, &key);
-                let v = to_json(v, &child, source, map)?;
+                let v = to_json(v, &child, depth + 1, source, map)?;
                 out.insert(key, v);
             }
             Value::Object(out)

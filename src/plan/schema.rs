@@ -123,6 +123,11 @@ pub fn schema() -> &'static Value {
     SCHEMA.get_or_init(|| serde_json::from_str(COMMITTED).unwrap_or(Value::Bool(true)))
 }
 
+/// Starts compiling the validator on another thread, while the plan is being parsed.
+pub fn prepare() {
+    std::thread::spawn(validator);
+}
+
 fn validator() -> Option<&'static Validator> {
     static VALIDATOR: OnceLock<Option<Validator>> = OnceLock::new();
     VALIDATOR
@@ -154,7 +159,7 @@ pub fn validate(instance: &Value, source: &Source, map: &SourceMap) -> Vec<Diagn
 
 struct Cx<'a> {
     source: &'a Source,
-    map: &'a SourceMap,
+    map: &'a SourceMap<'a>,
     instance: &'a Value,
 }
 

@@ -6,7 +6,11 @@
 //! is recorded under its JSON pointer (`/steps/3/with/user_id`), so any finding about a value can
 //! be shown at its line and column. Aliases are recorded where they are written, never expanded,
 //! so a hostile file cannot make this walk expensive.
+//!
+//! A valid plan needs no positions, so the map is built on first use: checking a large valid plan
+//! never pays for a second parse.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -180,10 +184,11 @@ impl Source {
     }
 }
 
-/// JSON pointer → position of every node that is written in the text.
-#[derive(Debug, Default)]
-pub struct SourceMap {
-    nodes: HashMap<String, NodePos>,
+/// JSON pointer → position of every node that is written in the text, built when first asked.
+#[derive(Debug)]
+pub struct SourceMap<'s> {
+    source: &'s Source,
+    nodes: OnceCell<HashMap<String, NodePos>>,
 }
 
 enum Frame {
@@ -204,18 +209,96 @@ enum Frame {
     },
 }
 
-impl SourceMap {
-    /// Walks the event stream of `source`. Fails on a syntax error, a duplicate key, or nesting
-    /// deeper than [`MAX_DEPTH`].
-    pub fn build(source: &Source) -> Result<SourceMap, Diagnostic> {
-        let mut map = SourceMap::default();
-        let mut stack: Vec<Frame> = Vec::new();
+impl<'s> SourceMap<'s> {
+    /// A map of `source` that walks the text the first time a position is asked for.
+    pub fn lazy(source: &'s Source) -> Self {
+        SourceMap {
+            source,
+            nodes: OnceCell::new(),
+        }
+    }
+
+    /// Walks the text now. Fails on a syntax error, a duplicate key, or nesting deeper than
+    /// [`MAX_DEPTH`].
+    pub fn build(source: &'s Source) -> Result<Self, Diagnostic> {
+        let nodes = walk(source, true)?;
+        Ok(SourceMap {
+            source,
+            nodes: OnceCell::from(nodes),
+        })
+    }
+
+    /// The position of the node at `pointer`, or of its nearest ancestor that is written in the
+    /// text (nodes reached through an alias or a merge key are not).
+    /// Every finding must point somewhere: when nothing of the path was placed, the start of the
+    /// file is the answer.
+    pub fn get(&self, pointer: &str) -> Option<NodePos> {
+        let mut p = pointer;
+        loop {
+            if let Some(pos) = self.nodes().get(p) {
+                return Some(*pos);
+            }
+            match p.rfind('/') {
+                Some(cut) => p = &p[..cut],
+                None => {
+                    return Some(NodePos {
+                        key: None,
+                        value: Region {
+                            line: 1,
+                            col: 0,
+                            end_line: 1,
+                            end_col: 1,
+                        },
+                        style: None,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The exact node at `pointer`, if it is written in the text.
+    pub fn exact(&self, pointer: &str) -> Option<NodePos> {
+        self.nodes().get(pointer).copied()
+    }
+
+    /// Span of the value at `pointer` (or its nearest written ancestor).
+    pub fn value_span(&self, source: &Source, pointer: &str) -> Option<Span> {
+        self.get(pointer).map(|n| source.span(n.value))
+    }
+
+    /// Span of the key of the entry at `pointer`, falling back to its value.
+    pub fn key_span(&self, source: &Source, pointer: &str) -> Option<Span> {
+        self.get(pointer)
+            .map(|n| source.span(n.key.unwrap_or(n.value)))
+    }
+
+    fn nodes(&self) -> &HashMap<String, NodePos> {
+        // The text parsed already; a lazy walk only skips what it cannot place.
+        self.nodes
+            .get_or_init(|| walk(self.source, false).unwrap_or_default())
+    }
+}
+
+/// The walk itself. `strict` reports duplicate keys and excessive depth; otherwise nodes that
+/// deep are simply not placed.
+fn walk(source: &Source, strict: bool) -> Result<HashMap<String, NodePos>, Diagnostic> {
+    let mut map = Positions::default();
+    let mut stack: Vec<Frame> = Vec::new();
+    {
         for item in Parser::new_from_str(&source.text) {
-            let (event, span) = item.map_err(|e| {
-                let m = e.marker();
-                Diagnostic::error("yaml.syntax", format!("invalid YAML: {}", e.info()))
-                    .at(Some(source.span(Region::from_marker(m))))
-            })?;
+            let (event, span) = match item {
+                Ok(item) => item,
+                // When only positions are wanted, what was placed before the error is kept.
+                Err(_) if !strict => break,
+                Err(e) => {
+                    let m = e.marker();
+                    return Err(Diagnostic::error(
+                        "yaml.syntax",
+                        format!("invalid YAML: {}", e.info()),
+                    )
+                    .at(Some(source.span(Region::from_marker(m)))));
+                }
+            };
             if let Some(Frame::Skip { depth }) = stack.last_mut() {
                 match event {
                     Event::MappingStart(..) | Event::SequenceStart(..) => *depth += 1,
@@ -234,7 +317,7 @@ impl SourceMap {
             let region = Region::from_yaml(&span);
             match event {
                 Event::Scalar(value, style, ..) => {
-                    if map.enter_key(&mut stack, source, &value, region)? {
+                    if map.enter_key(&mut stack, source, &value, region, strict)? {
                         continue;
                     }
                     map.place(&mut stack, region, Some(style));
@@ -252,6 +335,10 @@ impl SourceMap {
                         continue;
                     }
                     if stack.len() >= MAX_DEPTH {
+                        if !strict {
+                            stack.push(Frame::Skip { depth: 1 });
+                            continue;
+                        }
                         return Err(Diagnostic::error(
                             "yaml.too-deep",
                             format!("the plan nests deeper than {MAX_DEPTH} levels"),
@@ -276,9 +363,16 @@ impl SourceMap {
                 _ => {}
             }
         }
-        Ok(map)
     }
+    Ok(map.nodes)
+}
 
+#[derive(Default)]
+struct Positions {
+    nodes: HashMap<String, NodePos>,
+}
+
+impl Positions {
     /// If the scalar is a mapping key, records it and returns true.
     fn enter_key(
         &mut self,
@@ -286,6 +380,7 @@ impl SourceMap {
         source: &Source,
         value: &str,
         region: Region,
+        strict: bool,
     ) -> Result<bool, Diagnostic> {
         let Some(Frame::Mapping { key, seen, .. }) = stack.last_mut() else {
             return Ok(false);
@@ -293,7 +388,7 @@ impl SourceMap {
         if key.is_some() {
             return Ok(false);
         }
-        if let Some(first) = seen.get(value) {
+        if let Some(first) = seen.get(value).filter(|_| strict) {
             return Err(Diagnostic::error(
                 "yaml.duplicate-key",
                 format!("duplicate key `{value}` in the same mapping"),
@@ -335,35 +430,6 @@ impl SourceMap {
         );
         pointer
     }
-
-    /// The position of the node at `pointer`, or of its nearest ancestor that is written in the
-    /// text (nodes reached through an alias or a merge key are not).
-    pub fn get(&self, pointer: &str) -> Option<NodePos> {
-        let mut p = pointer;
-        loop {
-            if let Some(pos) = self.nodes.get(p) {
-                return Some(*pos);
-            }
-            let cut = p.rfind('/')?;
-            p = &p[..cut];
-        }
-    }
-
-    /// The exact node at `pointer`, if it is written in the text.
-    pub fn exact(&self, pointer: &str) -> Option<NodePos> {
-        self.nodes.get(pointer).copied()
-    }
-
-    /// Span of the value at `pointer` (or its nearest written ancestor).
-    pub fn value_span(&self, source: &Source, pointer: &str) -> Option<Span> {
-        self.get(pointer).map(|n| source.span(n.value))
-    }
-
-    /// Span of the key of the entry at `pointer`, falling back to its value.
-    pub fn key_span(&self, source: &Source, pointer: &str) -> Option<Span> {
-        self.get(pointer)
-            .map(|n| source.span(n.key.unwrap_or(n.value)))
-    }
 }
 
 fn is_key_position(stack: &[Frame]) -> bool {
@@ -395,15 +461,14 @@ pub fn child(pointer: &str, segment: &str) -> String {
 mod tests {
     use super::*;
 
-    fn map(text: &str) -> (Source, SourceMap) {
-        let source = Source::new("t.yaml", text.to_owned());
-        let map = SourceMap::build(&source).expect("valid yaml");
-        (source, map)
+    fn source(text: &str) -> Source {
+        Source::new("t.yaml", text.to_owned())
     }
 
     #[test]
     fn records_keys_and_values_by_pointer() {
-        let (source, m) = map("a: 1\nsteps:\n  - id: x\n    with: {k: \"v\"}\n");
+        let source = source("a: 1\nsteps:\n  - id: x\n    with: {k: \"v\"}\n");
+        let m = SourceMap::build(&source).expect("valid yaml");
         let with_k = m.exact("/steps/0/with/k").expect("recorded");
         assert_eq!((with_k.value.line, with_k.value.col), (4, 14));
         assert_eq!(
@@ -419,7 +484,8 @@ mod tests {
 
     #[test]
     fn escapes_pointer_segments() {
-        let (_, m) = map("\"a/b\": {\"c~d\": 1}\n");
+        let source = source("\"a/b\": {\"c~d\": 1}\n");
+        let m = SourceMap::build(&source).expect("valid yaml");
         assert!(m.exact("/a~1b/c~0d").is_some());
     }
 
@@ -440,7 +506,8 @@ mod tests {
 
     #[test]
     fn finds_text_inside_a_block_scalar() {
-        let (source, m) = map("k: |\n  hello {{ vars.x }}\n");
+        let source = source("k: |\n  hello {{ vars.x }}\n");
+        let m = SourceMap::lazy(&source);
         let node = m.exact("/k").expect("recorded");
         let s = source.find_in(node.value, "vars.x");
         assert_eq!((s.line, s.col, s.len), (2, 12, 6));
