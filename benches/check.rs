@@ -2,9 +2,10 @@
 //! small plan. Run with `cargo bench --bench check`; figures go in BENCHMARKS.md.
 //!
 //! Both measure the real release binary, spawned as a user runs it (wall time from spawn to exit),
-//! over repeated runs; the in-process time of the 10,000-step check is shown too.
+//! over repeated runs.
 
 use std::path::{Path, PathBuf};
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -43,16 +44,6 @@ fn main() {
     let cold = time_runs(binary, &small, SMALL_RUNS);
     let big = time_runs(binary, &large, LARGE_RUNS);
 
-    let text = std::fs::read_to_string(&large).expect("read plan");
-    let source = callplan::plan::source::Source::new(&large, text);
-    let mut in_process = Vec::new();
-    for _ in 0..LARGE_RUNS {
-        let start = Instant::now();
-        let (plan, _) = callplan::plan::check_source(&source);
-        in_process.push(start.elapsed());
-        assert!(plan.is_some());
-    }
-    in_process.sort();
 
     println!(
         "callplan check benchmarks ({} cores)",
@@ -71,7 +62,6 @@ fn main() {
         &big,
         "< 250 ms",
     );
-    row(&format!("{STEPS}-step plan (in process)"), &in_process, "");
 }
 
 fn time_runs(binary: &Path, plan: &Path, runs: usize) -> Vec<Duration> {

@@ -216,7 +216,7 @@ fn parse(source: &Source) -> Result<(Value, SourceMap<'_>), Diagnostic> {
             .at(Some(source.span_at_offset(at)))
             .help("`<<: *anchor` merges a mapping (or a list of mappings) into this one")
     })?;
-    let value = to_json(yaml, "", 0, source, &map)?;
+    let value = to_json(yaml, &At::Root, 0, source, &map)?;
     Ok((value, map))
 }
 
@@ -377,7 +377,7 @@ fn check_version(
 /// serde_yaml's value → JSON, refusing what JSON cannot hold (tags, NaN, non-scalar keys).
 fn to_json(
     value: serde_yaml::Value,
-    pointer: &str,
+    at: &At<'_>,
     depth: usize,
     source: &Source,
     map: &SourceMap,
@@ -388,7 +388,7 @@ fn to_json(
             "yaml.too-deep",
             format!("the plan nests deeper than {} levels", source::MAX_DEPTH),
         )
-        .at(map.value_span(source, pointer))
+        .at(map.value_span(source, &at.pointer()))
         .help("flatten this structure; no plan needs this much nesting"));
     }
     Ok(match value {
@@ -408,7 +408,7 @@ fn to_json(
                             "yaml.number",
                             format!("`{n}` is not a number a plan can hold"),
                         )
-                        .at(map.value_span(source, pointer))
+                        .at(map.value_span(source, &at.pointer()))
                         .help("quote it if it is meant as text")
                     })?
             }
@@ -417,13 +417,7 @@ fn to_json(
         Y::Sequence(items) => {
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.into_iter().enumerate() {
-                out.push(to_json(
-                    item,
-                    &source::child(pointer, &i.to_string()),
-                    depth + 1,
-                    source,
-                    map,
-                )?);
+                out.push(to_json(item, &At::Index(at, i), depth + 1, source, map)?);
             }
             Value::Array(out)
         }
@@ -437,7 +431,7 @@ fn to_json(
                     Y::Null => {
                         return Err(
                             Diagnostic::error("yaml.key", "a mapping key is empty (null)")
-                                .at(map.value_span(source, pointer))
+                                .at(map.value_span(source, &at.pointer()))
                                 .help("give every key a name"),
                         );
                     }
@@ -446,12 +440,11 @@ fn to_json(
                             "yaml.key",
                             "mapping keys must be plain names, not lists or mappings",
                         )
-                        .at(map.value_span(source, pointer))
+                        .at(map.value_span(source, &at.pointer()))
                         .help("a value that starts with `{` or `[` is read as YAML; quote templates: `\"{{ … }}\"`"));
                     }
                 };
-                let child = source::child(pointer, &key);
-                let v = to_json(v, &child, depth + 1, source, map)?;
+                let v = to_json(v, &At::Key(at, &key), depth + 1, source, map)?;
                 out.insert(key, v);
             }
             Value::Object(out)
@@ -461,8 +454,26 @@ fn to_json(
                 "yaml.tag",
                 format!("YAML tags such as `{}` are not supported in plans", t.tag),
             )
-            .at(map.value_span(source, pointer))
+            .at(map.value_span(source, &at.pointer()))
             .help("remove the tag; plans hold plain strings, numbers, lists and mappings"));
         }
     })
+}
+
+/// Where a node is while converting: turned into a JSON pointer only when an error needs one
+/// (building a string per node would cost more than the conversion).
+enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+}
+
+impl At<'_> {
+    fn pointer(&self) -> String {
+        match self {
+            At::Root => String::new(),
+            At::Key(parent, key) => source::child(&parent.pointer(), key),
+            At::Index(parent, i) => source::child(&parent.pointer(), &i.to_string()),
+        }
+    }
 }
