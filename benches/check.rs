@@ -44,7 +44,6 @@ fn main() {
     let cold = time_runs(binary, &small, SMALL_RUNS);
     let big = time_runs(binary, &large, LARGE_RUNS);
 
-
     println!(
         "callplan check benchmarks ({} cores)",
         std::thread::available_parallelism()

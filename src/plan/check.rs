@@ -1590,6 +1590,10 @@ impl<'a> Checker<'a> {
             other => {
                 let help = match did_you_mean(other, roots.iter().copied()) {
                     Some(best) => format!("did you mean `{best}`?"),
+                    None if scope.item.is_some() => format!(
+                        "this step's loop item is `{}`; to call it `{other}`, add `as: {other}`",
+                        scope.item.map(|(i, _)| i).unwrap_or("item")
+                    ),
                     None => format!("templates here can read {}", code_list(&roots)),
                 };
                 Some((format!("undefined name `{other}`"), Some(help)))

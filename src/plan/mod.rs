@@ -269,8 +269,19 @@ fn yaml_error(e: &serde_yaml::Error, source: &Source) -> Diagnostic {
             e.location()
                 .map(|l| source.span_at(l.line(), l.column(), 1))
         });
+    let span = span.unwrap_or_else(|| source.span_at(1, 1, 1));
+    // A tab where indentation belongs is the most common cause of "cannot start any token".
+    let at_tab = source
+        .line_text(span.line)
+        .and_then(|l| l.chars().nth(span.col.saturating_sub(1)))
+        == Some('\t');
+    let help = if at_tab {
+        Some("YAML indents with spaces, never tabs".to_owned())
+    } else {
+        help
+    };
     Diagnostic::error(code, message)
-        .at(span.or_else(|| Some(source.span_at(1, 1, 1))))
+        .at(Some(span))
         .maybe_help(help)
 }
 

@@ -130,7 +130,8 @@ impl JsonSchema for DurationText {
 pub enum SecretSource {
     /// From an environment variable
     ///
-    /// The name of the environment variable holding the secret (also read from `--env-file`).
+    /// The name of the environment variable holding the secret (also read from `--env-file`):
+    /// letters, digits and `_`, not starting with a digit.
     Env(#[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))] String),
     /// From a file
     ///
@@ -250,7 +251,7 @@ pub struct CxoneProvider {
     pub base_url: Option<String>,
     /// ACD API version
     ///
-    /// The `N` of `/inContactAPI/services/vN/` (default `34.0`).
+    /// The `N` of `/inContactAPI/services/vN/`, written like `34.0` (default `34.0`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[0-9]+\.0$"))]
     pub api_version: Option<String>,
@@ -626,7 +627,8 @@ pub struct ReportSettings {
 pub struct Step {
     /// Step id
     ///
-    /// Unique in the plan; later steps read this step's saved values as `steps.<id>.<name>`.
+    /// Letters, digits and `_`, not starting with a digit (e.g. `dial_agent`); unique in the plan.
+    /// Later steps read this step's saved values as `steps.<id>.<name>`.
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
     pub id: String,
     /// Name
@@ -660,7 +662,8 @@ pub struct Step {
     pub for_each: Option<ForEach>,
     /// Item name
     ///
-    /// The name of the current item in templates (default `item`).
+    /// The name of the current item in templates (default `item`): letters, digits and `_`, not
+    /// starting with a digit.
     #[serde(default, rename = "as", skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
     pub as_: Option<String>,
