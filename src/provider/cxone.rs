@@ -4,7 +4,7 @@
 //! `shared/reference/nice-cxone.md`); the paths below are relative to that prefix, and the
 //! provider's `api_version` picks `N` (default [`DEFAULT_API_VERSION`]).
 
-use super::{ActionSpec, Effect, In, Method, ParamSpec, ParamType as T, REQUEST_PARAMS, p, req};
+use super::{ActionSpec, Effect, In, Method, ParamSpec, ParamType as T, p, req};
 
 /// The ACD API version used unless the provider sets `api_version` (the vendor's current spec).
 pub const DEFAULT_API_VERSION: &str = "34.0";
@@ -25,17 +25,13 @@ const CONTACT_ID: ParamSpec = req("contact_id", T::String, In::Path, "The contac
 
 /// Every NICE CXone action.
 pub const ACTIONS: &[ActionSpec] = &[
-    ActionSpec {
-        name: "agent_sessions.start",
-        method: Method::Post,
-        path: "/agent-sessions",
-        summary: "Start an agent session (202 `{sessionId}`).",
-        effect: Effect::Creates,
-        needs_user: false,
-        dials: &[],
-        exclusive: &["stationId", "stationPhoneNumber"],
-        destination_required: true,
-        params: &[
+    ActionSpec::new(
+        "agent_sessions.start",
+        Method::Post,
+        "/agent-sessions",
+        "Start an agent session (202 `{sessionId}`).",
+        Effect::Creates,
+        &[
             p(
                 "stationId",
                 T::String,
@@ -67,18 +63,15 @@ pub const ACTIONS: &[ActionSpec] = &[
                 "Start the session for another agent.",
             ),
         ],
-    },
-    ActionSpec {
-        name: "agent_sessions.dial",
-        method: Method::Post,
-        path: "/agent-sessions/{session_id}/dial-phone",
-        summary: "Dial a phone number from the agent session (202, no body; the contact arrives as a `CallContactEvent`).",
-        effect: Effect::Creates,
-        needs_user: false,
-        dials: &["phoneNumber"],
-        exclusive: &[],
-        destination_required: false,
-        params: &[
+    )
+    .exactly_one_of(&["stationId", "stationPhoneNumber"]),
+    ActionSpec::new(
+        "agent_sessions.dial",
+        Method::Post,
+        "/agent-sessions/{session_id}/dial-phone",
+        "Dial a phone number from the agent session (202, no body; the contact arrives as a `CallContactEvent`).",
+        Effect::Creates,
+        &[
             SESSION_ID,
             req(
                 "phoneNumber",
@@ -101,18 +94,15 @@ pub const ACTIONS: &[ActionSpec] = &[
                 "Zip code, for calling-window rules.",
             ),
         ],
-    },
-    ActionSpec {
-        name: "agent_sessions.next_event",
-        method: Method::Get,
-        path: "/agent-sessions/{session_id}/get-next-event",
-        summary: "Long-poll the session's next events (200 with events, 304 when none, 409 once ended).",
-        effect: Effect::Idempotent,
-        needs_user: false,
-        dials: &[],
-        exclusive: &[],
-        destination_required: false,
-        params: &[
+    )
+    .dials(&["phoneNumber"]),
+    ActionSpec::new(
+        "agent_sessions.next_event",
+        Method::Get,
+        "/agent-sessions/{session_id}/get-next-event",
+        "Long-poll the session's next events (200 with events, 304 when none, 409 once ended).",
+        Effect::Idempotent,
+        &[
             SESSION_ID,
             p(
                 "timeout",
@@ -121,18 +111,14 @@ pub const ACTIONS: &[ActionSpec] = &[
                 "Seconds the server may hold the request (default 15).",
             ),
         ],
-    },
-    ActionSpec {
-        name: "calls.wait",
-        method: Method::Get,
-        path: "/agent-sessions/{session_id}/get-next-event",
-        summary: "Long-poll the session until a contact's `CallContactEvent` reaches a status, or time out.",
-        effect: Effect::Idempotent,
-        needs_user: false,
-        dials: &[],
-        exclusive: &[],
-        destination_required: false,
-        params: &[
+    ),
+    ActionSpec::new(
+        "calls.wait",
+        Method::Get,
+        "/agent-sessions/{session_id}/get-next-event",
+        "Long-poll the session until a contact's `CallContactEvent` reaches a status, or time out.",
+        Effect::Idempotent,
+        &[
             SESSION_ID,
             p(
                 "contact_id",
@@ -153,54 +139,38 @@ pub const ACTIONS: &[ActionSpec] = &[
                 "How long to wait (default `60s`).",
             ),
         ],
-    },
-    ActionSpec {
-        name: "agent_sessions.end_contact",
-        method: Method::Post,
-        path: "/agent-sessions/{session_id}/interactions/{contact_id}/end",
-        summary: "End a contact as the agent (for voice: hang up), 202.",
-        effect: Effect::Idempotent,
-        needs_user: false,
-        dials: &[],
-        exclusive: &[],
-        destination_required: false,
-        params: &[SESSION_ID, CONTACT_ID],
-    },
-    ActionSpec {
-        name: "contacts.end",
-        method: Method::Post,
-        path: "/contacts/{contact_id}/end",
-        summary: "Force any contact to disconnect and end (admin), 202.",
-        effect: Effect::Idempotent,
-        needs_user: false,
-        dials: &[],
-        exclusive: &[],
-        destination_required: false,
-        params: &[CONTACT_ID],
-    },
-    ActionSpec {
-        name: "contacts.get",
-        method: Method::Get,
-        path: "/contacts/{contact_id}",
-        summary: "Read a contact's details (active or completed).",
-        effect: Effect::Idempotent,
-        needs_user: false,
-        dials: &[],
-        exclusive: &[],
-        destination_required: false,
-        params: &[CONTACT_ID],
-    },
-    ActionSpec {
-        name: "contacts.active",
-        method: Method::Get,
-        path: "/contacts/active",
-        summary: "List active contacts (204 when there are none).",
-        effect: Effect::Idempotent,
-        needs_user: false,
-        dials: &[],
-        exclusive: &[],
-        destination_required: false,
-        params: &[
+    ),
+    ActionSpec::new(
+        "agent_sessions.end_contact",
+        Method::Post,
+        "/agent-sessions/{session_id}/interactions/{contact_id}/end",
+        "End a contact as the agent (for voice: hang up), 202.",
+        Effect::Idempotent,
+        &[SESSION_ID, CONTACT_ID],
+    ),
+    ActionSpec::new(
+        "contacts.end",
+        Method::Post,
+        "/contacts/{contact_id}/end",
+        "Force any contact to disconnect and end (admin), 202.",
+        Effect::Idempotent,
+        &[CONTACT_ID],
+    ),
+    ActionSpec::new(
+        "contacts.get",
+        Method::Get,
+        "/contacts/{contact_id}",
+        "Read a contact's details (active or completed).",
+        Effect::Idempotent,
+        &[CONTACT_ID],
+    ),
+    ActionSpec::new(
+        "contacts.active",
+        Method::Get,
+        "/contacts/active",
+        "List active contacts (204 when there are none).",
+        Effect::Idempotent,
+        &[
             p(
                 "toAddress",
                 T::String,
@@ -224,18 +194,14 @@ pub const ACTIONS: &[ActionSpec] = &[
             p("top", T::Integer, In::Query, "Page size."),
             p("skip", T::Integer, In::Query, "Records to skip."),
         ],
-    },
-    ActionSpec {
-        name: "agent_sessions.end",
-        method: Method::Delete,
-        path: "/agent-sessions/{session_id}",
-        summary: "End an agent session (202).",
-        effect: Effect::Idempotent,
-        needs_user: false,
-        dials: &[],
-        exclusive: &[],
-        destination_required: false,
-        params: &[
+    ),
+    ActionSpec::new(
+        "agent_sessions.end",
+        Method::Delete,
+        "/agent-sessions/{session_id}",
+        "End an agent session (202).",
+        Effect::Idempotent,
+        &[
             SESSION_ID,
             p("forceLogoff", T::Boolean, In::Query, "Log the agent off."),
             p(
@@ -251,18 +217,14 @@ pub const ACTIONS: &[ActionSpec] = &[
                 "Ignore the personal queue.",
             ),
         ],
-    },
-    ActionSpec {
-        name: "callbacks.request",
-        method: Method::Post,
-        path: "/queuecallback",
-        summary: "Queue an immediate callback to a skill (Patron API `queuecallback`, 202, no body).",
-        effect: Effect::Creates,
-        needs_user: false,
-        dials: &["phoneNumber"],
-        exclusive: &[],
-        destination_required: false,
-        params: &[
+    ),
+    ActionSpec::new(
+        "callbacks.request",
+        Method::Post,
+        "/queuecallback",
+        "Queue an immediate callback to a skill (Patron API `queuecallback`, 202, no body).",
+        Effect::Creates,
+        &[
             req(
                 "phoneNumber",
                 T::Phone,
@@ -318,18 +280,15 @@ pub const ACTIONS: &[ActionSpec] = &[
                 "Seconds before the callback request times out.",
             ),
         ],
-    },
-    ActionSpec {
-        name: "scripts.start",
-        method: Method::Post,
-        path: "/scripts/start",
-        summary: "Spawn a Studio script (200 `{contactId}`); the script places the call.",
-        effect: Effect::Creates,
-        needs_user: false,
-        dials: &[],
-        exclusive: &[],
-        destination_required: false,
-        params: &[
+    )
+    .dials(&["phoneNumber"]),
+    ActionSpec::new(
+        "scripts.start",
+        Method::Post,
+        "/scripts/start",
+        "Spawn a Studio script (200 `{contactId}`); the script places the call.",
+        Effect::Creates,
+        &[
             req(
                 "skillId",
                 T::Integer,
@@ -361,17 +320,9 @@ pub const ACTIONS: &[ActionSpec] = &[
                 "When to start (ISO-8601).",
             ),
         ],
-    },
-    ActionSpec {
-        name: "request",
-        method: Method::Get,
-        path: "/…",
-        summary: "Any other endpoint below the tenant's API base, with the provider's token.",
-        effect: Effect::ByMethod,
-        needs_user: false,
-        dials: &[],
-        exclusive: &[],
-        destination_required: false,
-        params: REQUEST_PARAMS,
-    },
+    ),
+    ActionSpec::request(
+        "/…",
+        "Any other endpoint below the tenant's API base, with the provider's token.",
+    ),
 ];

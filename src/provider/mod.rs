@@ -209,6 +209,60 @@ pub struct ActionSpec {
 }
 
 impl ActionSpec {
+    /// An action with no user-context requirement, nothing dialed and no exclusive parameters.
+    pub(crate) const fn new(
+        name: &'static str,
+        method: Method,
+        path: &'static str,
+        summary: &'static str,
+        effect: Effect,
+        params: &'static [ParamSpec],
+    ) -> Self {
+        ActionSpec {
+            name,
+            method,
+            path,
+            summary,
+            effect,
+            needs_user: false,
+            dials: &[],
+            exclusive: &[],
+            destination_required: false,
+            params,
+        }
+    }
+
+    /// The raw `request` action of a provider: any path below its API base.
+    pub(crate) const fn request(path: &'static str, summary: &'static str) -> Self {
+        ActionSpec::new(
+            "request",
+            Method::Get,
+            path,
+            summary,
+            Effect::ByMethod,
+            REQUEST_PARAMS,
+        )
+    }
+
+    /// The request needs a user context.
+    pub(crate) const fn needs_user(mut self) -> Self {
+        self.needs_user = true;
+        self
+    }
+
+    /// These parameters hold the numbers the action dials.
+    pub(crate) const fn dials(mut self, params: &'static [&'static str]) -> Self {
+        self.dials = params;
+        self
+    }
+
+    /// Exactly one of these parameters must be set.
+    pub(crate) const fn exactly_one_of(mut self, params: &'static [&'static str]) -> Self {
+        self.exclusive = params;
+        self.destination_required = true;
+        self
+    }
+
     /// Looks a parameter up by name.
     pub fn param(&self, name: &str) -> Option<&'static ParamSpec> {
         self.params.iter().find(|p| p.name == name)
