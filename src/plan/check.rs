@@ -1464,52 +1464,33 @@ impl<'a> Checker<'a> {
             }
             roots.push("loop");
         }
-        let unknown_field = |what: &str, field: &str, known: Vec<&str>, hint_empty: &str| {
+        // A name with a fixed set of fields: `None` when `field` is one of them.
+        let check_field = |what: &str, known: Vec<&str>, hint_empty: &str| {
+            let field = field?;
+            if known.contains(&field) {
+                return None;
+            }
             let help = match did_you_mean(field, known.iter().copied()) {
-                Some(best) => Some(format!("did you mean `{best}`?")),
-                None if known.is_empty() => Some(hint_empty.to_owned()),
-                None => Some(format!("known: {}", code_list(&known))),
+                Some(best) => format!("did you mean `{best}`?"),
+                None if known.is_empty() => hint_empty.to_owned(),
+                None => format!("known: {}", code_list(&known)),
             };
-            Some((format!("undefined {what} `{field}`"), help))
+            Some((format!("undefined {what} `{field}`"), Some(help)))
         };
         match root {
-            "vars" => {
-                let field = field?;
-                if self.raw.vars.contains_key(field) {
-                    return None;
-                }
-                unknown_field(
-                    "variable",
-                    field,
-                    self.raw.vars.keys().map(String::as_str).collect(),
-                    "declare it under `vars:`",
-                )
-            }
-            "secrets" => {
-                let field = field?;
-                if self.raw.secrets.contains_key(field) {
-                    return None;
-                }
-                unknown_field(
-                    "secret",
-                    field,
-                    self.raw.secrets.keys().map(String::as_str).collect(),
-                    "declare it under `secrets:`",
-                )
-            }
-            "run" => {
-                let field = field?;
-                if RUN_FIELDS.contains(&field) {
-                    return None;
-                }
-                unknown_field("run field", field, RUN_FIELDS.to_vec(), "")
-            }
+            "vars" => check_field(
+                "variable",
+                self.raw.vars.keys().map(String::as_str).collect(),
+                "declare it under `vars:`",
+            ),
+            "secrets" => check_field(
+                "secret",
+                self.raw.secrets.keys().map(String::as_str).collect(),
+                "declare it under `secrets:`",
+            ),
+            "run" => check_field("run field", RUN_FIELDS.to_vec(), ""),
             "response" if scope.response => {
-                let field = field?;
-                if RESPONSE_FIELDS.contains(&field) {
-                    return None;
-                }
-                unknown_field("response field", field, RESPONSE_FIELDS.to_vec(), "")
+                check_field("response field", RESPONSE_FIELDS.to_vec(), "")
             }
             "response" => Some((
                 "`response` is only defined in `expect` and `save`".to_owned(),
@@ -1518,13 +1499,7 @@ impl<'a> Checker<'a> {
                         .to_owned(),
                 ),
             )),
-            "loop" if scope.item.is_some() => {
-                let field = field?;
-                if LOOP_FIELDS.contains(&field) {
-                    return None;
-                }
-                unknown_field("loop field", field, LOOP_FIELDS.to_vec(), "")
-            }
+            "loop" if scope.item.is_some() => check_field("loop field", LOOP_FIELDS.to_vec(), ""),
             "steps" => {
                 let Some(earlier) = scope.steps else {
                     return Some((
