@@ -343,23 +343,29 @@ impl<'a> Checker<'a> {
     /// A credential: secret ones must come from `secrets`, never be written in the plan.
     fn credential(&mut self, value: &str, pointer: &str, secret: bool, scope: &Scope<'_>) {
         if template::is_template(value) {
-            let names = self.template(value, pointer, scope);
-            let reads_secret = names.iter().any(|n| n.starts_with("secrets."));
-            if secret && !names.is_empty() && !reads_secret {
-                self.push(
-                    Diagnostic::error(
-                        "plan.secret-source",
-                        "a credential must come from `secrets`",
-                    )
+            self.template(value, pointer, scope);
+            if secret {
+                self.secret_source(value, pointer);
+            }
+        } else if secret {
+            self.push(literal_secret(self.value_span(pointer)));
+        }
+    }
+
+    /// A templated credential must read a secret (a broken template was reported already).
+    fn secret_source(&mut self, value: &str, pointer: &str) {
+        let Ok(names) = self.compile(value, false) else {
+            return;
+        };
+        if !names.iter().any(|n| n.starts_with("secrets.")) {
+            self.push(
+                Diagnostic::error("plan.secret-source", "a credential must come from `secrets`")
                     .at(self.value_span(pointer))
                     .label("this template reads no secret")
                     .help(
                         "declare it under `secrets:` and write `{{ secrets.<name> }}`: vars are printed in dry runs and reports, secrets never are",
                     ),
-                );
-            }
-        } else if secret {
-            self.push(literal_secret(self.value_span(pointer)));
+            );
         }
     }
 
@@ -666,11 +672,12 @@ impl<'a> Checker<'a> {
         }
 
         // for_each, `as`, concurrency.
+        let item_name = step.as_.clone().unwrap_or_else(|| "item".to_owned());
         let mut item_fields: Option<BTreeSet<String>> = None;
         let for_each = step
             .for_each
             .as_ref()
-            .and_then(|f| self.for_each(f, &child(base, "for_each"), &mut item_fields));
+            .and_then(|f| self.for_each(f, &child(base, "for_each"), &item_name, &mut item_fields));
         if step.for_each.is_none() {
             for (key, set) in [
                 ("as", step.as_.is_some()),
@@ -688,7 +695,6 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        let item_name = step.as_.clone().unwrap_or_else(|| "item".to_owned());
         if RESERVED.contains(&item_name.as_str()) {
             self.push(
                 Diagnostic::error(
@@ -793,11 +799,13 @@ impl<'a> Checker<'a> {
                 None => Some(crate::provider::WAIT_TIMEOUT),
             };
             if let Some(wait) = wait.filter(|w| *w > timeout) {
+                let with_timeout = child(&child(base, "with"), "timeout");
                 let at = if step.timeout.is_some() {
                     self.value_span(&child(base, "timeout"))
+                } else if self.map.exact(&with_timeout).is_some() {
+                    self.value_span(&with_timeout)
                 } else {
-                    self.value_span(&child(&child(base, "with"), "timeout"))
-                        .or_else(|| self.value_span(&child(base, "action")))
+                    self.value_span(&child(base, "action"))
                 };
                 self.push(
                     Diagnostic::warning(
@@ -841,30 +849,36 @@ impl<'a> Checker<'a> {
         &mut self,
         f: &raw::ForEach,
         pointer: &str,
+        item_name: &str,
         fields: &mut Option<BTreeSet<String>>,
     ) -> Option<ForEachSource> {
         let (file, key, make): (&str, &str, fn(std::path::PathBuf) -> ForEachSource) = match f {
             raw::ForEach::Inline(items) => {
                 // Fields any item has (an item without one fails when it runs), or none when the
                 // items are plain values.
-                let mut common: Option<BTreeSet<String>> = None;
-                for item in items {
-                    match item {
-                        Value::Object(m) => {
-                            let keys: BTreeSet<String> = m.keys().cloned().collect();
-                            common = Some(match common {
-                                None => keys,
-                                Some(c) => c.union(&keys).cloned().collect(),
-                            });
-                        }
-                        // Plain values have no fields at all.
-                        _ => {
-                            common = Some(BTreeSet::new());
-                            break;
-                        }
-                    }
+                let mappings = items.iter().filter(|i| i.is_object()).count();
+                *fields = if mappings == items.len() && !items.is_empty() {
+                    Some(
+                        items
+                            .iter()
+                            .filter_map(Value::as_object)
+                            .flat_map(|m| m.keys().cloned())
+                            .collect(),
+                    )
+                } else if mappings == 0 && !items.is_empty() {
+                    // Plain values have no fields at all.
+                    Some(BTreeSet::new())
+                } else {
+                    // Mixed items: which fields exist depends on the item.
+                    None
+                };
+                if items.is_empty() {
+                    self.push(
+                        Diagnostic::warning("plan.for-each-empty", "`for_each` has no items")
+                            .at(self.value_span(pointer))
+                            .help("the step never runs; remove it or give it items"),
+                    );
                 }
-                *fields = common;
                 return Some(ForEachSource::Inline(items.clone()));
             }
             raw::ForEach::File(raw::ForEachFile::Csv(p)) => (p, "csv", ForEachSource::Csv),
@@ -924,19 +938,37 @@ impl<'a> Checker<'a> {
         if key == "csv" {
             match csv::Reader::from_path(&path).and_then(|mut r| r.headers().cloned()) {
                 Ok(headers) => {
-                    let names: BTreeSet<String> =
+                    let columns: Vec<String> =
                         headers.iter().map(|h| h.trim().to_owned()).collect();
-                    if names.iter().any(String::is_empty) {
-                        self.push(
-                            Diagnostic::error(
-                                "plan.for-each-file",
-                                format!("the header row of `{file}` has an empty column name"),
-                            )
-                            .at(self.value_span(&file_pointer))
-                            .help("every column needs a name in the first row; templates read them as `row.<name>`"),
-                        );
+                    let names: BTreeSet<String> = columns.iter().cloned().collect();
+                    let problem = if columns.is_empty() {
+                        Some(format!("`{file}` is empty: it has no header row"))
+                    } else if names.contains("") {
+                        Some(format!(
+                            "the header row of `{file}` has an empty column name"
+                        ))
+                    } else if names.len() < columns.len() {
+                        let twice = columns
+                            .iter()
+                            .find(|c| columns.iter().filter(|d| d == c).count() > 1)
+                            .cloned()
+                            .unwrap_or_default();
+                        Some(format!(
+                            "the header row of `{file}` names column `{twice}` twice"
+                        ))
+                    } else {
+                        None
+                    };
+                    match problem {
+                        Some(message) => self.push(
+                            Diagnostic::error("plan.for-each-file", message)
+                                .at(self.value_span(&file_pointer))
+                                .help(format!(
+                                    "the first row names every column once; templates read them as `{item_name}.<name>`"
+                                )),
+                        ),
+                        None => *fields = Some(names),
                     }
-                    *fields = Some(names);
                 }
                 Err(e) => self.push(
                     Diagnostic::error(
@@ -989,8 +1021,10 @@ impl<'a> Checker<'a> {
                     .iter()
                     .any(|h| h.eq_ignore_ascii_case(name));
                 if let (true, Value::String(v)) = (is_credential, value) {
-                    if !template::is_template(v) {
-                        let pointer = child(&child(&with_pointer, "headers"), name);
+                    let pointer = child(&child(&with_pointer, "headers"), name);
+                    if template::is_template(v) {
+                        self.secret_source(v, &pointer);
+                    } else {
                         self.push(literal_secret(self.value_span(&pointer)));
                     }
                 }
@@ -1258,7 +1292,7 @@ impl<'a> Checker<'a> {
                     .strip_prefix("vars.")
                     .and_then(|p| self.map.exact(&format!("/vars/{}", p.replace('.', "/"))))
                     .map(|n| self.source.slice(n.value).trim_matches(['"', '\'']));
-                if written.is_some_and(looks_like_phone) && !normalized {
+                if written.is_some_and(looks_like_phone) {
                     continue;
                 }
                 let shown = match &value {

@@ -125,7 +125,10 @@ pub fn schema() -> &'static Value {
 
 /// Starts compiling the validator on another thread, while the plan is being parsed.
 pub fn prepare() {
-    std::thread::spawn(validator);
+    static STARTED: std::sync::Once = std::sync::Once::new();
+    STARTED.call_once(|| {
+        std::thread::spawn(validator);
+    });
 }
 
 fn validator() -> Option<&'static Validator> {
