@@ -1423,10 +1423,17 @@ impl<'a> Checker<'a> {
                     .filter(|s| !s.trim().is_empty())
                     .and_then(&locate)
                     .or_else(|| self.value_span(pointer));
+                let help = if message.contains("expected end of variable block") {
+                    "close `{{` with `}}`".to_owned()
+                } else if what == "expression" && text.contains('=') && !text.contains("==") {
+                    "compare with `==`; `=` is not an operator in expressions".to_owned()
+                } else {
+                    format!("the {what} is `{}`", one_line(text))
+                };
                 self.push(
                     Diagnostic::error("template.syntax", format!("invalid {what}: {message}"))
                         .at(at)
-                        .help(format!("the {what} is `{}`", one_line(text))),
+                        .help(help),
                 );
             }
             Err(Problem::Unknown { message, name }) => {

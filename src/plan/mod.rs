@@ -323,6 +323,13 @@ fn yaml_hint(message: &str) -> Option<String> {
         Some("check the indentation of this line against the lines above it".to_owned())
     } else if message.contains("found character that cannot start any token") {
         Some("quote values that start with `@`, `` ` `` or `%`".to_owned())
+    } else if message.contains("unknown anchor") {
+        Some(
+            "an alias `*name` can only follow the anchor `&name` it refers to, higher in the file"
+                .to_owned(),
+        )
+    } else if message.contains("while parsing a flow") {
+        Some("a `{` or `[` opened earlier is not closed; quote templates: `\"{{ … }}\"`".to_owned())
     } else if message.contains("control characters") || message.contains("invalid trailing UTF-8") {
         Some("the file holds binary data; is this really a plan file?".to_owned())
     } else {
