@@ -14,7 +14,7 @@ use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Span as YamlSpan};
+use saphyr_parser::{Event, Marker, Parser, Span as YamlSpan};
 
 use crate::diagnostic::{Diagnostic, Span};
 
@@ -40,8 +40,6 @@ pub struct NodePos {
     pub key: Option<Region>,
     /// The node itself.
     pub value: Region,
-    /// The node is a scalar written in this style (`None` for collections and aliases).
-    pub style: Option<ScalarStyle>,
 }
 
 /// A region of text between two positions (lines 1-based, columns 0-based, in characters).
@@ -249,7 +247,6 @@ impl<'s> SourceMap<'s> {
                             end_line: 1,
                             end_col: 1,
                         },
-                        style: None,
                     });
                 }
             }
@@ -316,18 +313,18 @@ fn walk(source: &Source, strict: bool) -> Result<HashMap<String, NodePos>, Diagn
             }
             let region = Region::from_yaml(&span);
             match event {
-                Event::Scalar(value, style, ..) => {
+                Event::Scalar(value, ..) => {
                     if map.enter_key(&mut stack, source, &value, region, strict)? {
                         continue;
                     }
-                    map.place(&mut stack, region, Some(style));
+                    map.place(&mut stack, region);
                 }
                 Event::Alias(_) => {
                     if is_key_position(&stack) {
                         set_key(&mut stack, "*".into(), region);
                         continue;
                     }
-                    map.place(&mut stack, region, None);
+                    map.place(&mut stack, region);
                 }
                 Event::MappingStart(..) | Event::SequenceStart(..) => {
                     if is_key_position(&stack) {
@@ -346,7 +343,7 @@ fn walk(source: &Source, strict: bool) -> Result<HashMap<String, NodePos>, Diagn
                         .at(Some(source.span(region)))
                         .help("flatten this structure; no plan needs this much nesting"));
                     }
-                    let pointer = map.place(&mut stack, region, None);
+                    let pointer = map.place(&mut stack, region);
                     stack.push(if matches!(event, Event::MappingStart(..)) {
                         Frame::Mapping {
                             pointer,
@@ -406,7 +403,7 @@ impl Positions {
     }
 
     /// Records a value at the current position; returns its pointer.
-    fn place(&mut self, stack: &mut [Frame], region: Region, style: Option<ScalarStyle>) -> String {
+    fn place(&mut self, stack: &mut [Frame], region: Region) -> String {
         let (pointer, key_region) = match stack.last_mut() {
             None => (String::new(), None),
             Some(Frame::Mapping { pointer, key, .. }) => match key.take() {
@@ -425,7 +422,6 @@ impl Positions {
             NodePos {
                 key: key_region,
                 value: region,
-                style,
             },
         );
         pointer
