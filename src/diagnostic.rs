@@ -267,6 +267,14 @@ where
         .map(|(_, c)| c)
 }
 
+/// "did you mean `x`?" for the closest candidate, when one is close enough.
+pub fn suggest<'a, I>(input: &str, candidates: I) -> Option<String>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    did_you_mean(input, candidates).map(|best| format!("did you mean `{best}`?"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::model::{self, DEFAULT_TIMEOUT, DestinationPattern, ForEachSource, Plan, RetryPolicy};
 use super::raw::{self, RawPlan};
 use super::source::{Source, SourceMap, child};
-use crate::diagnostic::{Diagnostic, Span, did_you_mean};
+use crate::diagnostic::{Diagnostic, Span, did_you_mean, suggest};
 use crate::provider::{ActionSpec, In, ParamSpec, ParamType, ProviderKind};
 use crate::template::{self, Problem};
 
@@ -901,7 +901,7 @@ impl<'a> Checker<'a> {
                 self.push(
                     Diagnostic::error(
                         "plan.for-each-file",
-                        format!("cannot read `{file}`: {}", io_reason(&e)),
+                        format!("cannot read `{file}`: {}", super::io_reason(&e)),
                     )
                     .at(self.value_span(&file_pointer))
                     .help(format!(
@@ -1032,11 +1032,7 @@ impl<'a> Checker<'a> {
         }
         for param in action.params.iter().filter(|p| p.required) {
             if !step.with.contains_key(param.name) && !meant.contains(&param.name) {
-                let at = if step.with.is_empty() {
-                    self.key_span(&child(base, "action"))
-                } else {
-                    self.key_span(&with_pointer)
-                };
+                let at = self.missing_at(step, base);
                 self.push(
                     Diagnostic::error(
                         "plan.missing-parameter",
@@ -1085,11 +1081,7 @@ impl<'a> Checker<'a> {
                         code_list(action.exclusive)
                     ),
                 )
-                .at(if step.with.is_empty() {
-                    self.key_span(&child(base, "action"))
-                } else {
-                    self.key_span(&with_pointer)
-                })
+                .at(self.missing_at(step, base))
                 .help(format!(
                     "e.g. `{}`: {}",
                     action.exclusive[0],
@@ -1099,6 +1091,16 @@ impl<'a> Checker<'a> {
                         .unwrap_or_default()
                 )),
             );
+        }
+    }
+
+    /// Where a missing `with:` parameter is reported: at `with:`, or at `action:` when the step
+    /// has no `with:` at all.
+    fn missing_at(&self, step: &raw::Step, base: &str) -> Option<Span> {
+        if step.with.is_empty() {
+            self.key_span(&child(base, "action"))
+        } else {
+            self.key_span(&child(base, "with"))
         }
     }
 
@@ -1166,10 +1168,8 @@ impl<'a> Checker<'a> {
             }
             (ParamType::OneOf(options), Value::String(s)) => {
                 if !options.contains(&s.as_str()) {
-                    let help = match did_you_mean(s, options.iter().copied()) {
-                        Some(best) => format!("did you mean `{best}`?"),
-                        None => format!("expected {}", param.ty.describe()),
-                    };
+                    let help = suggest(s, options.iter().copied())
+                        .unwrap_or_else(|| format!("expected {}", param.ty.describe()));
                     self.push(
                         Diagnostic::error(
                             "plan.parameter-value",
@@ -1229,15 +1229,31 @@ impl<'a> Checker<'a> {
             return;
         }
         if let Some(guard) = guard {
-            if let Some(why) = guard.refusal(s) {
-                self.push(
-                    Diagnostic::error("guard.refused", format!("the guard refuses to dial {s}"))
-                        .at(self.value_span(pointer))
-                        .label(why)
-                        .help("dial a number the guard allows, or change `guard:`"),
-                );
-            }
+            self.guard_refusal(guard, s, None, pointer);
         }
+    }
+
+    /// Reports a dialed number the guard refuses; `origin` names where the number came from.
+    fn guard_refusal(
+        &mut self,
+        guard: &model::Guard,
+        number: &str,
+        origin: Option<&str>,
+        pointer: &str,
+    ) {
+        let Some(why) = guard.refusal(number) else {
+            return;
+        };
+        let message = match origin {
+            Some(origin) => format!("the guard refuses to dial {number} ({origin})"),
+            None => format!("the guard refuses to dial {number}"),
+        };
+        self.push(
+            Diagnostic::error("guard.refused", message)
+                .at(self.value_span(pointer))
+                .label(why)
+                .help("dial a number the guard allows, or change `guard:`"),
+        );
     }
 
     /// A dialed number written as `{{ vars.x }}` or `{{ item.field }}` (optionally `| e164`):
@@ -1323,17 +1339,7 @@ impl<'a> Checker<'a> {
                 );
                 continue;
             };
-            if let Some(why) = guard.refusal(&number) {
-                self.push(
-                    Diagnostic::error(
-                        "guard.refused",
-                        format!("the guard refuses to dial {number} ({origin})"),
-                    )
-                    .at(self.value_span(pointer))
-                    .label(why)
-                    .help("dial a number the guard allows, or change `guard:`"),
-                );
-            }
+            self.guard_refusal(guard, &number, Some(&origin), pointer);
         }
     }
 
@@ -1444,10 +1450,7 @@ impl<'a> Checker<'a> {
                 let known: Vec<&str> = FILTERS.to_vec();
                 let help = name
                     .as_deref()
-                    .and_then(|n| {
-                        did_you_mean(n.trim_start_matches('|').trim(), known.iter().copied())
-                    })
-                    .map(|b| format!("did you mean `{b}`?"))
+                    .and_then(|n| suggest(n.trim_start_matches('|').trim(), known.iter().copied()))
                     .unwrap_or_else(|| {
                         "see the filters and functions in docs/plan-format.md".to_owned()
                     });
@@ -1556,13 +1559,12 @@ impl<'a> Checker<'a> {
                             return None;
                         }
                         let known: Vec<&str> = saved.iter().map(String::as_str).collect();
-                        let help = match did_you_mean(field, known.iter().copied()) {
-                            Some(best) => format!("did you mean `{best}`?"),
-                            None => format!(
+                        let help = suggest(field, known.iter().copied()).unwrap_or_else(|| {
+                            format!(
                                 "step `{id}` provides {}; add `{field}` to its `save:`",
                                 code_list(&known)
-                            ),
-                        };
+                            )
+                        });
                         Some((format!("step `{id}` does not save `{field}`"), Some(help)))
                     }
                     None => {
@@ -1576,12 +1578,10 @@ impl<'a> Checker<'a> {
                             ))
                         } else {
                             let known: Vec<&str> = earlier.keys().map(String::as_str).collect();
-                            let help = did_you_mean(id, known.iter().copied())
-                                .map(|b| format!("did you mean `{b}`?"))
-                                .or_else(|| {
-                                    (!known.is_empty())
-                                        .then(|| format!("earlier steps: {}", code_list(&known)))
-                                });
+                            let help = suggest(id, known.iter().copied()).or_else(|| {
+                                (!known.is_empty())
+                                    .then(|| format!("earlier steps: {}", code_list(&known)))
+                            });
                             Some((format!("unknown step `{id}`"), help))
                         }
                     }
@@ -1755,20 +1755,5 @@ fn one_line(text: &str) -> String {
         format!("{}…", flat.chars().take(60).collect::<String>())
     } else {
         flat
-    }
-}
-
-/// A short reason for an I/O error, without the OS error number.
-pub fn io_reason(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file".to_owned(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
-        _ => {
-            let text = e.to_string();
-            text.split(" (os error")
-                .next()
-                .unwrap_or(&text)
-                .to_lowercase()
-        }
     }
 }

@@ -54,6 +54,21 @@ pub fn check_file(path: &Path) -> Checked {
     }
 }
 
+/// A short reason for an I/O error, without the OS error number.
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_owned(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        _ => {
+            let text = e.to_string();
+            text.split(" (os error")
+                .next()
+                .unwrap_or(&text)
+                .to_lowercase()
+        }
+    }
+}
+
 /// Why a plan file could not be read, with its text when there is some to show.
 pub type ReadError = (Diagnostic, Option<Box<Source>>);
 
@@ -81,7 +96,7 @@ fn read_inner(path: &Path) -> Result<Source, Unreadable> {
     let meta = std::fs::metadata(path).map_err(|e| {
         Diagnostic::error(
             "io.read",
-            format!("cannot read plan `{shown}`: {}", check::io_reason(&e)),
+            format!("cannot read plan `{shown}`: {}", io_reason(&e)),
         )
         .help("check the path; `callplan check` takes plan files, e.g. `plans/*.yaml`")
     })?;
@@ -111,7 +126,7 @@ fn read_inner(path: &Path) -> Result<Source, Unreadable> {
     let bytes = std::fs::read(path).map_err(|e| {
         Diagnostic::error(
             "io.read",
-            format!("cannot read plan `{shown}`: {}", check::io_reason(&e)),
+            format!("cannot read plan `{shown}`: {}", io_reason(&e)),
         )
     })?;
     match String::from_utf8(bytes) {
@@ -184,11 +199,10 @@ fn sort(diagnostics: &mut [Diagnostic]) {
 
 /// YAML → JSON value and position map; reads `version` before anything else.
 fn parse(source: &Source) -> Result<(Value, SourceMap<'_>), Diagnostic> {
-    if source.text.trim().is_empty()
-        || source
-            .text
-            .lines()
-            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    if source
+        .text
+        .lines()
+        .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
     {
         return Err(Diagnostic::error("plan.empty", "the plan is empty")
             .at(Some(source.span_at(1, 1, 1)))

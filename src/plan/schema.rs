@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::raw::{RawPlan, SCHEMA_ID};
 use super::source::{Source, SourceMap, child};
-use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::diagnostic::{Diagnostic, did_you_mean, suggest};
 
 /// The committed schema, which `check` validates against (a test keeps it equal to [`generate`]).
 pub const COMMITTED: &str = include_str!("../../schemas/callplan.v1.schema.json");
@@ -216,10 +216,10 @@ impl Cx<'_> {
                     .as_array()
                     .map(|a| a.iter().map(short_json).collect())
                     .unwrap_or_default();
-                out.push(self.bad_value(error, &pointer, &options));
+                out.push(self.bad_value(&pointer, &options));
             }
             ValidationErrorKind::Constant { expected_value } => {
-                out.push(self.bad_value(error, &pointer, &[short_json(expected_value)]));
+                out.push(self.bad_value(&pointer, &[short_json(expected_value)]));
             }
             ValidationErrorKind::Type { kind } => {
                 let expected = match kind {
@@ -338,12 +338,7 @@ impl Cx<'_> {
     }
 
     /// A value that is not one of the allowed ones, with "did you mean".
-    fn bad_value(
-        &self,
-        error: &ValidationError<'_>,
-        pointer: &str,
-        options: &[String],
-    ) -> Diagnostic {
+    fn bad_value(&self, pointer: &str, options: &[String]) -> Diagnostic {
         let at = human_path(pointer);
         let found = self.value_at(pointer).map(short_json).unwrap_or_default();
         // Hosts are often pasted as URLs: `https://api.mypurecloud.com` means `mypurecloud.com`.
@@ -360,7 +355,6 @@ impl Cx<'_> {
             _ if options.len() == 1 => format!("the only allowed value is `{}`", options[0]),
             _ => format!("expected one of {}", list(options)),
         };
-        let _ = error;
         Diagnostic::error(
             "schema.value",
             format!("`{found}` is not a valid value for {at}"),
@@ -424,7 +418,7 @@ impl Cx<'_> {
         }
         if candidates.is_empty() {
             if !consts.is_empty() && discriminators.is_empty() && tags.is_empty() {
-                out.push(self.bad_value(error, pointer, &consts));
+                out.push(self.bad_value(pointer, &consts));
                 return;
             }
             if let Some((key, _)) = discriminators.first() {
@@ -441,10 +435,8 @@ impl Cx<'_> {
                     .help(format!("set `{key}` to one of {}", list(&allowed))),
                     Some(found) => {
                         let found = short_json(found);
-                        let help = match did_you_mean(&found, allowed.iter().map(String::as_str)) {
-                            Some(best) => format!("did you mean `{best}`?"),
-                            None => format!("expected one of {}", list(&allowed)),
-                        };
+                        let help = suggest(&found, allowed.iter().map(String::as_str))
+                            .unwrap_or_else(|| format!("expected one of {}", list(&allowed)));
                         Diagnostic::error(
                             "schema.value",
                             format!("`{found}` is not a valid `{key}` for {at}"),
@@ -464,10 +456,8 @@ impl Cx<'_> {
                 let (span, help) = match keys.first() {
                     Some(k) => (
                         self.map.key_span(self.source, &child(pointer, k)),
-                        match did_you_mean(k, tags.iter().map(String::as_str)) {
-                            Some(best) => format!("did you mean `{best}`?"),
-                            None => format!("use one of {}", list(&tags)),
-                        },
+                        suggest(k, tags.iter().map(String::as_str))
+                            .unwrap_or_else(|| format!("use one of {}", list(&tags))),
                     ),
                     None => (
                         self.map.value_span(self.source, pointer),

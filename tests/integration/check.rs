@@ -205,14 +205,19 @@ fn example_and_fixture_plans_together_are_summarized() {
 
 const FIXTURE: &str = "tests/plans/invalid/template-unknown-var.yaml";
 
-#[test]
-fn json_format_prints_one_located_object_per_line() {
-    let out = callplan(&["check", "--format", "json", FIXTURE]);
+/// `check --format FORMAT` on the fixture: it fails cleanly and prints something, line by line.
+fn fixture_lines(format: &str) -> Vec<String> {
+    let out = callplan(&["check", "--format", format, FIXTURE]);
     assert_eq!(out.code, 2, "{}", out.stdout);
     assert!(out.stderr.is_empty(), "{}", out.stderr);
-    let lines: Vec<&str> = out.stdout.lines().collect();
+    let lines: Vec<String> = out.stdout.lines().map(str::to_owned).collect();
     assert!(!lines.is_empty(), "no output");
-    for line in lines {
+    lines
+}
+
+#[test]
+fn json_format_prints_one_located_object_per_line() {
+    for line in &fixture_lines("json") {
         let v: serde_json::Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("not a JSON object per line ({e}): {line}"));
         assert_eq!(v["severity"], "error", "{line}");
@@ -231,12 +236,7 @@ fn json_format_prints_one_located_object_per_line() {
 
 #[test]
 fn github_format_prints_workflow_commands() {
-    let out = callplan(&["check", "--format", "github", FIXTURE]);
-    assert_eq!(out.code, 2, "{}", out.stdout);
-    assert!(out.stderr.is_empty(), "{}", out.stderr);
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    assert!(!lines.is_empty(), "no output");
-    for line in lines {
+    for line in &fixture_lines("github") {
         assert!(
             line.starts_with(&format!("::error file={FIXTURE},line=29,col=20,")),
             "not a located workflow command: {line}"
