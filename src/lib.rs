@@ -6,6 +6,7 @@
 //! - [`phone`]: E.164 validation and normalization;
 //! - [`template`]: the minijinja environment and template checks;
 //! - [`diagnostic`]: located findings and how they are shown;
+//! - [`sandbox`]: the built-in Genesys Cloud and NICE CXone emulator;
 //! - [`cli`]: the command line.
 
 pub mod cli;
@@ -13,4 +14,5 @@ pub mod diagnostic;
 pub mod phone;
 pub mod plan;
 pub mod provider;
+pub mod sandbox;
 pub mod template;

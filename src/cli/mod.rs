@@ -1,11 +1,12 @@
 //! The command line: what the user typed (clap), and the commands it runs.
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
 use crate::diagnostic::{self, Format};
-use crate::plan;
+use crate::{plan, sandbox};
 
 /// Exit codes, in one place (documented in the README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +46,21 @@ pub enum Command {
     },
     /// Print the plan format's JSON Schema.
     Schema,
+    /// Serve the built-in Genesys Cloud and NICE CXone emulator until Ctrl-C.
+    #[command(after_help = "Examples:
+  callplan sandbox
+  callplan sandbox --addr 127.0.0.1:0 --config sandbox.yaml
+
+The first line printed is the base URL; point a provider's base_url at it.
+Credentials, scripted numbers and fault injection: docs/sandbox.md.")]
+    Sandbox {
+        /// Address to listen on (port 0 picks a free port).
+        #[arg(long, default_value = "127.0.0.1:8089", value_name = "HOST:PORT")]
+        addr: SocketAddr,
+        /// Sandbox configuration (YAML): credentials, time scale, rate limits, faults.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 /// Runs a parsed command line, writing to `out`; returns the exit code.
@@ -55,7 +71,60 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Exit {
             let _ = out.write_all(plan::schema::COMMITTED.as_bytes());
             Exit::Success
         }
+        Command::Sandbox { addr, config } => sandbox(addr, config.as_deref(), out),
     }
+}
+
+/// `callplan sandbox`: serve until Ctrl-C (or SIGTERM).
+fn sandbox(addr: SocketAddr, config: Option<&Path>, out: &mut dyn std::io::Write) -> Exit {
+    let config = match config.map(sandbox::Config::from_file) {
+        None => sandbox::Config::default(),
+        Some(Ok(config)) => config,
+        Some(Err(e)) => {
+            eprintln!("error: invalid sandbox configuration: {e}");
+            return Exit::Invalid;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::CouldNotRun;
+        }
+    };
+    runtime.block_on(async {
+        let server = match sandbox::Sandbox::start(config, addr).await {
+            Ok(server) => server,
+            Err(e) => {
+                eprintln!("error: cannot listen on {addr}: {e}");
+                return Exit::CouldNotRun;
+            }
+        };
+        let _ = writeln!(out, "sandbox: serving on {} (Ctrl-C to stop)", server.url());
+        let _ = out.flush();
+        stopped().await;
+        server.stop();
+        Exit::Success
+    })
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM where there is one.
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn check(paths: &[PathBuf], format: Format, out: &mut dyn std::io::Write) -> Exit {
