@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use super::ledger::{Kind, Record, VendorName};
 use super::script::{EndReason, Outcome, Phase, timestamp};
 use super::{
-    BodyError, Shared, World as Everything, basic_credentials, bearer_token, form_body, json_body,
-    origin,
+    BodyError, Params, Shared, World as Everything, basic_credentials, bearer_token, form_body,
+    json_body, origin,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -502,7 +502,7 @@ fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<u64> {
 async fn start_session(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(version): Path<String>,
+    Params(version): Params<String>,
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<Response> {
@@ -560,7 +560,7 @@ async fn start_session(
 async fn join_session(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(version): Path<String>,
+    Params(version): Params<String>,
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<Response> {
@@ -616,7 +616,7 @@ fn contact_is_up(world: &Everything, contact: &Contact, now: Instant) -> bool {
 async fn end_session(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path((version, session_id)): Path<(String, String)>,
+    Params((version, session_id)): Params<(String, String)>,
     RawQuery(query): RawQuery,
     body: Body,
 ) -> Result<Response> {
@@ -682,7 +682,7 @@ fn valid_phone(number: &str) -> bool {
 async fn dial_phone(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path((version, session_id)): Path<(String, String)>,
+    Params((version, session_id)): Params<(String, String)>,
     body: Body,
 ) -> Result<Response> {
     let agent = authenticate(&shared, &headers)?;
@@ -878,7 +878,7 @@ const MAX_POLL: u64 = 60;
 async fn next_event(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path((version, session_id)): Path<(String, String)>,
+    Params((version, session_id)): Params<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
     let agent = authenticate(&shared, &headers)?;
@@ -934,7 +934,7 @@ fn contact_not_up() -> Error {
 async fn end_interaction(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path((version, session_id, contact_id)): Path<(String, String, String)>,
+    Params((version, session_id, contact_id)): Params<(String, String, String)>,
 ) -> Result<Response> {
     let agent = authenticate(&shared, &headers)?;
     check_version(&version)?;
@@ -970,7 +970,7 @@ async fn end_interaction(
 async fn end_contact(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path((version, contact_id)): Path<(String, String)>,
+    Params((version, contact_id)): Params<(String, String)>,
 ) -> Result<Response> {
     authenticate(&shared, &headers)?;
     check_version(&version)?;
@@ -1033,7 +1033,7 @@ fn media(contact: &Contact) -> (u32, &'static str) {
 async fn active_contacts(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(version): Path<String>,
+    Params(version): Params<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
     authenticate(&shared, &headers)?;
@@ -1115,7 +1115,7 @@ async fn active_contacts(
 async fn get_contact(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path((version, contact_id)): Path<(String, String)>,
+    Params((version, contact_id)): Params<(String, String)>,
 ) -> Result<Response> {
     authenticate(&shared, &headers)?;
     check_version(&version)?;
@@ -1192,7 +1192,7 @@ async fn get_contact(
 async fn queue_callback(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(version): Path<String>,
+    Params(version): Params<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
     let agent = authenticate(&shared, &headers)?;
@@ -1240,7 +1240,7 @@ async fn queue_callback(
 async fn start_script(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(version): Path<String>,
+    Params(version): Params<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
     let agent = authenticate(&shared, &headers)?;

@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
@@ -21,8 +21,8 @@ use super::config::User;
 use super::ledger::{Kind, Record, VendorName};
 use super::script::{EndReason, Outcome, Phase, timestamp};
 use super::{
-    BodyError, Shared, World as Everything, basic_credentials, bearer_token, correlation_id,
-    form_body, json_body,
+    BodyError, Params, Shared, World as Everything, basic_credentials, bearer_token,
+    correlation_id, form_body, json_body,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -548,10 +548,14 @@ async fn revoke(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Result
 // Users
 
 fn is_interacting(world: &Everything, user_id: &str, now: Instant) -> bool {
+    let up = |leg: usize| world.legs[leg].at(now).phase != Phase::Disconnected;
+    // The caller's leg only ends when someone `settle`s the conversation (reads it); a call
+    // whose remote parties have all gone is over whether or not anyone has read it since.
     world.genesys.conversations.values().any(|c| {
         c.merged.is_none()
             && c.caller.user_id.as_deref() == Some(user_id)
-            && world.legs[c.caller.leg].at(now).phase != Phase::Disconnected
+            && up(c.caller.leg)
+            && (c.remotes.is_empty() || c.remotes.iter().any(|p| up(p.leg)))
     })
 }
 
@@ -670,7 +674,7 @@ async fn users_me(
 async fn get_user(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(user_id): Path<String>,
+    Params(user_id): Params<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response> {
     authenticate(&shared, &headers)?;
@@ -682,7 +686,7 @@ async fn get_user(
 async fn routing_status(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(user_id): Path<String>,
+    Params(user_id): Params<String>,
 ) -> Result<Response> {
     authenticate(&shared, &headers)?;
     let body = match find_user(&shared, &user_id) {
@@ -762,7 +766,7 @@ async fn create_call(
 async fn create_call_for_user(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(user_id): Path<String>,
+    Params(user_id): Params<String>,
     body: Body,
 ) -> Result<Response> {
     let caller = authenticate(&shared, &headers)?;
@@ -1206,7 +1210,7 @@ fn without_nulls(value: Value) -> Value {
 async fn get_call(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Params(id): Params<String>,
 ) -> Result<Response> {
     authenticate(&shared, &headers)?;
     let now = Instant::now();
@@ -1269,7 +1273,7 @@ struct StateUpdate {
 async fn patch_call(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Params(id): Params<String>,
     body: Body,
 ) -> Result<Response> {
     let caller = authenticate(&shared, &headers)?;
@@ -1332,7 +1336,7 @@ struct ParticipantUpdate {
 async fn patch_participant(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path((id, participant_id)): Path<(String, String)>,
+    Params((id, participant_id)): Params<(String, String)>,
     body: Body,
 ) -> Result<StatusCode> {
     let caller = authenticate(&shared, &headers)?;
@@ -1412,7 +1416,7 @@ async fn patch_participant(
 async fn teardown(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Params(id): Params<String>,
 ) -> Result<Response> {
     authenticate(&shared, &headers)?;
     let now = Instant::now();
@@ -1679,7 +1683,7 @@ async fn create_contact(
 async fn get_contact(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Params(id): Params<String>,
 ) -> Result<Response> {
     authenticate(&shared, &headers)?;
     let world = shared.world();
@@ -1694,7 +1698,7 @@ async fn get_contact(
 async fn update_contact(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Params(id): Params<String>,
     body: Body,
 ) -> Result<Response> {
     authenticate(&shared, &headers)?;
@@ -1720,7 +1724,7 @@ async fn update_contact(
 async fn delete_contact(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Params(id): Params<String>,
 ) -> Result<Response> {
     authenticate(&shared, &headers)?;
     let mut world = shared.world();

@@ -31,6 +31,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt as _;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, watch};
 
@@ -318,11 +319,16 @@ async fn edge(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
     let context = RequestContext {
         correlation_id: correlation_id.clone(),
     };
+    // A bug in a handler must cost one request a 500, never the server or the connection.
+    let handled =
+        std::panic::AssertUnwindSafe(faults::apply(shared.clone(), vendor, request, next))
+            .catch_unwind();
     let mut response = CONTEXT
-        .scope(
-            context,
-            faults::apply(shared.clone(), vendor, request, next),
-        )
+        .scope(context, async move {
+            handled
+                .await
+                .unwrap_or_else(|_| vendor.error(StatusCode::INTERNAL_SERVER_ERROR))
+        })
         .await;
     if let Ok(value) = HeaderValue::from_str(&correlation_id) {
         let name = match vendor {
@@ -354,6 +360,28 @@ fn router(shared: Arc<Shared>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(shared.clone(), edge))
         .with_state(shared)
+}
+
+/// Path parameters; a path that cannot be decoded (`%FF`) gets the vendor's 404 rather than
+/// axum's plain-text 400.
+struct Params<T>(T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Params<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Response> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(params)| Params(params))
+            .map_err(|_| Vendor::of(parts.uri.path()).error(StatusCode::NOT_FOUND))
+    }
 }
 
 /// Why a request body could not be used.

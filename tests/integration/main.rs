@@ -2,6 +2,9 @@
 
 mod check;
 mod robust;
+mod sandbox_cxone;
+mod sandbox_faults;
+mod sandbox_genesys;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -41,4 +44,78 @@ pub fn callplan_in(dir: &Path, args: &[&str]) -> Output {
 /// Runs `callplan` with `args` from the repository root.
 pub fn callplan(args: &[&str]) -> Output {
     callplan_in(&root(), args)
+}
+
+/// A sandbox on a random loopback port, and an HTTP client for it.
+pub struct Sandbox {
+    /// The running sandbox (stopped when dropped).
+    pub sandbox: callplan::sandbox::Sandbox,
+    /// A client with no proxy; every request goes to 127.0.0.1.
+    pub http: reqwest::Client,
+}
+
+/// The default sandbox configuration with a time scale that plays a call in milliseconds.
+pub fn fast_config() -> callplan::sandbox::Config {
+    callplan::sandbox::Config {
+        time_scale: 0.001,
+        ..callplan::sandbox::Config::default()
+    }
+}
+
+impl Sandbox {
+    /// Starts one inside the test's tokio runtime.
+    pub async fn start(config: callplan::sandbox::Config) -> Sandbox {
+        let sandbox = callplan::sandbox::Sandbox::start(config, ([127, 0, 0, 1], 0).into())
+            .await
+            .expect("the sandbox starts");
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("a client");
+        Sandbox { sandbox, http }
+    }
+
+    /// Starts one with [`fast_config`].
+    pub async fn fast() -> Sandbox {
+        Sandbox::start(fast_config()).await
+    }
+
+    /// The absolute URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.sandbox.url())
+    }
+
+    /// A Genesys client-credentials token for the default client.
+    pub async fn genesys_token(&self) -> String {
+        let response = self
+            .http
+            .post(self.url("/oauth/token"))
+            .basic_auth("sandbox-client", Some("sandbox-secret"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.expect("json");
+        body["access_token"].as_str().expect("a token").to_owned()
+    }
+
+    /// A CXone access token for the default access key and application.
+    pub async fn cxone_token(&self) -> String {
+        let response = self
+            .http
+            .post(self.url("/auth/token"))
+            .basic_auth("sandbox-app", Some("sandbox-app-secret"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "sandbox-access-key"),
+                ("password", "sandbox-access-secret"),
+            ])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.expect("json");
+        body["access_token"].as_str().expect("a token").to_owned()
+    }
 }
