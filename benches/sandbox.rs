@@ -148,6 +148,7 @@ fn main() {
         .build()
         .expect("a runtime");
     client_runtime.block_on(async {
+        callplan::provider::connection::install_crypto();
         let client = reqwest::Client::builder()
             .no_proxy()
             .pool_max_idle_per_host(args.connections)

@@ -6,6 +6,8 @@
 //! - [`phone`]: E.164 validation and normalization;
 //! - [`template`]: the minijinja environment and template checks;
 //! - [`diagnostic`]: located findings and how they are shown;
+//! - [`report`]: reporters (the terminal), and masking secrets;
+//! - [`runner`]: running a plan's steps, error policies and retries;
 //! - [`sandbox`]: the built-in Genesys Cloud and NICE CXone emulator;
 //! - [`cli`]: the command line.
 
@@ -14,5 +16,7 @@ pub mod diagnostic;
 pub mod phone;
 pub mod plan;
 pub mod provider;
+pub mod report;
+pub mod runner;
 pub mod sandbox;
 pub mod template;

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+mod run;
+
 use crate::diagnostic::{self, Format};
 use crate::{plan, sandbox};
 
@@ -44,6 +46,38 @@ pub enum Command {
         #[arg(required = true, value_name = "PLAN")]
         plans: Vec<PathBuf>,
     },
+    /// Run a plan: log in, send every step's request, check expectations, report.
+    #[command(after_help = "Examples:
+  callplan run plans/genesys-agent-call.yaml --sandbox
+  callplan run plans/ci-smoke-dial.yaml --env-file .env --var test_line=+13175550100
+  callplan run plans/campaign-csv.yaml --dry-run
+
+Exit codes: 0 passed, 1 a step failed, 2 invalid plan or command line (nothing sent),
+3 could not run (login failed, provider unreachable, guard refused), 130 interrupted.")]
+    Run {
+        /// The plan file.
+        #[arg(value_name = "PLAN")]
+        plan: PathBuf,
+        /// Start the built-in sandbox and point every provider at it; unset secrets get the
+        /// sandbox's own credentials.
+        #[arg(long)]
+        sandbox: bool,
+        /// Point every provider at a sandbox already running (`callplan sandbox`) at this URL.
+        #[arg(long, value_name = "URL", conflicts_with = "sandbox")]
+        sandbox_url: Option<String>,
+        /// Override a var: `--var name=value` (repeatable).
+        #[arg(long = "var", value_name = "NAME=VALUE")]
+        vars: Vec<String>,
+        /// Read secrets' environment variables from this file (dotenv format) first.
+        #[arg(long, value_name = "FILE")]
+        env_file: Option<PathBuf>,
+        /// Print every request the plan would send, secrets masked; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Stop launching steps after this long (`10m`), run the `always` steps, exit 1.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        timeout: Option<std::time::Duration>,
+    },
     /// Print the plan format's JSON Schema.
     Schema,
     /// Serve the built-in Genesys Cloud and NICE CXone emulator until Ctrl-C.
@@ -72,6 +106,23 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Exit {
             Exit::Success
         }
         Command::Sandbox { addr, config } => sandbox(addr, config.as_deref(), out),
+        Command::Run {
+            plan,
+            sandbox,
+            sandbox_url,
+            vars,
+            env_file,
+            dry_run,
+            timeout,
+        } => run::run(run::Options {
+            plan,
+            sandbox,
+            sandbox_url,
+            vars,
+            env_file,
+            dry_run,
+            timeout,
+        }),
     }
 }
 

@@ -9,6 +9,9 @@ use super::{ActionSpec, Effect, In, Method, ParamSpec, ParamType as T, p, req};
 /// The ACD API version used unless the provider sets `api_version` (the vendor's current spec).
 pub const DEFAULT_API_VERSION: &str = "34.0";
 
+/// Where CXone logins and discovery live unless the provider sets `auth_url`.
+pub const DEFAULT_AUTH_URL: &str = "https://cxone.niceincontact.com";
+
 /// Prefix of every ACD path, before the version.
 pub const SERVICES_PREFIX: &str = "/inContactAPI/services/v";
 

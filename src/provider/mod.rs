@@ -8,9 +8,13 @@
 //! (`user_id`, `until`); body and query fields are spelled exactly as the vendor's API spells them
 //! (`phoneNumber`, `callFromQueueId`, `skillId`), so the vendor's documentation applies unchanged.
 
+pub mod auth;
+pub mod connection;
 pub mod cxone;
 pub mod genesys;
+pub mod hints;
 pub mod http;
+pub mod request;
 
 /// How long `calls.wait` waits when its `with:` sets no `timeout`.
 pub const WAIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);

@@ -21,10 +21,27 @@ pub(super) struct Route {
     method: Option<Method>,
     /// `None` matches any one segment.
     segments: Vec<Option<String>>,
+    /// Ends in a catch-all `{*name}`: one or more further segments.
+    rest: bool,
 }
 
 fn is_wildcard(segment: &str) -> bool {
     segment == "*" || (segment.starts_with('{') && segment.ends_with('}'))
+}
+
+/// `{*name}`, axum's catch-all: one or more segments, only as the last one.
+fn is_catch_all(segment: &str) -> bool {
+    segment.starts_with("{*") && segment.ends_with('}')
+}
+
+/// A path's segments, without a trailing catch-all; and whether it had one.
+fn split_catch_all(path: &str) -> (Vec<&str>, bool) {
+    let mut parts: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let rest = parts.last().is_some_and(|p| is_catch_all(p));
+    if rest {
+        parts.pop();
+    }
+    (parts, rest)
 }
 
 impl Route {
@@ -45,13 +62,21 @@ impl Route {
         if !path.starts_with('/') {
             return Err(format!("the path `{path}` must start with `/`"));
         }
-        let segments = path
-            .trim_end_matches('/')
-            .split('/')
-            .skip(1)
+        let (parts, rest) = split_catch_all(path);
+        if parts.iter().any(|p| is_catch_all(p)) {
+            return Err(format!(
+                "`{text}`: a catch-all `{{*name}}` can only be the last segment"
+            ));
+        }
+        let segments = parts
+            .into_iter()
             .map(|s| (!is_wildcard(s)).then(|| s.to_owned()))
             .collect();
-        let route = Route { method, segments };
+        let route = Route {
+            method,
+            segments,
+            rest,
+        };
         let served = ROUTES.iter().any(|(m, p)| route.could_match(m, p));
         if !served {
             return Err(format!(
@@ -61,12 +86,20 @@ impl Route {
         Ok(route)
     }
 
-    /// Whether some request could match both this pattern and a served route template.
+    /// Whether some request could match both this pattern and a served route template (whose
+    /// method `*` stands for any method).
     fn could_match(&self, method: &str, template: &str) -> bool {
-        let methods = self.method.as_ref().is_none_or(|m| m.as_str() == method);
-        let parts: Vec<&str> = template.split('/').skip(1).collect();
+        let methods = method == "*" || self.method.as_ref().is_none_or(|m| m.as_str() == method);
+        let (parts, template_rest) = split_catch_all(template);
+        // A catch-all takes the other side's extra segments, at least one of them.
+        let lengths = match (self.rest, template_rest) {
+            (false, false) => parts.len() == self.segments.len(),
+            (true, false) => parts.len() > self.segments.len(),
+            (false, true) => self.segments.len() > parts.len(),
+            (true, true) => true,
+        };
         methods
-            && parts.len() == self.segments.len()
+            && lengths
             && parts.iter().zip(&self.segments).all(|(t, s)| match s {
                 None => true,
                 Some(s) => is_wildcard(t) || t == s,
@@ -81,7 +114,9 @@ impl Route {
         let mut segments = self.segments.iter();
         loop {
             match (parts.next(), segments.next()) {
-                (None, None) => return true,
+                // A catch-all needs at least one segment.
+                (None, None) => return !self.rest,
+                (Some(_), None) => return self.rest,
                 (Some(part), Some(segment)) => {
                     if segment.as_deref().is_some_and(|s| s != part) {
                         return false;
@@ -229,6 +264,28 @@ mod tests {
         let concrete = Route::parse("get /api/v2/users/u1").unwrap();
         assert!(concrete.matches(&Method::GET, "/api/v2/users/u1"));
         assert!(!concrete.matches(&Method::GET, "/api/v2/users/u2"));
+    }
+
+    #[test]
+    fn catch_alls_match_one_or_more_segments() {
+        // A served catch-all (`/_sandbox/http/{*rest}`, any method) under a concrete pattern.
+        let route = Route::parse("POST /_sandbox/http/crm/customers/*").unwrap();
+        assert!(route.matches(&Method::POST, "/_sandbox/http/crm/customers/42"));
+        assert!(!route.matches(&Method::POST, "/_sandbox/http/crm/customers"));
+        assert!(!route.matches(&Method::POST, "/_sandbox/http/crm/customers/42/notes"));
+        assert!(Route::parse("PROPFIND /_sandbox/http/x").is_ok());
+        // A catch-all in the pattern itself.
+        let all = Route::parse("* /_sandbox/http/crm/{*rest}").unwrap();
+        assert!(all.matches(&Method::GET, "/_sandbox/http/crm/a"));
+        assert!(all.matches(&Method::DELETE, "/_sandbox/http/crm/a/b/c/"));
+        assert!(!all.matches(&Method::GET, "/_sandbox/http/crm"));
+        assert!(!all.matches(&Method::GET, "/_sandbox/http/billing/a"));
+        assert!(Route::parse("GET /api/v2/users/{*rest}").is_ok());
+        assert!(Route::parse("GET /api/{*rest}").is_ok());
+        // The catch-all needs a segment; it is last or nowhere.
+        assert!(Route::parse("GET /_sandbox/http").is_err());
+        assert!(Route::parse("GET /api/v2/tokens/me/{*rest}").is_err());
+        assert!(Route::parse("GET /api/{*rest}/me").is_err());
     }
 
     #[test]

@@ -10,12 +10,14 @@
 //! - [`script`]: call timelines by destination;
 //! - `genesys`, `cxone`: the two vendors' endpoints;
 //! - `faults`, `limit`: fault injection and rate limits;
-//! - `ledger`: the calls placed, and the `/_sandbox` endpoints.
+//! - `ledger`: the calls placed, and the `/_sandbox` endpoints;
+//! - `http`: a generic echo API and OAuth2 token endpoint standing in for `http` providers.
 
 pub mod config;
 mod cxone;
 mod faults;
 mod genesys;
+mod http;
 mod ledger;
 mod limit;
 pub mod script;
@@ -153,6 +155,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/_sandbox/reset"),
     ("GET", "/_sandbox/faults"),
     ("POST", "/_sandbox/faults"),
+    // The echo API answers any method, under any path.
+    ("*", "/_sandbox/http/{*rest}"),
+    ("POST", "/_sandbox/oauth2/token"),
 ];
 
 /// Deterministic ids: the same seed and the same sequence of requests give the same ids.
@@ -356,6 +361,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(genesys::routes())
         .merge(cxone::routes())
         .merge(ledger::routes())
+        .merge(http::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(shared.clone(), edge))

@@ -5,6 +5,7 @@ mod robust;
 mod sandbox_cxone;
 mod sandbox_faults;
 mod sandbox_genesys;
+mod sandbox_http;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -68,6 +69,7 @@ impl Sandbox {
         let sandbox = callplan::sandbox::Sandbox::start(config, ([127, 0, 0, 1], 0).into())
             .await
             .expect("the sandbox starts");
+        callplan::provider::connection::install_crypto();
         let http = reqwest::Client::builder()
             .no_proxy()
             .build()

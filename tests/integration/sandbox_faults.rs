@@ -1294,6 +1294,7 @@ impl Served {
             let read = BufReader::new(stdout).read_line(&mut line);
             let _ = send.send(read.map(|_| line));
         });
+        callplan::provider::connection::install_crypto();
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(PATIENCE)

@@ -1,0 +1,599 @@
+//! `callplan run`: check the plan, resolve vars and secrets, connect the providers (or the
+//! sandbox), log in, run the steps, print as it goes, and exit with the run's code.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use tokio::sync::watch;
+
+use super::Exit;
+use crate::diagnostic::{self, Format};
+use crate::plan::model::Plan;
+use crate::plan::raw::{self, CxoneAuth, GenesysAuth, HttpAuth, SecretSource};
+use crate::provider::auth::Credentials;
+use crate::provider::connection::{Connection, Settings};
+use crate::provider::{ProviderKind, cxone, hints};
+use crate::report::Redactor;
+use crate::report::console::Console;
+use crate::runner::events::{Event, RunStatus, Sink};
+use crate::runner::render::{self, Renderer};
+use crate::runner::{self, dry};
+use crate::sandbox;
+
+/// What `callplan run` was asked.
+#[derive(Debug, Clone)]
+pub(super) struct Options {
+    /// The plan file.
+    pub(super) plan: PathBuf,
+    /// Start the built-in sandbox and point every provider at it.
+    pub(super) sandbox: bool,
+    /// Point every provider at a sandbox already running there.
+    pub(super) sandbox_url: Option<String>,
+    /// `--var k=v`.
+    pub(super) vars: Vec<String>,
+    /// `--env-file`.
+    pub(super) env_file: Option<PathBuf>,
+    /// `--dry-run`.
+    pub(super) dry_run: bool,
+    /// `--timeout`.
+    pub(super) timeout: Option<Duration>,
+}
+
+/// The sandbox's time scale under `--sandbox`: a call rings and connects in tens of
+/// milliseconds, so example plans finish at once.
+const SANDBOX_TIME_SCALE: f64 = 0.01;
+
+fn error(message: impl AsRef<str>) {
+    eprintln!("error: {}", message.as_ref());
+}
+
+/// Runs `callplan run`.
+pub(super) fn run(options: Options) -> Exit {
+    let checked = crate::plan::check_file(&options.plan);
+    let has_errors = checked.diagnostics.iter().any(|d| d.is_error());
+    if !checked.diagnostics.is_empty() {
+        let text = diagnostic::render(
+            &checked.diagnostics,
+            checked.source.as_ref().map(|s| s.text.as_str()),
+            Format::Human,
+        );
+        eprint!("{text}");
+    }
+    let Some(plan) = checked.plan.filter(|_| !has_errors) else {
+        error(format!(
+            "{} is not a valid plan; nothing was sent",
+            options.plan.display()
+        ));
+        return Exit::Invalid;
+    };
+    let env_file = match &options.env_file {
+        None => HashMap::new(),
+        Some(path) => match read_env_file(path) {
+            Ok(map) => map,
+            Err(e) => {
+                error(e);
+                return Exit::Invalid;
+            }
+        },
+    };
+    let vars = match apply_vars(&plan, &options.vars) {
+        Ok(v) => v,
+        Err(e) => {
+            error(e);
+            return Exit::Invalid;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            error(format!("cannot start the async runtime: {e}"));
+            return Exit::CouldNotRun;
+        }
+    };
+    runtime.block_on(run_async(plan, options, vars, env_file))
+}
+
+async fn run_async(
+    plan: Plan,
+    options: Options,
+    vars: IndexMap<String, serde_json::Value>,
+    env_file: HashMap<String, String>,
+) -> Exit {
+    let mut out = std::io::stdout();
+    let redactor = Arc::new(Redactor::default());
+    // The sandbox, in-process or already running somewhere on loopback.
+    let mut in_process = None;
+    let sandbox_url = if options.sandbox && !options.dry_run {
+        let config = sandbox::Config {
+            time_scale: SANDBOX_TIME_SCALE,
+            ..sandbox::Config::default()
+        };
+        match sandbox::Sandbox::start(config, SocketAddr::from(([127, 0, 0, 1], 0))).await {
+            Ok(s) => {
+                let url = s.url();
+                in_process = Some(s);
+                Some(url)
+            }
+            Err(e) => {
+                error(format!("cannot start the sandbox: {e}"));
+                return Exit::CouldNotRun;
+            }
+        }
+    } else if options.sandbox {
+        Some("http://127.0.0.1:<sandbox>".to_owned())
+    } else {
+        options
+            .sandbox_url
+            .as_ref()
+            .map(|u| u.trim_end_matches('/').to_owned())
+    };
+    let mut notes = Vec::new();
+    if let (Some(url), Some(_)) = (&sandbox_url, &in_process) {
+        notes.push(format!(
+            "running against the built-in sandbox at {url} (calls play {}x faster)",
+            (1.0 / SANDBOX_TIME_SCALE).round()
+        ));
+    }
+    let secrets = match resolve_secrets(&plan, &env_file, sandbox_url.is_some(), &mut notes) {
+        Ok(s) => s,
+        Err(e) => {
+            error(e);
+            return Exit::Invalid;
+        }
+    };
+    redactor.add(secrets.values().cloned());
+    let renderer = Renderer::new();
+    let mut settings = IndexMap::new();
+    for (name, provider) in &plan.providers {
+        match provider_settings(
+            &renderer,
+            name,
+            provider,
+            &vars,
+            &secrets,
+            sandbox_url.as_deref(),
+        ) {
+            Ok(s) => {
+                redactor.add(s.credentials.secret_values());
+                settings.insert(name.clone(), s);
+            }
+            Err(e) => {
+                error(format!("provider `{name}`: {e}"));
+                return Exit::Invalid;
+            }
+        }
+    }
+    if options.dry_run {
+        for note in &notes {
+            let _ = writeln!(out, "note: {}", redactor.mask(note));
+        }
+        let report = dry::requests(&plan, &settings, &vars, &secrets);
+        let _ = out.write_all(redactor.mask(&report.text).as_bytes());
+        return if report.ok {
+            Exit::Success
+        } else {
+            Exit::Invalid
+        };
+    }
+
+    let client = match crate::provider::connection::http_client() {
+        Ok(c) => c,
+        Err(e) => {
+            error(e);
+            return Exit::CouldNotRun;
+        }
+    };
+    let connections: IndexMap<String, Arc<Connection>> = settings
+        .into_iter()
+        .map(|(name, s)| (name, Arc::new(Connection::new(s, client.clone()))))
+        .collect();
+
+    // Log in before the first step: a bad secret stops the run before anything is sent.
+    let used: Vec<&String> = connections
+        .keys()
+        .filter(|name| plan.steps.iter().any(|s| &s.provider == *name))
+        .collect();
+    for name in used {
+        let connection = &connections[name];
+        if let Err(e) = connection.authenticate().await {
+            let provider = &plan.providers[name];
+            let hint = e.vendor.as_ref().and_then(|v| {
+                hints::hint(
+                    provider.kind,
+                    e.status.unwrap_or(401),
+                    v,
+                    &hints::Context {
+                        provider: name,
+                        action: "login",
+                        rate_limit: provider.rate_limit,
+                        retried: false,
+                    },
+                )
+            });
+            let what = if e.unreachable {
+                "is unreachable"
+            } else {
+                "could not log in"
+            };
+            error(redactor.mask(&format!("provider `{name}` {what}: {}", e.message)));
+            match hint {
+                Some(hint) => eprintln!("  hint: {}", redactor.mask(&hint)),
+                None if !e.unreachable => eprintln!(
+                    "  hint: check providers.{name}.auth and the secrets it reads{}",
+                    match provider.kind {
+                        ProviderKind::GenesysCloud => ", and the region",
+                        ProviderKind::NiceCxone => ", and auth_url",
+                        ProviderKind::Http => "",
+                    }
+                ),
+                None => eprintln!("  hint: check providers.{name}'s URL and the network"),
+            }
+            eprintln!("nothing was run");
+            return Exit::CouldNotRun;
+        }
+    }
+
+    let (interrupt, interrupted) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = interrupt.send(true);
+            eprintln!("interrupted: finishing the `always` steps (Ctrl-C again to stop at once)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(Exit::Interrupted as i32);
+            }
+        }
+    });
+
+    let console = Console::new(out, redactor.clone());
+    for note in notes {
+        console.event(&Event::Note(note));
+    }
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let run = runner::Run {
+        plan: &plan,
+        connections,
+        vars,
+        secrets,
+        run_id,
+        sink: &console,
+        interrupted,
+        timeout: options.timeout,
+    };
+    let status = runner::run(&run).await;
+    drop(in_process);
+    match status {
+        RunStatus::Passed => Exit::Success,
+        RunStatus::Failed => Exit::Failed,
+        RunStatus::CouldNotRun => Exit::CouldNotRun,
+        RunStatus::Interrupted => Exit::Interrupted,
+    }
+}
+
+fn read_env_file(path: &Path) -> Result<HashMap<String, String>, String> {
+    let iter =
+        dotenvy::from_path_iter(path).map_err(|e| format!("--env-file {}: {e}", path.display()))?;
+    iter.map(|item| item.map_err(|e| format!("--env-file {}: {e}", path.display())))
+        .collect()
+}
+
+/// `vars` with `--var name=value` applied (values are strings; only declared vars).
+fn apply_vars(
+    plan: &Plan,
+    overrides: &[String],
+) -> Result<IndexMap<String, serde_json::Value>, String> {
+    let mut vars = plan.vars.clone();
+    for text in overrides {
+        let (name, value) = text
+            .split_once('=')
+            .ok_or_else(|| format!("--var `{text}`: write it as name=value"))?;
+        let name = name.trim();
+        if !vars.contains_key(name) {
+            let known: Vec<&str> = vars.keys().map(String::as_str).collect();
+            let hint = crate::diagnostic::did_you_mean(name, known.iter().copied())
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            return Err(format!(
+                "--var {name}: the plan declares no var `{name}`{hint}; declared: {}",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ));
+        }
+        vars.insert(name.to_owned(), serde_json::Value::String(value.to_owned()));
+    }
+    Ok(vars)
+}
+
+/// The sandbox's own value for a credential field.
+fn sandbox_credential(kind: ProviderKind, field: &str) -> &'static str {
+    match (kind, field) {
+        (ProviderKind::GenesysCloud, "client_id") => "sandbox-client",
+        (ProviderKind::GenesysCloud, "client_secret") => "sandbox-secret",
+        (ProviderKind::GenesysCloud, "token") => "sandbox-user-token",
+        (ProviderKind::NiceCxone, "access_key_id") => "sandbox-access-key",
+        (ProviderKind::NiceCxone, "access_key_secret") => "sandbox-access-secret",
+        (ProviderKind::NiceCxone, "client_id") => "sandbox-app",
+        (ProviderKind::NiceCxone, "client_secret") => "sandbox-app-secret",
+        _ => "sandbox-credential",
+    }
+}
+
+/// The secret a template is exactly `{{ secrets.NAME }}` of.
+fn sole_secret(template: &str) -> Option<&str> {
+    let inner = template
+        .trim()
+        .strip_prefix("{{")?
+        .strip_suffix("}}")?
+        .trim();
+    let name = inner.strip_prefix("secrets.")?;
+    name.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        .then_some(name)
+}
+
+/// Credential fields of a provider, as (field, template).
+fn credential_fields(provider: &raw::Provider) -> Vec<(&'static str, &str)> {
+    match provider {
+        raw::Provider::GenesysCloud(p) => match &p.auth {
+            GenesysAuth::ClientCredentials {
+                client_id,
+                client_secret,
+            } => vec![("client_id", client_id), ("client_secret", client_secret)],
+            GenesysAuth::Bearer { token } => vec![("token", token)],
+        },
+        raw::Provider::NiceCxone(p) => match &p.auth {
+            CxoneAuth::Password {
+                access_key_id,
+                access_key_secret,
+                client_id,
+                client_secret,
+            } => vec![
+                ("access_key_id", access_key_id),
+                ("access_key_secret", access_key_secret),
+                ("client_id", client_id),
+                ("client_secret", client_secret),
+            ],
+        },
+        raw::Provider::Http(p) => match &p.auth {
+            None | Some(HttpAuth::None) => Vec::new(),
+            Some(HttpAuth::Bearer { token }) => vec![("token", token)],
+            Some(HttpAuth::Basic { username, password }) => {
+                vec![("username", username), ("password", password)]
+            }
+            Some(HttpAuth::Oauth2ClientCredentials {
+                client_id,
+                client_secret,
+                ..
+            }) => vec![("client_id", client_id), ("client_secret", client_secret)],
+        },
+    }
+    .into_iter()
+    .map(|(f, t)| (f, t.as_str()))
+    .collect()
+}
+
+/// Reads every declared secret. With a sandbox, unset secrets get the sandbox's own values.
+fn resolve_secrets(
+    plan: &Plan,
+    env_file: &HashMap<String, String>,
+    sandbox: bool,
+    notes: &mut Vec<String>,
+) -> Result<IndexMap<String, String>, String> {
+    let base = plan.path.parent().unwrap_or(Path::new("."));
+    let mut values = IndexMap::new();
+    let mut missing = Vec::new();
+    for (name, source) in &plan.secrets {
+        let value = match source {
+            SecretSource::Env(var) => env_file
+                .get(var)
+                .cloned()
+                .or_else(|| std::env::var(var).ok())
+                .filter(|v| !v.is_empty()),
+            SecretSource::File(path) => std::fs::read_to_string(base.join(path))
+                .ok()
+                .map(|s| s.trim_end_matches(['\n', '\r']).to_owned())
+                .filter(|v| !v.is_empty()),
+        };
+        match value {
+            Some(v) => {
+                values.insert(name.clone(), v);
+            }
+            None => missing.push((name.clone(), source.clone())),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(values);
+    }
+    let describe = |(name, source): &(String, SecretSource)| match source {
+        SecretSource::Env(var) => format!("`{name}` (environment variable {var})"),
+        SecretSource::File(path) => format!("`{name}` (file {path})"),
+    };
+    if !sandbox {
+        let list: Vec<String> = missing.iter().map(describe).collect();
+        return Err(format!(
+            "secrets not set: {}; set them, or use --env-file, or run against the sandbox with --sandbox",
+            list.join(", ")
+        ));
+    }
+    let mut supplied = Vec::new();
+    for (name, source) in &missing {
+        let from_provider = plan.providers.iter().find_map(|(_, provider)| {
+            credential_fields(&provider.config)
+                .into_iter()
+                .find(|(_, template)| sole_secret(template) == Some(name.as_str()))
+                .map(|(field, _)| sandbox_credential(provider.kind, field))
+        });
+        let value = from_provider
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("sandbox-{name}"));
+        values.insert(name.clone(), value);
+        supplied.push(describe(&(name.clone(), source.clone())));
+    }
+    notes.push(format!(
+        "secrets not set, the sandbox supplies its own: {}",
+        supplied.join(", ")
+    ));
+    Ok(values)
+}
+
+fn render(
+    renderer: &Renderer,
+    template: &str,
+    context: &minijinja::Value,
+    what: &str,
+) -> Result<String, String> {
+    renderer
+        .render_text(template, context)
+        .map_err(|e| format!("{what}: {e}"))
+}
+
+/// Renders a provider's settings (URLs and credentials are templates over vars and secrets).
+fn provider_settings(
+    renderer: &Renderer,
+    name: &str,
+    provider: &crate::plan::model::Provider,
+    vars: &IndexMap<String, serde_json::Value>,
+    secrets: &IndexMap<String, String>,
+    sandbox: Option<&str>,
+) -> Result<Settings, String> {
+    let context = minijinja::Value::from_pairs([
+        ("vars", render::value(vars)),
+        ("secrets", render::value(secrets)),
+    ]);
+    let r = |template: &str, what: &str| render(renderer, template, &context, what);
+    let opt = |template: &Option<String>, what: &str| -> Result<Option<String>, String> {
+        template.as_deref().map(|t| r(t, what)).transpose()
+    };
+    let (api_base, discovery_base, api_version, headers, credentials) = match &provider.config {
+        raw::Provider::GenesysCloud(p) => {
+            let region = opt(&p.region, "region")?.unwrap_or_else(|| "mypurecloud.com".into());
+            let base = opt(&p.base_url, "base_url")?;
+            let login = opt(&p.login_url, "login_url")?;
+            let (api, login) = match sandbox {
+                Some(url) => (url.to_owned(), url.to_owned()),
+                None => (
+                    base.clone()
+                        .unwrap_or_else(|| format!("https://api.{region}")),
+                    login
+                        .or(base)
+                        .unwrap_or_else(|| format!("https://login.{region}")),
+                ),
+            };
+            let credentials = match &p.auth {
+                GenesysAuth::ClientCredentials {
+                    client_id,
+                    client_secret,
+                } => Credentials::GenesysClient {
+                    login_base: login,
+                    client_id: r(client_id, "auth.client_id")?,
+                    client_secret: r(client_secret, "auth.client_secret")?,
+                },
+                GenesysAuth::Bearer { token } => Credentials::Bearer {
+                    token: r(token, "auth.token")?,
+                },
+            };
+            (Some(api), None, String::new(), Vec::new(), credentials)
+        }
+        raw::Provider::NiceCxone(p) => {
+            let auth_url = match sandbox {
+                Some(url) => url.to_owned(),
+                None => opt(&p.auth_url, "auth_url")?
+                    .unwrap_or_else(|| cxone::DEFAULT_AUTH_URL.to_owned()),
+            };
+            let base = match sandbox {
+                // Discovery through the sandbox's cxone-configuration, as against a real tenant.
+                Some(_) => None,
+                None => opt(&p.base_url, "base_url")?,
+            };
+            let version = opt(&p.api_version, "api_version")?
+                .unwrap_or_else(|| cxone::DEFAULT_API_VERSION.to_owned());
+            let CxoneAuth::Password {
+                access_key_id,
+                access_key_secret,
+                client_id,
+                client_secret,
+            } = &p.auth;
+            let credentials = Credentials::CxonePassword {
+                auth_base: auth_url.clone(),
+                access_key_id: r(access_key_id, "auth.access_key_id")?,
+                access_key_secret: r(access_key_secret, "auth.access_key_secret")?,
+                client_id: r(client_id, "auth.client_id")?,
+                client_secret: r(client_secret, "auth.client_secret")?,
+            };
+            (base, Some(auth_url), version, Vec::new(), credentials)
+        }
+        raw::Provider::Http(p) => {
+            let base = match sandbox {
+                Some(url) => format!("{url}/_sandbox/http/{name}"),
+                None => r(&p.base_url, "base_url")?,
+            };
+            let mut headers = Vec::new();
+            for (k, v) in &p.headers {
+                headers.push((k.clone(), r(v, &format!("headers.{k}"))?));
+            }
+            let credentials = match &p.auth {
+                None | Some(HttpAuth::None) => Credentials::None,
+                Some(HttpAuth::Bearer { token }) => Credentials::Bearer {
+                    token: r(token, "auth.token")?,
+                },
+                Some(HttpAuth::Basic { username, password }) => Credentials::Basic {
+                    username: r(username, "auth.username")?,
+                    password: r(password, "auth.password")?,
+                },
+                Some(HttpAuth::Oauth2ClientCredentials {
+                    token_url,
+                    client_id,
+                    client_secret,
+                    scope,
+                    audience,
+                }) => Credentials::OAuth2 {
+                    token_url: match sandbox {
+                        Some(url) => format!("{url}/_sandbox/oauth2/token"),
+                        None => r(token_url, "auth.token_url")?,
+                    },
+                    client_id: r(client_id, "auth.client_id")?,
+                    client_secret: r(client_secret, "auth.client_secret")?,
+                    scope: opt(scope, "auth.scope")?,
+                    audience: opt(audience, "auth.audience")?,
+                },
+            };
+            (Some(base), None, String::new(), headers, credentials)
+        }
+    };
+    Ok(Settings {
+        name: name.to_owned(),
+        kind: provider.kind,
+        api_base,
+        discovery_base,
+        api_version,
+        headers,
+        credentials,
+        timeout: provider.timeout,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sole_secret_reference_is_recognized() {
+        assert_eq!(
+            sole_secret("{{ secrets.gc_client_id }}"),
+            Some("gc_client_id")
+        );
+        assert_eq!(sole_secret("{{secrets.x}}"), Some("x"));
+        assert_eq!(sole_secret("Bearer {{ secrets.x }}"), None);
+        assert_eq!(sole_secret("{{ vars.x }}"), None);
+    }
+}

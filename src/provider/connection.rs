@@ -1,0 +1,358 @@
+//! A live provider: where its API is, its credentials and token, and sending requests with
+//! them (re-authenticating once after a 401).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::auth::{self, AuthError, Credentials, TokenCache};
+use super::request::Request;
+use super::{Method, ProviderKind, cxone};
+use crate::runner::retry::Failure;
+
+/// Makes ring rustls's process-wide crypto provider (reqwest is built without one, to avoid
+/// compiling aws-lc); harmless when already done.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The HTTP client every provider of a run shares (HTTPS with the platform's roots).
+pub fn http_client() -> Result<reqwest::Client, String> {
+    install_crypto();
+    reqwest::Client::builder()
+        .user_agent(concat!("callplan/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// An answer from a provider.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// Headers, names in lowercase.
+    pub headers: Vec<(String, String)>,
+    /// The body: parsed JSON, the text when it is not JSON, `null` when empty.
+    pub body: Value,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl Response {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `Retry-After`, in seconds.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.header("retry-after")?
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .map(Duration::from_secs)
+    }
+
+    /// The vendor's correlation id (`inin-correlation-id`, CXone `CorrelationId`).
+    pub fn correlation_id(&self) -> Option<&str> {
+        self.header("inin-correlation-id")
+            .or_else(|| self.header("correlationid"))
+    }
+}
+
+/// Why a request got no answer.
+#[derive(Debug, Clone)]
+pub enum SendError {
+    /// The provider's login failed.
+    Auth(AuthError),
+    /// No answer: how it failed, for the retry decision, and in words.
+    Transport {
+        /// The kind of failure.
+        failure: Failure,
+        /// What happened.
+        message: String,
+    },
+}
+
+/// Where a provider's API lives and how to reach it.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The provider's name in the plan.
+    pub name: String,
+    /// Its type.
+    pub kind: ProviderKind,
+    /// Genesys: `https://api.<region>` or `base_url`; http: `base_url`; CXone: `base_url` when
+    /// set (otherwise discovered after login).
+    pub api_base: Option<String>,
+    /// CXone: where `/.well-known/cxone-configuration` is (the auth host).
+    pub discovery_base: Option<String>,
+    /// CXone: the ACD API version (`34.0`).
+    pub api_version: String,
+    /// Headers sent with every request (http providers).
+    pub headers: Vec<(String, String)>,
+    /// The credentials.
+    pub credentials: Credentials,
+    /// Timeout of one request, if the provider sets one.
+    pub timeout: Option<Duration>,
+}
+
+/// A provider during a run.
+#[derive(Debug)]
+pub struct Connection {
+    /// Its settings.
+    pub settings: Settings,
+    client: reqwest::Client,
+    tokens: TokenCache,
+    discovered: tokio::sync::OnceCell<String>,
+    /// CXone: the last `CallContactEvent` seen per contact, so that a later wait sees what an
+    /// earlier long poll took off the queue.
+    pub contact_events: Mutex<HashMap<String, Value>>,
+}
+
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Connection {
+    /// A connection with its own settings, sharing `client`.
+    pub fn new(settings: Settings, client: reqwest::Client) -> Connection {
+        Connection {
+            settings,
+            client,
+            tokens: TokenCache::default(),
+            discovered: tokio::sync::OnceCell::new(),
+            contact_events: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How many tokens were fetched so far.
+    pub fn logins(&self) -> u64 {
+        self.tokens.fetched()
+    }
+
+    async fn fetch(&self) -> Result<auth::Token, AuthError> {
+        let timeout = self.settings.timeout.unwrap_or(LOGIN_TIMEOUT);
+        auth::login(
+            &self.client,
+            self.settings.kind,
+            &self.settings.credentials,
+            timeout,
+        )
+        .await?
+        .ok_or_else(|| AuthError {
+            status: None,
+            message: "these credentials have no token".into(),
+            vendor: None,
+            unreachable: false,
+        })
+    }
+
+    /// The current token (`None` for Basic and no auth).
+    async fn token(&self) -> Result<Option<auth::Token>, AuthError> {
+        match &self.settings.credentials {
+            Credentials::Basic { .. } | Credentials::None => Ok(None),
+            _ => self.tokens.get(|| self.fetch()).await.map(Some),
+        }
+    }
+
+    /// Logs in (and, for CXone, discovers the API base): run before the first step, so that a
+    /// bad secret stops the run before anything is sent.
+    pub async fn authenticate(&self) -> Result<(), AuthError> {
+        self.token().await?;
+        self.base().await?;
+        Ok(())
+    }
+
+    /// The API base every request path is appended to.
+    pub async fn base(&self) -> Result<String, AuthError> {
+        let root = match (&self.settings.kind, &self.settings.api_base) {
+            (ProviderKind::NiceCxone, None) => self
+                .discovered
+                .get_or_try_init(|| self.discover())
+                .await?
+                .clone(),
+            (_, Some(base)) => base.clone(),
+            (_, None) => String::new(),
+        };
+        let root = root.trim_end_matches('/').to_owned();
+        Ok(match self.settings.kind {
+            ProviderKind::NiceCxone => format!(
+                "{root}{}{}",
+                cxone::SERVICES_PREFIX,
+                self.settings.api_version
+            ),
+            _ => root,
+        })
+    }
+
+    /// CXone: the tenant's `api_endpoint`, from the id_token's tenant and
+    /// `/.well-known/cxone-configuration`.
+    async fn discover(&self) -> Result<String, AuthError> {
+        let token = self.token().await?;
+        let fail = |message: String| AuthError {
+            status: None,
+            message,
+            vendor: None,
+            unreachable: false,
+        };
+        let tenant = token
+            .as_ref()
+            .and_then(|t| t.id_token.as_deref())
+            .and_then(auth::tenant_of)
+            .ok_or_else(|| fail("the login returned no id_token with a tenantId; set the provider's base_url to the API endpoint".into()))?;
+        let discovery = self
+            .settings
+            .discovery_base
+            .clone()
+            .unwrap_or_else(|| cxone::DEFAULT_AUTH_URL.to_owned());
+        let url = format!(
+            "{}/.well-known/cxone-configuration",
+            discovery.trim_end_matches('/')
+        );
+        let response = self
+            .client
+            .get(&url)
+            .query(&[("tenantId", tenant.as_str())])
+            .timeout(self.settings.timeout.unwrap_or(LOGIN_TIMEOUT))
+            .send()
+            .await
+            .map_err(|e| AuthError {
+                status: None,
+                message: format!("cannot reach {url}: {}", auth::describe_transport(&e)),
+                vendor: None,
+                unreachable: true,
+            })?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        body.get("api_endpoint")
+            .and_then(Value::as_str)
+            .filter(|_| status == 200)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                fail(format!(
+                    "{url}?tenantId={tenant} answered {status} without an api_endpoint; set the provider's base_url"
+                ))
+            })
+    }
+
+    /// The absolute URL of a request.
+    pub fn url(base: &str, request: &Request) -> String {
+        format!("{base}{}", request.path)
+    }
+
+    /// Sends a request with the provider's auth; after a 401, renews the token once and sends
+    /// it again.
+    pub async fn send(&self, request: &Request, timeout: Duration) -> Result<Response, SendError> {
+        let base = self.base().await.map_err(SendError::Auth)?;
+        let token = self.token().await.map_err(SendError::Auth)?;
+        let response = self
+            .send_with(&base, request, token.as_ref(), timeout)
+            .await?;
+        if response.status == 401
+            && self.settings.credentials.fetches_tokens()
+            && let Some(stale) = token
+        {
+            let fresh = self
+                .tokens
+                .renew(&stale.value, || self.fetch())
+                .await
+                .map_err(SendError::Auth)?;
+            return self.send_with(&base, request, Some(&fresh), timeout).await;
+        }
+        Ok(response)
+    }
+
+    async fn send_with(
+        &self,
+        base: &str,
+        request: &Request,
+        token: Option<&auth::Token>,
+        timeout: Duration,
+    ) -> Result<Response, SendError> {
+        let url = Connection::url(base, request);
+        let method = match request.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Head => reqwest::Method::HEAD,
+            Method::Post => reqwest::Method::POST,
+            Method::Put => reqwest::Method::PUT,
+            Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
+        };
+        let mut builder = self
+            .client
+            .request(method, &url)
+            .timeout(timeout)
+            .header("accept", "application/json");
+        if !request.query.is_empty() {
+            builder = builder.query(&request.query);
+        }
+        for (k, v) in self.settings.headers.iter().chain(&request.headers) {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        builder = match (&self.settings.credentials, token) {
+            (Credentials::Basic { username, password }, _) => {
+                builder.basic_auth(username, Some(password))
+            }
+            (_, Some(token)) => builder.bearer_auth(&token.value),
+            _ => builder,
+        };
+        if let Some(body) = &request.body {
+            builder = builder.json(body);
+        }
+        let started = Instant::now();
+        let response = builder.send().await.map_err(|e| transport(&url, &e))?;
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let bytes = response.bytes().await.map_err(|e| SendError::Transport {
+            failure: if e.is_timeout() {
+                Failure::Timeout { sent: true }
+            } else {
+                Failure::Broken
+            },
+            message: format!(
+                "{} {url}: the answer broke off: {}",
+                request.method.as_str(),
+                auth::describe_transport(&e)
+            ),
+        })?;
+        let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Ok(Response {
+            status,
+            headers,
+            body,
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+/// Classifies a transport error for the retry decision.
+fn transport(url: &str, e: &reqwest::Error) -> SendError {
+    let failure = if e.is_connect() {
+        Failure::Connect
+    } else if e.is_timeout() {
+        Failure::Timeout { sent: true }
+    } else {
+        Failure::Broken
+    };
+    SendError::Transport {
+        failure,
+        message: format!("{url}: {}", auth::describe_transport(e)),
+    }
+}

@@ -1,0 +1,163 @@
+//! What the runner tells the world: the only interface between running and reporting.
+
+use std::time::{Duration, SystemTime};
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+/// How a step (or one `for_each` item) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// It did what it should.
+    Passed,
+    /// The provider answered, but not as expected (an unmet `expect`, a call that did not reach
+    /// the wanted state).
+    Failed,
+    /// It could not be done: a transport, auth, template or timeout error, or an error status.
+    Errored,
+    /// Not run: its `if` was false, the run was aborted, or the guard refused it.
+    Skipped,
+}
+
+impl Outcome {
+    /// The name plans compare `steps.<id>.outcome` with.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Errored => "errored",
+            Outcome::Skipped => "skipped",
+        }
+    }
+
+    /// Failed or errored.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Outcome::Failed | Outcome::Errored)
+    }
+}
+
+/// One attempt at a request.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Attempt {
+    /// The status answered, if any.
+    pub status: Option<u16>,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+    /// How long it took.
+    pub elapsed: Duration,
+    /// The wait before the next attempt, if there was one.
+    pub retry_after: Option<Duration>,
+}
+
+/// The result of a step, or of one item of a `for_each` step.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StepResult {
+    /// The step's position in the plan.
+    pub index: usize,
+    /// `id`.
+    pub id: String,
+    /// `name`.
+    pub name: String,
+    /// The provider's name.
+    pub provider: String,
+    /// The action.
+    pub action: String,
+    /// The `for_each` item (0-based), if any.
+    pub item: Option<usize>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Why, in words, when it did not pass (or was skipped).
+    pub message: Option<String>,
+    /// What to do about it, when callplan knows.
+    pub hint: Option<String>,
+    /// The last status answered.
+    pub status: Option<u16>,
+    /// Every attempt.
+    pub attempts: Vec<Attempt>,
+    /// Wall time.
+    pub duration: Duration,
+    /// Values saved by `save`.
+    pub saved: IndexMap<String, Value>,
+    /// The vendor's correlation id of the last answer.
+    pub correlation_id: Option<String>,
+    /// `response.call` of a call step (state, disconnect type…).
+    pub call: Option<Value>,
+    /// The failure does not fail the run (`on_error: ignore`).
+    pub ignored: bool,
+    /// An `always` step.
+    pub always: bool,
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every step passed (or failed with `on_error: ignore`).
+    Passed,
+    /// A step failed.
+    Failed,
+    /// It could not run: a provider's login failed, or the guard refused the first dial.
+    CouldNotRun,
+    /// Ctrl-C.
+    Interrupted,
+}
+
+/// Something that happened during a run.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The run began.
+    RunStarted {
+        /// The run's id.
+        run_id: String,
+        /// The plan's name.
+        plan: String,
+        /// How many steps.
+        steps: usize,
+        /// When.
+        at: SystemTime,
+    },
+    /// A step (or item) began.
+    StepStarted {
+        /// Position in the plan.
+        index: usize,
+        /// `id`.
+        id: String,
+        /// `for_each` item.
+        item: Option<usize>,
+    },
+    /// An attempt failed and will be retried.
+    AttemptFailed {
+        /// Position in the plan.
+        index: usize,
+        /// `id`.
+        id: String,
+        /// `for_each` item.
+        item: Option<usize>,
+        /// The attempt that failed (1-based).
+        attempt: u32,
+        /// What went wrong.
+        error: String,
+        /// When the next attempt goes.
+        retry_in: Duration,
+    },
+    /// A step (or item) ended.
+    StepFinished(Box<StepResult>),
+    /// Something worth telling the user that is not a step (sandbox credentials, …).
+    Note(String),
+    /// The run ended.
+    RunFinished {
+        /// How.
+        status: RunStatus,
+        /// Why, when it did not pass.
+        reason: Option<String>,
+        /// Wall time.
+        duration: Duration,
+    },
+}
+
+/// Receives events as they happen.
+pub trait Sink: Send + Sync {
+    /// One event.
+    fn event(&self, event: &Event);
+}

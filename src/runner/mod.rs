@@ -1,0 +1,757 @@
+//! Running a plan: steps in order, templates, requests, expectations, saves, retries and error
+//! policies. The runner emits [`events::Event`]s; reporters turn them into output.
+//!
+//! - [`render`]: the template context and rendering;
+//! - [`retry`]: the retry decision (a pure function);
+//! - `wait`: following a call until it reaches a state;
+//! - [`items`]: `for_each` sources;
+//! - [`dry`]: what `--dry-run` prints.
+
+pub mod dry;
+pub mod events;
+pub mod items;
+pub mod render;
+pub mod retry;
+mod wait;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use indexmap::IndexMap;
+use minijinja::Value;
+use tokio::sync::watch;
+
+use crate::plan::model::{Plan, Step};
+use crate::plan::raw::OnError;
+use crate::provider::connection::{Connection, Response, SendError};
+use crate::provider::hints;
+use crate::provider::request::{self, Request};
+use events::{Attempt, Event, Outcome, RunStatus, Sink, StepResult};
+use render::{Renderer, Steps};
+use retry::{Decision, Failure};
+
+/// Everything a run needs besides the plan.
+pub struct Run<'a> {
+    /// The plan.
+    pub plan: &'a Plan,
+    /// A live connection per provider name.
+    pub connections: IndexMap<String, Arc<Connection>>,
+    /// `vars`, with `--var` overrides applied.
+    pub vars: IndexMap<String, serde_json::Value>,
+    /// Secret values by name.
+    pub secrets: IndexMap<String, String>,
+    /// The run's id.
+    pub run_id: String,
+    /// Where events go.
+    pub sink: &'a dyn Sink,
+    /// Turns true on Ctrl-C.
+    pub interrupted: watch::Receiver<bool>,
+    /// `--timeout`: the whole run's budget.
+    pub timeout: Option<Duration>,
+}
+
+struct State<'a> {
+    run: &'a Run<'a>,
+    renderer: Renderer,
+    steps: Arc<Steps>,
+    base: BTreeMap<String, Value>,
+    dials: AtomicU64,
+    placed: AtomicU64,
+    refused_first: AtomicBool,
+    deadline: Option<Instant>,
+}
+
+/// Why the remaining steps are not launched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Halt {
+    Aborted(String),
+    Interrupted,
+    TimedOut,
+}
+
+impl Halt {
+    fn reason(&self) -> String {
+        match self {
+            Halt::Aborted(why) => format!("not run: {why}"),
+            Halt::Interrupted => "not run: interrupted".into(),
+            Halt::TimedOut => "not run: the run timed out".into(),
+        }
+    }
+}
+
+/// Runs the plan's steps; returns how the run ended.
+pub async fn run(run: &Run<'_>) -> RunStatus {
+    let started = Instant::now();
+    let steps = Arc::new(Steps::default());
+    let mut base = BTreeMap::new();
+    base.insert("vars".to_owned(), render::value(&run.vars));
+    base.insert("secrets".to_owned(), render::value(&run.secrets));
+    base.insert(
+        "run".to_owned(),
+        render::value(serde_json::json!({
+            "id": run.run_id,
+            "started_at": crate::sandbox::script::timestamp(SystemTime::now()),
+            "plan": run.plan.name,
+        })),
+    );
+    base.insert("steps".to_owned(), Value::from_dyn_object(steps.clone()));
+    let state = State {
+        run,
+        renderer: Renderer::new(),
+        steps,
+        base,
+        dials: AtomicU64::new(0),
+        placed: AtomicU64::new(0),
+        refused_first: AtomicBool::new(false),
+        deadline: run.timeout.map(|t| started + t),
+    };
+    run.sink.event(&Event::RunStarted {
+        run_id: run.run_id.clone(),
+        plan: run.plan.name.clone(),
+        steps: run.plan.steps.len(),
+        at: SystemTime::now(),
+    });
+    let mut halt: Option<Halt> = None;
+    let mut failed: Option<String> = None;
+    for (index, step) in run.plan.steps.iter().enumerate() {
+        if halt.is_none() || matches!(halt, Some(Halt::Aborted(_))) {
+            if *run.interrupted.borrow() {
+                halt = Some(Halt::Interrupted);
+            } else if state.deadline.is_some_and(|d| Instant::now() >= d) {
+                halt = Some(Halt::TimedOut);
+            }
+        }
+        if let Some(h) = &halt
+            && !step.always
+        {
+            state.skip(index, step, None, h.reason());
+            continue;
+        }
+        let outcome = state.run_step(index, step, halt.as_ref()).await;
+        if outcome.is_failure() {
+            match step.on_error {
+                OnError::Ignore => {}
+                OnError::Continue => {
+                    failed.get_or_insert_with(|| format!("step `{}` failed", step.id));
+                }
+                OnError::Abort => {
+                    failed.get_or_insert_with(|| format!("step `{}` failed", step.id));
+                    if halt.is_none() {
+                        halt = Some(Halt::Aborted(format!(
+                            "step `{}` failed and its on_error is abort",
+                            step.id
+                        )));
+                    }
+                }
+            }
+        }
+        if *run.interrupted.borrow() && !matches!(halt, Some(Halt::Interrupted)) {
+            halt = Some(Halt::Interrupted);
+        }
+    }
+    let (status, reason) = if *run.interrupted.borrow() || halt == Some(Halt::Interrupted) {
+        (RunStatus::Interrupted, Some("interrupted".to_owned()))
+    } else if state.refused_first.load(Ordering::Relaxed) {
+        (
+            RunStatus::CouldNotRun,
+            Some("the guard refused the plan's first dial".to_owned()),
+        )
+    } else if halt == Some(Halt::TimedOut) {
+        (RunStatus::Failed, Some("the run timed out".to_owned()))
+    } else if let Some(why) = failed {
+        (RunStatus::Failed, Some(why))
+    } else {
+        (RunStatus::Passed, None)
+    };
+    run.sink.event(&Event::RunFinished {
+        status,
+        reason,
+        duration: started.elapsed(),
+    });
+    status
+}
+
+/// The numbers a dialing parameter holds.
+fn numbers(value: &serde_json::Value) -> Vec<String> {
+    match value {
+        serde_json::Value::String(s) => vec![s.clone()],
+        serde_json::Value::Array(items) => items.iter().flat_map(numbers).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The outcome of one attempt, before the retry decision.
+enum Tried {
+    Passed(Response, Option<serde_json::Value>),
+    Failed {
+        failure: Failure,
+        outcome: Outcome,
+        message: String,
+        response: Option<Response>,
+        call: Option<serde_json::Value>,
+        retriable: bool,
+    },
+}
+
+impl State<'_> {
+    fn context(&self, step: &Step, item: Option<(usize, &serde_json::Value)>) -> Value {
+        let mut map = self.base.clone();
+        if let Some((i, value)) = item {
+            map.insert(step.item_name.clone(), render::value(value));
+            map.insert(
+                "loop".to_owned(),
+                render::value(serde_json::json!({
+                    "index": i + 1,
+                    "index0": i,
+                    "first": i == 0,
+                })),
+            );
+        }
+        Value::from_pairs(map)
+    }
+
+    fn with_response(
+        context: &Value,
+        response: &Response,
+        call: &Option<serde_json::Value>,
+    ) -> Value {
+        let headers: serde_json::Map<String, serde_json::Value> = response
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        let response = serde_json::json!({
+            "status": response.status,
+            "headers": headers,
+            "body": response.body,
+            "elapsed_ms": response.elapsed.as_millis() as u64,
+            "call": call,
+        });
+        let mut map: BTreeMap<String, Value> = BTreeMap::new();
+        if let Ok(iter) = context.try_iter() {
+            for key in iter {
+                if let (Some(k), Ok(v)) = (key.as_str(), context.get_item(&key)) {
+                    map.insert(k.to_owned(), v);
+                }
+            }
+        }
+        map.insert("response".to_owned(), render::value(&response));
+        Value::from_pairs(map)
+    }
+
+    fn result(&self, index: usize, step: &Step, item: Option<usize>) -> StepResult {
+        StepResult {
+            index,
+            id: step.id.clone(),
+            name: step.name.clone(),
+            provider: step.provider.clone(),
+            action: step.action.name.to_owned(),
+            item,
+            outcome: Outcome::Passed,
+            message: None,
+            hint: None,
+            status: None,
+            attempts: Vec::new(),
+            duration: Duration::ZERO,
+            saved: IndexMap::new(),
+            correlation_id: None,
+            call: None,
+            ignored: false,
+            always: step.always,
+        }
+    }
+
+    fn skip(&self, index: usize, step: &Step, item: Option<usize>, reason: String) {
+        let mut result = self.result(index, step, item);
+        result.outcome = Outcome::Skipped;
+        result.message = Some(reason);
+        self.steps.set(
+            &step.id,
+            render::value(serde_json::json!({ "outcome": "skipped" })),
+        );
+        self.run.sink.event(&Event::StepFinished(Box::new(result)));
+    }
+
+    /// Runs a step (every item of a `for_each`); returns its overall outcome.
+    async fn run_step(&self, index: usize, step: &Step, halt: Option<&Halt>) -> Outcome {
+        if let Some(condition) = &step.condition {
+            let context = self.context(step, None);
+            match self.renderer.eval(condition, &context) {
+                Ok(v) if !v.is_true() => {
+                    self.skip(index, step, None, format!("`if: {condition}` was false"));
+                    return Outcome::Skipped;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let mut result = self.result(index, step, None);
+                    result.outcome = Outcome::Errored;
+                    result.message = Some(format!("`if` could not be evaluated: {e}"));
+                    result.ignored = step.on_error == OnError::Ignore;
+                    self.finish(step, result.clone(), &IndexMap::new());
+                    return Outcome::Errored;
+                }
+            }
+        }
+        // An `always` step after a halt still runs, but only once it is its turn.
+        let _ = halt;
+        let Some(source) = &step.for_each else {
+            return self.run_item(index, step, None).await;
+        };
+        let mut overall = Outcome::Passed;
+        let mut saved = IndexMap::new();
+        let mut any = false;
+        for (i, item) in items::iterate(source).enumerate() {
+            if *self.run.interrupted.borrow() && !step.always {
+                break;
+            }
+            any = true;
+            let outcome = match item {
+                Ok(value) => {
+                    let (outcome, values) =
+                        self.run_item_with(index, step, Some((i, &value))).await;
+                    if outcome == Outcome::Passed {
+                        saved = values;
+                    }
+                    outcome
+                }
+                Err(problem) => {
+                    let mut result = self.result(index, step, Some(i));
+                    result.outcome = Outcome::Errored;
+                    result.message = Some(problem);
+                    result.ignored = step.on_error == OnError::Ignore;
+                    self.run.sink.event(&Event::StepFinished(Box::new(result)));
+                    Outcome::Errored
+                }
+            };
+            overall = worse(overall, outcome);
+            if outcome.is_failure() && step.on_error == OnError::Abort {
+                break;
+            }
+        }
+        if !any {
+            overall = Outcome::Passed;
+        }
+        let mut values = serde_json::Map::new();
+        values.insert("outcome".into(), overall.name().into());
+        for (k, v) in saved {
+            values.insert(k, v);
+        }
+        self.steps
+            .set(&step.id, render::value(serde_json::Value::Object(values)));
+        overall
+    }
+
+    async fn run_item(
+        &self,
+        index: usize,
+        step: &Step,
+        item: Option<(usize, &serde_json::Value)>,
+    ) -> Outcome {
+        self.run_item_with(index, step, item).await.0
+    }
+
+    /// Records a finished item and publishes its values as `steps.<id>`.
+    fn finish(&self, step: &Step, result: StepResult, saved: &IndexMap<String, serde_json::Value>) {
+        let mut values = serde_json::Map::new();
+        values.insert("outcome".into(), result.outcome.name().into());
+        for (k, v) in saved {
+            values.insert(k.clone(), v.clone());
+        }
+        self.steps
+            .set(&step.id, render::value(serde_json::Value::Object(values)));
+        self.run.sink.event(&Event::StepFinished(Box::new(result)));
+    }
+
+    async fn run_item_with(
+        &self,
+        index: usize,
+        step: &Step,
+        item: Option<(usize, &serde_json::Value)>,
+    ) -> (Outcome, IndexMap<String, serde_json::Value>) {
+        let started = Instant::now();
+        self.run.sink.event(&Event::StepStarted {
+            index,
+            id: step.id.clone(),
+            item: item.map(|(i, _)| i),
+        });
+        let mut result = self.result(index, step, item.map(|(i, _)| i));
+        result.ignored = step.on_error == OnError::Ignore;
+        let context = self.context(step, item);
+        let mut interrupted = self.run.interrupted.clone();
+        let attempt = self.attempts(step, &context, &mut result);
+        let budget = match self.deadline {
+            Some(d) if !step.always => step
+                .timeout
+                .min(d.saturating_duration_since(Instant::now())),
+            _ => step.timeout,
+        };
+        let saved = tokio::select! {
+            finished = tokio::time::timeout(budget, attempt) => match finished {
+                Ok(saved) => saved,
+                Err(_) => {
+                    result.outcome = Outcome::Errored;
+                    let creates = step.action.effect == crate::provider::Effect::Creates;
+                    result.message = Some(if creates {
+                        format!("timed out after {}; the request may have reached the provider, so it was not sent again", humantime::format_duration(budget))
+                    } else {
+                        format!("timed out after {}", humantime::format_duration(budget))
+                    });
+                    IndexMap::new()
+                }
+            },
+            _ = interrupted.wait_for(|v| *v), if !step.always => {
+                result.outcome = Outcome::Errored;
+                result.message = Some("interrupted".into());
+                IndexMap::new()
+            }
+        };
+        result.duration = started.elapsed();
+        let outcome = result.outcome;
+        result.saved = saved.clone();
+        self.finish(step, result, &saved);
+        (outcome, saved)
+    }
+
+    /// Renders, checks the guard, sends with retries, checks expectations, saves.
+    async fn attempts(
+        &self,
+        step: &Step,
+        context: &Value,
+        result: &mut StepResult,
+    ) -> IndexMap<String, serde_json::Value> {
+        let fail = |result: &mut StepResult, outcome: Outcome, message: String| {
+            result.outcome = outcome;
+            result.message = Some(message);
+            IndexMap::new()
+        };
+        let mut with = IndexMap::new();
+        for (name, value) in &step.with {
+            match self.renderer.render_json(value, context) {
+                Ok(v) => {
+                    with.insert(name.clone(), v);
+                }
+                Err(e) => return fail(result, Outcome::Errored, format!("with.{name}: {e}")),
+            }
+        }
+        let Some(connection) = self.run.connections.get(&step.provider) else {
+            return fail(
+                result,
+                Outcome::Errored,
+                format!("no provider `{}`", step.provider),
+            );
+        };
+        let request = match request::build(connection.settings.kind, step.action, &with) {
+            Ok(r) => r,
+            Err(bad) => {
+                return fail(
+                    result,
+                    Outcome::Errored,
+                    format!("with.{}: {}", bad.param, bad.message),
+                );
+            }
+        };
+        // The guard, before anything leaves.
+        if !step.action.dials.is_empty() {
+            for param in step.action.dials {
+                for number in with.get(*param).map(numbers).unwrap_or_default() {
+                    if let Some(why) = self.run.plan.guard.refusal(&number) {
+                        if self.placed.load(Ordering::Relaxed) == 0 {
+                            self.refused_first.store(true, Ordering::Relaxed);
+                        }
+                        return fail(
+                            result,
+                            Outcome::Skipped,
+                            format!("the guard refused: {why}"),
+                        );
+                    }
+                }
+            }
+            let n = self.dials.fetch_add(1, Ordering::Relaxed);
+            if let Some(max) = self.run.plan.guard.max_calls
+                && n >= max
+            {
+                return fail(
+                    result,
+                    Outcome::Skipped,
+                    format!("the guard refused: max_calls ({max}) reached"),
+                );
+            }
+        }
+        let creates = request.creates(step.action);
+        let request_timeout = connection.settings.timeout.unwrap_or(step.timeout);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let sent = Instant::now();
+            let tried = self
+                .try_once(step, connection, &request, &with, context, request_timeout)
+                .await;
+            let (failure, outcome, message, response, call, retriable) = match tried {
+                Tried::Passed(response, call) => {
+                    result.attempts.push(Attempt {
+                        status: Some(response.status),
+                        error: None,
+                        elapsed: sent.elapsed(),
+                        retry_after: None,
+                    });
+                    result.status = Some(response.status);
+                    result.correlation_id = response.correlation_id().map(str::to_owned);
+                    result.call = call.clone();
+                    if !step.action.dials.is_empty() && creates {
+                        self.placed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let context = State::with_response(context, &response, &call);
+                    let mut saved = IndexMap::new();
+                    for (name, template) in &step.save {
+                        match self
+                            .renderer
+                            .render_str(template, &context)
+                            .and_then(|v| render::to_json(&v))
+                        {
+                            Ok(v) => {
+                                saved.insert(name.clone(), v);
+                            }
+                            Err(e) => {
+                                return fail(result, Outcome::Errored, format!("save.{name}: {e}"));
+                            }
+                        }
+                    }
+                    result.outcome = Outcome::Passed;
+                    return saved;
+                }
+                Tried::Failed {
+                    failure,
+                    outcome,
+                    message,
+                    response,
+                    call,
+                    retriable,
+                } => (failure, outcome, message, response, call, retriable),
+            };
+            if let Some(response) = &response {
+                result.status = Some(response.status);
+                result.correlation_id = response.correlation_id().map(str::to_owned);
+                if let Some(vendor) = hints::read(
+                    connection.settings.kind,
+                    response.status,
+                    &response.headers,
+                    &response.body,
+                ) {
+                    let provider = &self.run.plan.providers[&step.provider];
+                    let cx = hints::Context {
+                        provider: &step.provider,
+                        action: step.action.name,
+                        rate_limit: provider.rate_limit,
+                        retried: step.retry.attempts > 1
+                            && step
+                                .retry
+                                .on
+                                .contains(&crate::plan::raw::RetryOn::RateLimited),
+                    };
+                    result.hint =
+                        hints::hint(connection.settings.kind, response.status, &vendor, &cx);
+                }
+            }
+            result.call = call.or(result.call.take());
+            let decision = if retriable {
+                retry::decide(
+                    &step.retry,
+                    creates,
+                    attempt,
+                    &failure,
+                    rand::random::<f64>(),
+                )
+            } else {
+                Decision::Stop {
+                    reason: String::new(),
+                }
+            };
+            match decision {
+                Decision::Retry { after, reason } => {
+                    result.attempts.push(Attempt {
+                        status: response.as_ref().map(|r| r.status),
+                        error: Some(message.clone()),
+                        elapsed: sent.elapsed(),
+                        retry_after: Some(after),
+                    });
+                    self.run.sink.event(&Event::AttemptFailed {
+                        index: result.index,
+                        id: step.id.clone(),
+                        item: result.item,
+                        attempt,
+                        error: format!("{message} ({reason})"),
+                        retry_in: after,
+                    });
+                    tokio::time::sleep(after).await;
+                }
+                Decision::Stop { reason } => {
+                    result.attempts.push(Attempt {
+                        status: response.as_ref().map(|r| r.status),
+                        error: Some(message.clone()),
+                        elapsed: sent.elapsed(),
+                        retry_after: None,
+                    });
+                    // Say why a retry did not happen when the step asked for retries, or when
+                    // safety stopped it.
+                    let explain = !reason.is_empty()
+                        && (step.retry.attempts > 1 || reason.contains("unsafe"));
+                    let message = if explain {
+                        format!("{message}; {reason}")
+                    } else {
+                        message
+                    };
+                    return fail(result, outcome, message);
+                }
+            }
+        }
+    }
+
+    /// One attempt: send (or follow a call), then judge the answer.
+    async fn try_once(
+        &self,
+        step: &Step,
+        connection: &Connection,
+        request: &Request,
+        with: &IndexMap<String, serde_json::Value>,
+        context: &Value,
+        timeout: Duration,
+    ) -> Tried {
+        let sent = if step.action.name == "calls.wait" {
+            wait::follow(connection, request, with, timeout).await
+        } else {
+            connection.send(request, timeout).await.map(|r| (r, None))
+        };
+        let (response, call) = match sent {
+            Ok(answer) => answer,
+            Err(SendError::Auth(e)) => {
+                return Tried::Failed {
+                    failure: Failure::Connect,
+                    outcome: Outcome::Errored,
+                    message: format!("provider `{}`: {}", step.provider, e.message),
+                    response: None,
+                    call: None,
+                    retriable: false,
+                };
+            }
+            Err(SendError::Transport { failure, message }) => {
+                return Tried::Failed {
+                    failure,
+                    outcome: Outcome::Errored,
+                    message,
+                    response: None,
+                    call: None,
+                    retriable: true,
+                };
+            }
+        };
+        let status = response.status;
+        if step.expect.is_empty() {
+            if !(200..300).contains(&status) {
+                return Tried::Failed {
+                    failure: Failure::Status {
+                        status,
+                        retry_after: response.retry_after(),
+                    },
+                    outcome: Outcome::Errored,
+                    message: status_message(connection, &response),
+                    response: Some(response),
+                    call,
+                    retriable: true,
+                };
+            }
+            if let Some(problem) = call
+                .as_ref()
+                .and_then(|c| c.get("problem"))
+                .and_then(|p| p.as_str())
+            {
+                return Tried::Failed {
+                    failure: Failure::Expectation,
+                    outcome: Outcome::Failed,
+                    message: problem.to_owned(),
+                    response: Some(response),
+                    call,
+                    retriable: false,
+                };
+            }
+            return Tried::Passed(response, call);
+        }
+        let judged = State::with_response(context, &response, &call);
+        for expectation in &step.expect {
+            let met = self.renderer.eval(expectation, &judged);
+            let problem = match met {
+                Ok(v) if v.is_true() => continue,
+                Ok(_) => format!(
+                    "expected `{expectation}`{}",
+                    self.actual(expectation, &judged)
+                ),
+                Err(e) => format!("expectation could not be evaluated: {e}"),
+            };
+            let detail = if (200..300).contains(&status) {
+                String::new()
+            } else {
+                format!("; {}", status_message(connection, &response))
+            };
+            return Tried::Failed {
+                failure: Failure::Expectation,
+                outcome: Outcome::Failed,
+                message: format!("{problem}{detail}"),
+                response: Some(response),
+                call,
+                retriable: true,
+            };
+        }
+        Tried::Passed(response, call)
+    }
+
+    /// ", but `left` was X" for a comparison whose left side evaluates.
+    fn actual(&self, expectation: &str, context: &Value) -> String {
+        for op in [
+            " == ", " != ", " >= ", " <= ", " > ", " < ", " in ", " not in ",
+        ] {
+            if let Some((left, _)) = expectation.split_once(op)
+                && let Ok(value) = self.renderer.eval(left.trim(), context)
+            {
+                let shown = render::to_json(&value)
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|_| value.to_string());
+                let shown: String = shown.chars().take(200).collect();
+                return format!(", but `{}` was {shown}", left.trim());
+            }
+        }
+        String::new()
+    }
+}
+
+/// "HTTP 400 not.a.user: This request requires a user context…"
+fn status_message(connection: &Connection, response: &Response) -> String {
+    let vendor = hints::read(
+        connection.settings.kind,
+        response.status,
+        &response.headers,
+        &response.body,
+    );
+    let mut text = format!("HTTP {}", response.status);
+    if let Some(v) = vendor {
+        if let Some(code) = v.code {
+            text.push(' ');
+            text.push_str(&code);
+        }
+        if let Some(message) = v.message {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+    }
+    text
+}
+
+fn worse(a: Outcome, b: Outcome) -> Outcome {
+    let rank = |o: Outcome| match o {
+        Outcome::Passed => 0,
+        Outcome::Skipped => 1,
+        Outcome::Failed => 2,
+        Outcome::Errored => 3,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}

@@ -1,0 +1,270 @@
+//! Rendering templates and evaluating expressions against a run's context.
+//!
+//! The context holds `vars`, `secrets`, `steps` (each step's saved values and `outcome`), `run`,
+//! and, where they apply, `response`, `loop` and the `for_each` item. Every distinct template or
+//! expression is compiled once per run. A string that is exactly one `{{ expression }}` renders
+//! to the expression's own value (a number stays a number, a list a list); any other template
+//! renders to text.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use minijinja::value::{Enumerator, Object, ObjectRepr};
+use minijinja::{Environment, Expression, Template, Value};
+
+/// Every earlier step's results, readable as `steps.<id>.<name>` while the run adds more.
+#[derive(Debug, Default)]
+pub struct Steps(RwLock<BTreeMap<String, Value>>);
+
+impl Steps {
+    /// Records (or replaces) a step's values.
+    pub fn set(&self, id: &str, values: Value) {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_owned(), values);
+    }
+
+    /// A step's values.
+    pub fn get(&self, id: &str) -> Option<Value> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+}
+
+impl Object for Steps {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.get(key.as_str()?)
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let keys: Vec<Value> = self
+            .0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .keys()
+            .map(|k| Value::from(k.as_str()))
+            .collect();
+        Enumerator::Values(keys)
+    }
+}
+
+/// What went wrong rendering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderError(pub String);
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn error(source: &str, e: &minijinja::Error) -> RenderError {
+    let mut message = e.kind().to_string();
+    if let Some(detail) = e.detail() {
+        message = format!("{message}: {detail}");
+    }
+    RenderError(format!("`{source}`: {message}"))
+}
+
+/// The compiled templates and expressions of one run.
+pub struct Renderer {
+    env: &'static Environment<'static>,
+    templates: Mutex<HashMap<String, Template<'static, 'static>>>,
+    expressions: Mutex<HashMap<String, Arc<Expression<'static, 'static>>>>,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Renderer")
+    }
+}
+
+impl Default for Renderer {
+    fn default() -> Renderer {
+        Renderer::new()
+    }
+}
+
+/// The expression inside a string that is exactly one `{{ … }}`.
+fn sole_expression(text: &str) -> Option<&str> {
+    let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    let inner = inner.strip_suffix('-').unwrap_or(inner);
+    (!inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%"))
+        .then_some(inner.trim())
+}
+
+impl Renderer {
+    /// A renderer with callplan's environment (strict undefined, the plan filters).
+    pub fn new() -> Renderer {
+        // One environment per process run: templates compiled against it live as long as it.
+        let env: &'static Environment<'static> =
+            Box::leak(Box::new(crate::template::environment()));
+        Renderer {
+            env,
+            templates: Mutex::new(HashMap::new()),
+            expressions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn expression(&self, source: &str) -> Result<Arc<Expression<'static, 'static>>, RenderError> {
+        let mut cache = self
+            .expressions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(compiled) = cache.get(source) {
+            return Ok(compiled.clone());
+        }
+        let compiled = Arc::new(
+            self.env
+                .compile_expression_owned(source.to_owned())
+                .map_err(|e| error(source, &e))?,
+        );
+        cache.insert(source.to_owned(), compiled.clone());
+        Ok(compiled)
+    }
+
+    fn template(&self, source: &str) -> Result<Template<'static, 'static>, RenderError> {
+        let mut cache = self
+            .templates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(compiled) = cache.get(source) {
+            return Ok(compiled.clone());
+        }
+        // Templates come from the plan, not from data: a bounded set, kept for the run.
+        let leaked: &'static str = Box::leak(source.to_owned().into_boxed_str());
+        let compiled = self
+            .env
+            .template_from_str(leaked)
+            .map_err(|e| error(source, &e))?;
+        cache.insert(source.to_owned(), compiled.clone());
+        Ok(compiled)
+    }
+
+    /// Evaluates an expression (`if`, `expect`).
+    pub fn eval(&self, source: &str, context: &Value) -> Result<Value, RenderError> {
+        self.expression(source)?
+            .eval(context.clone())
+            .map_err(|e| error(source, &e))
+    }
+
+    /// Renders a string: a sole `{{ expression }}` keeps its value's type, other templates give
+    /// text, plain strings stay as they are.
+    pub fn render_str(&self, source: &str, context: &Value) -> Result<Value, RenderError> {
+        if !crate::template::is_template(source) {
+            return Ok(Value::from(source));
+        }
+        if let Some(expression) = sole_expression(source) {
+            return self.eval(expression, context);
+        }
+        self.template(source)?
+            .render(context.clone())
+            .map(Value::from)
+            .map_err(|e| error(source, &e))
+    }
+
+    /// Renders every string inside a JSON value.
+    pub fn render_json(
+        &self,
+        value: &serde_json::Value,
+        context: &Value,
+    ) -> Result<serde_json::Value, RenderError> {
+        Ok(match value {
+            serde_json::Value::String(s) => to_json(&self.render_str(s, context)?)?,
+            serde_json::Value::Array(items) => serde_json::Value::Array(
+                items
+                    .iter()
+                    .map(|v| self.render_json(v, context))
+                    .collect::<Result<_, _>>()?,
+            ),
+            serde_json::Value::Object(map) => serde_json::Value::Object(
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.render_json(v, context)?)))
+                    .collect::<Result<_, RenderError>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    /// Renders a string to text (URLs, headers, credentials).
+    pub fn render_text(&self, source: &str, context: &Value) -> Result<String, RenderError> {
+        let value = self.render_str(source, context)?;
+        Ok(match value.as_str() {
+            Some(s) => s.to_owned(),
+            None => value.to_string(),
+        })
+    }
+}
+
+/// Any serializable value as a template value.
+pub fn value<T: serde::Serialize>(v: T) -> Value {
+    Value::from(minijinja::value::Serde(v))
+}
+
+/// A template value as JSON.
+pub fn to_json(value: &Value) -> Result<serde_json::Value, RenderError> {
+    if value.is_undefined() {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::to_value(value).map_err(|e| RenderError(format!("cannot use the value: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> Value {
+        let steps = Arc::new(Steps::default());
+        steps.set(
+            "dial",
+            value(serde_json::json!({ "outcome": "passed", "id": "c-1" })),
+        );
+        minijinja::context! {
+            vars => value(serde_json::json!({ "skill": 4000123, "n": "+13175550100" })),
+            steps => Value::from_dyn_object(steps),
+        }
+    }
+
+    #[test]
+    fn a_sole_expression_keeps_its_type() {
+        let r = Renderer::new();
+        let cx = context();
+        assert_eq!(
+            r.render_json(&serde_json::json!("{{ vars.skill }}"), &cx)
+                .unwrap(),
+            serde_json::json!(4000123)
+        );
+        assert_eq!(
+            r.render_json(&serde_json::json!("skill {{ vars.skill }}"), &cx)
+                .unwrap(),
+            serde_json::json!("skill 4000123")
+        );
+        assert_eq!(
+            r.render_json(&serde_json::json!({ "a": ["{{ steps.dial.id }}"] }), &cx)
+                .unwrap(),
+            serde_json::json!({ "a": ["c-1"] })
+        );
+        assert!(
+            r.eval("steps.dial.outcome == 'passed'", &cx)
+                .unwrap()
+                .is_true()
+        );
+    }
+
+    #[test]
+    fn undefined_names_are_errors() {
+        let r = Renderer::new();
+        let err = r.render_str("{{ steps.nope.id }}", &context()).unwrap_err();
+        assert!(err.0.contains("steps.nope.id"), "{err}");
+        assert!(r.render_str("{{ vars.n | e164 }}", &context()).is_ok());
+    }
+}
