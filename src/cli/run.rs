@@ -88,7 +88,9 @@ pub(super) fn run(options: Options) -> Exit {
             return Exit::Invalid;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: a run waits on the network, and a single-threaded runtime saves the
+    // cross-thread wake-ups every request would otherwise cost (see BENCHMARKS.md).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -151,16 +153,20 @@ async fn run_async(
     };
     redactor.add(secrets.values().cloned());
     let renderer = Renderer::new();
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let run_fields = serde_json::json!({
+        "id": run_id,
+        "started_at": crate::sandbox::script::timestamp(std::time::SystemTime::now()),
+        "plan": plan.name,
+    });
     let mut settings = IndexMap::new();
     for (name, provider) in &plan.providers {
-        match provider_settings(
-            &renderer,
-            name,
-            provider,
-            &vars,
-            &secrets,
-            sandbox_url.as_deref(),
-        ) {
+        let scope = Scope {
+            vars: &vars,
+            secrets: &secrets,
+            run: &run_fields,
+        };
+        match provider_settings(&renderer, name, provider, &scope, sandbox_url.as_deref()) {
             Ok(s) => {
                 redactor.add(s.credentials.secret_values());
                 settings.insert(name.clone(), s);
@@ -242,21 +248,26 @@ async fn run_async(
     }
 
     let (interrupt, interrupted) = watch::channel(false);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            let _ = interrupt.send(true);
-            eprintln!("interrupted: finishing the `always` steps (Ctrl-C again to stop at once)");
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(Exit::Interrupted as i32);
-            }
+    // Registered now, before the first step, so that an early Ctrl-C is not lost.
+    let mut signals = match Interrupts::new() {
+        Ok(s) => s,
+        Err(e) => {
+            error(format!("cannot listen for Ctrl-C: {e}"));
+            return Exit::CouldNotRun;
         }
+    };
+    tokio::spawn(async move {
+        signals.next().await;
+        let _ = interrupt.send(true);
+        eprintln!("interrupted: finishing the `always` steps (Ctrl-C again to stop at once)");
+        signals.next().await;
+        std::process::exit(Exit::Interrupted as i32);
     });
 
     let console = Console::new(out, redactor.clone());
     for note in notes {
         console.event(&Event::Note(note));
     }
-    let run_id = uuid::Uuid::new_v4().to_string();
     let run = runner::Run {
         plan: &plan,
         connections,
@@ -274,6 +285,32 @@ async fn run_async(
         RunStatus::Failed => Exit::Failed,
         RunStatus::CouldNotRun => Exit::CouldNotRun,
         RunStatus::Interrupted => Exit::Interrupted,
+    }
+}
+
+/// Ctrl-C, listened for from the moment it is created.
+struct Interrupts {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    fn new() -> std::io::Result<Interrupts> {
+        Ok(Interrupts {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            self.signal.recv().await;
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -457,18 +494,25 @@ fn render(
         .map_err(|e| format!("{what}: {e}"))
 }
 
-/// Renders a provider's settings (URLs and credentials are templates over vars and secrets).
+/// What provider settings may read.
+struct Scope<'a> {
+    vars: &'a IndexMap<String, serde_json::Value>,
+    secrets: &'a IndexMap<String, String>,
+    run: &'a serde_json::Value,
+}
+
+/// Renders a provider's settings (URLs and credentials are templates over vars, secrets, run).
 fn provider_settings(
     renderer: &Renderer,
     name: &str,
     provider: &crate::plan::model::Provider,
-    vars: &IndexMap<String, serde_json::Value>,
-    secrets: &IndexMap<String, String>,
+    scope: &Scope<'_>,
     sandbox: Option<&str>,
 ) -> Result<Settings, String> {
     let context = minijinja::Value::from_pairs([
-        ("vars", render::value(vars)),
-        ("secrets", render::value(secrets)),
+        ("vars", render::value(scope.vars)),
+        ("secrets", render::value(scope.secrets)),
+        ("run", render::value(scope.run)),
     ]);
     let r = |template: &str, what: &str| render(renderer, template, &context, what);
     let opt = |template: &Option<String>, what: &str| -> Result<Option<String>, String> {

@@ -104,9 +104,11 @@ impl<W: Write + Send> Sink for Console<W> {
                 ..
             } => {
                 let id = item.map_or(id.clone(), |i| format!("{id}[{}]", i + 1));
+                // Jittered delays carry nanoseconds nobody needs to read.
+                let millis = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX);
                 self.line(&format!(
                     "  retry {id}: attempt {attempt} failed: {error}; retrying in {}",
-                    humantime::format_duration(*retry_in)
+                    humantime::format_duration(Duration::from_millis(millis))
                 ));
             }
             Event::StepFinished(result) => {

@@ -29,7 +29,7 @@ use crate::provider::connection::{Connection, Response, SendError};
 use crate::provider::hints;
 use crate::provider::request::{self, Request};
 use events::{Attempt, Event, Outcome, RunStatus, Sink, StepResult};
-use render::{Renderer, Steps};
+use render::{Json, Renderer, Steps};
 use retry::{Decision, Failure};
 
 /// Everything a run needs besides the plan.
@@ -196,24 +196,29 @@ enum Tried {
 }
 
 impl State<'_> {
-    fn context(&self, step: &Step, item: Option<(usize, &serde_json::Value)>) -> Value {
+    fn context(
+        &self,
+        step: &Step,
+        item: Option<(usize, &serde_json::Value)>,
+    ) -> BTreeMap<String, Value> {
         let mut map = self.base.clone();
         if let Some((i, value)) = item {
-            map.insert(step.item_name.clone(), render::value(value));
+            map.insert(step.item_name.clone(), Json::value(value.clone()));
             map.insert(
                 "loop".to_owned(),
-                render::value(serde_json::json!({
+                Json::value(serde_json::json!({
                     "index": i + 1,
                     "index0": i,
                     "first": i == 0,
                 })),
             );
         }
-        Value::from_pairs(map)
+        map
     }
 
+    /// The context of `expect` and `save`: the step's, plus `response`.
     fn with_response(
-        context: &Value,
+        context: &BTreeMap<String, Value>,
         response: &Response,
         call: &Option<serde_json::Value>,
     ) -> Value {
@@ -229,15 +234,8 @@ impl State<'_> {
             "elapsed_ms": response.elapsed.as_millis() as u64,
             "call": call,
         });
-        let mut map: BTreeMap<String, Value> = BTreeMap::new();
-        if let Ok(iter) = context.try_iter() {
-            for key in iter {
-                if let (Some(k), Ok(v)) = (key.as_str(), context.get_item(&key)) {
-                    map.insert(k.to_owned(), v);
-                }
-            }
-        }
-        map.insert("response".to_owned(), render::value(&response));
+        let mut map = context.clone();
+        map.insert("response".to_owned(), Json::value(response));
         Value::from_pairs(map)
     }
 
@@ -269,7 +267,7 @@ impl State<'_> {
         result.message = Some(reason);
         self.steps.set(
             &step.id,
-            render::value(serde_json::json!({ "outcome": "skipped" })),
+            Json::value(serde_json::json!({ "outcome": "skipped" })),
         );
         self.run.sink.event(&Event::StepFinished(Box::new(result)));
     }
@@ -277,7 +275,7 @@ impl State<'_> {
     /// Runs a step (every item of a `for_each`); returns its overall outcome.
     async fn run_step(&self, index: usize, step: &Step, halt: Option<&Halt>) -> Outcome {
         if let Some(condition) = &step.condition {
-            let context = self.context(step, None);
+            let context = Value::from_pairs(self.context(step, None));
             match self.renderer.eval(condition, &context) {
                 Ok(v) if !v.is_true() => {
                     self.skip(index, step, None, format!("`if: {condition}` was false"));
@@ -339,7 +337,7 @@ impl State<'_> {
             values.insert(k, v);
         }
         self.steps
-            .set(&step.id, render::value(serde_json::Value::Object(values)));
+            .set(&step.id, Json::value(serde_json::Value::Object(values)));
         overall
     }
 
@@ -360,7 +358,7 @@ impl State<'_> {
             values.insert(k.clone(), v.clone());
         }
         self.steps
-            .set(&step.id, render::value(serde_json::Value::Object(values)));
+            .set(&step.id, Json::value(serde_json::Value::Object(values)));
         self.run.sink.event(&Event::StepFinished(Box::new(result)));
     }
 
@@ -418,9 +416,10 @@ impl State<'_> {
     async fn attempts(
         &self,
         step: &Step,
-        context: &Value,
+        scope: &BTreeMap<String, Value>,
         result: &mut StepResult,
     ) -> IndexMap<String, serde_json::Value> {
+        let context = &Value::from_pairs(scope.clone());
         let fail = |result: &mut StepResult, outcome: Outcome, message: String| {
             result.outcome = outcome;
             result.message = Some(message);
@@ -486,7 +485,7 @@ impl State<'_> {
             attempt += 1;
             let sent = Instant::now();
             let tried = self
-                .try_once(step, connection, &request, &with, context, request_timeout)
+                .try_once(step, connection, &request, &with, scope, request_timeout)
                 .await;
             let (failure, outcome, message, response, call, retriable) = match tried {
                 Tried::Passed(response, call) => {
@@ -499,10 +498,12 @@ impl State<'_> {
                     result.status = Some(response.status);
                     result.correlation_id = response.correlation_id().map(str::to_owned);
                     result.call = call.clone();
+                    // A hint read from an earlier, retried attempt does not apply to a pass.
+                    result.hint = None;
                     if !step.action.dials.is_empty() && creates {
                         self.placed.fetch_add(1, Ordering::Relaxed);
                     }
-                    let context = State::with_response(context, &response, &call);
+                    let context = State::with_response(scope, &response, &call);
                     let mut saved = IndexMap::new();
                     for (name, template) in &step.save {
                         match self
@@ -581,7 +582,12 @@ impl State<'_> {
                         id: step.id.clone(),
                         item: result.item,
                         attempt,
-                        error: format!("{message} ({reason})"),
+                        // The reason repeats the status; only a Retry-After adds to the message.
+                        error: if reason.contains("Retry-After") {
+                            format!("{message} ({reason})")
+                        } else {
+                            message.clone()
+                        },
                         retry_in: after,
                     });
                     tokio::time::sleep(after).await;
@@ -615,7 +621,7 @@ impl State<'_> {
         connection: &Connection,
         request: &Request,
         with: &IndexMap<String, serde_json::Value>,
-        context: &Value,
+        context: &BTreeMap<String, Value>,
         timeout: Duration,
     ) -> Tried {
         let sent = if step.action.name == "calls.wait" {
@@ -693,8 +699,21 @@ impl State<'_> {
             } else {
                 format!("; {}", status_message(connection, &response))
             };
+            // A 429 or 5xx is retried as what it is, whatever expectation caught it:
+            // `expect: [response.status == 200]` must not turn a 503 into an unmet expectation
+            // that `retry.on` does not list. Other statuses stay unmet expectations, so that a
+            // step may retry on `expectation` until, say, a 404 turns into a 200.
+            let as_status = Failure::Status {
+                status,
+                retry_after: response.retry_after(),
+            };
+            let failure = if retry::category(&as_status).is_some() {
+                as_status
+            } else {
+                Failure::Expectation
+            };
             return Tried::Failed {
-                failure: Failure::Expectation,
+                failure,
                 outcome: Outcome::Failed,
                 message: format!("{problem}{detail}"),
                 response: Some(response),

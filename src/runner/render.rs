@@ -56,6 +56,121 @@ impl Object for Steps {
     }
 }
 
+/// A JSON document seen by templates without converting it: members are looked up, and
+/// converted, only when a template reads them (a response body can be large, and most steps
+/// read one or two fields of it).
+#[derive(Debug)]
+pub struct Json {
+    root: Arc<serde_json::Value>,
+    path: Vec<Step>,
+}
+
+/// One step down a JSON document.
+#[derive(Debug, Clone)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+impl Json {
+    /// The whole document.
+    pub fn value(root: serde_json::Value) -> Value {
+        Json::at(Arc::new(root), Vec::new())
+    }
+
+    fn at(root: Arc<serde_json::Value>, path: Vec<Step>) -> Value {
+        let node = {
+            let mut node = &*root;
+            for step in &path {
+                node = match (node, step) {
+                    (serde_json::Value::Object(m), Step::Key(k)) => &m[k],
+                    (serde_json::Value::Array(a), Step::Index(i)) => &a[*i],
+                    _ => return Value::UNDEFINED,
+                };
+            }
+            node
+        };
+        match node {
+            serde_json::Value::Null => Value::from(()),
+            serde_json::Value::Bool(b) => Value::from(*b),
+            serde_json::Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    Value::from(i)
+                } else if let Some(u) = n.as_u64() {
+                    Value::from(u)
+                } else {
+                    Value::from(n.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+            serde_json::Value::String(s) => Value::from(s.as_str()),
+            serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
+                Value::from_object(Json { root, path })
+            }
+        }
+    }
+
+    fn node(&self) -> &serde_json::Value {
+        let mut node = &*self.root;
+        for step in &self.path {
+            node = match (node, step) {
+                (serde_json::Value::Object(m), Step::Key(k)) => {
+                    m.get(k).unwrap_or(&serde_json::Value::Null)
+                }
+                (serde_json::Value::Array(a), Step::Index(i)) => {
+                    a.get(*i).unwrap_or(&serde_json::Value::Null)
+                }
+                _ => &serde_json::Value::Null,
+            };
+        }
+        node
+    }
+
+    fn child(&self, step: Step) -> Value {
+        let mut path = self.path.clone();
+        path.push(step);
+        Json::at(self.root.clone(), path)
+    }
+}
+
+impl Object for Json {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        match self.node() {
+            serde_json::Value::Array(_) => ObjectRepr::Seq,
+            _ => ObjectRepr::Map,
+        }
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match self.node() {
+            serde_json::Value::Object(m) => {
+                let key = key.as_str()?;
+                m.contains_key(key)
+                    .then(|| self.child(Step::Key(key.to_owned())))
+            }
+            serde_json::Value::Array(a) => {
+                let index = key.as_i64()?;
+                let index = if index < 0 {
+                    a.len().checked_sub(index.unsigned_abs() as usize)?
+                } else {
+                    index as usize
+                };
+                (index < a.len()).then(|| self.child(Step::Index(index)))
+            }
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        match self.node() {
+            serde_json::Value::Object(m) => {
+                Enumerator::Values(m.keys().map(|k| Value::from(k.as_str())).collect())
+            }
+            serde_json::Value::Array(a) => Enumerator::Seq(a.len()),
+            _ => Enumerator::Empty,
+        }
+    }
+}
+
 /// What went wrong rendering.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderError(pub String);
@@ -164,7 +279,14 @@ impl Renderer {
             return Ok(Value::from(source));
         }
         if let Some(expression) = sole_expression(source) {
-            return self.eval(expression, context);
+            let value = self.eval(expression, context)?;
+            // Strict, as the same expression inside a longer template is: a name that does not
+            // exist (a value a failed step never saved) is an error, not a silent null.
+            if value.is_undefined() {
+                let undefined = minijinja::Error::from(minijinja::ErrorKind::UndefinedError);
+                return Err(error(source, &undefined));
+            }
+            return Ok(value);
         }
         self.template(source)?
             .render(context.clone())
@@ -266,5 +388,11 @@ mod tests {
         let err = r.render_str("{{ steps.nope.id }}", &context()).unwrap_err();
         assert!(err.0.contains("steps.nope.id"), "{err}");
         assert!(r.render_str("{{ vars.n | e164 }}", &context()).is_ok());
+        // A value the step did not save is as undefined alone as inside a longer template.
+        let alone = r
+            .render_str("{{ steps.dial.nope }}", &context())
+            .unwrap_err();
+        assert_eq!(alone.0, "`{{ steps.dial.nope }}`: undefined value");
+        assert!(r.render_str("x {{ steps.dial.nope }}", &context()).is_err());
     }
 }

@@ -2,6 +2,7 @@
 
 mod check;
 mod robust;
+mod run;
 mod sandbox_cxone;
 mod sandbox_faults;
 mod sandbox_genesys;
