@@ -52,7 +52,40 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
+/// The plain loop, sending `steps` GETs to `url` (run in a child process as well as in-process).
+fn plain_loop(url: &str, steps: usize) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    callplan::provider::connection::install_crypto();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("a client");
+    runtime.block_on(async {
+        for i in 0..steps {
+            let response = client
+                .get(format!("{url}/_sandbox/http/api/items/{i}"))
+                .header("accept", "application/json")
+                .send()
+                .await
+                .expect("an answer");
+            assert_eq!(response.status(), 200);
+            let body: serde_json::Value = response.json().await.expect("json");
+            assert!(body.get("path").is_some());
+        }
+    });
+}
+
 fn main() {
+    let mut argv = std::env::args().skip(1);
+    if argv.next().as_deref() == Some("--plain-child") {
+        let url = argv.next().expect("a url");
+        let steps = argv.next().and_then(|s| s.parse().ok()).expect("a count");
+        plain_loop(&url, steps);
+        return;
+    }
     let args = args();
     let server = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -89,6 +122,7 @@ fn main() {
         .expect("a client");
 
     let mut plain = Vec::new();
+    let mut plain_child = Vec::new();
     let mut callplan = Vec::new();
     for _ in 0..args.rounds {
         let started = Instant::now();
@@ -108,6 +142,14 @@ fn main() {
         plain.push(started.elapsed());
 
         let started = Instant::now();
+        let status = Command::new(std::env::current_exe().expect("the bench binary"))
+            .args(["--plain-child", &url, &args.steps.to_string()])
+            .status()
+            .expect("the child runs");
+        plain_child.push(started.elapsed());
+        assert!(status.success());
+
+        let started = Instant::now();
         let status = Command::new(env!("CARGO_BIN_EXE_callplan"))
             .args(["run", &path.to_string_lossy(), "--sandbox-url", &url])
             .stdout(Stdio::null())
@@ -118,6 +160,7 @@ fn main() {
         assert!(status.success(), "the plan passes");
     }
     let (p, c) = (median(plain), median(callplan));
+    let pc = median(plain_child);
     let per_step = |d: Duration| d.as_secs_f64() * 1e6 / args.steps as f64;
     println!(
         "runner overhead: {} request steps, {} rounds (medians)",
@@ -127,6 +170,11 @@ fn main() {
         "plain reqwest loop   {:>8.1} ms  {:>6.1} µs/request",
         p.as_secs_f64() * 1000.0,
         per_step(p)
+    );
+    println!(
+        "plain loop, process  {:>8.1} ms  {:>6.1} µs/request",
+        pc.as_secs_f64() * 1000.0,
+        per_step(pc)
     );
     println!(
         "callplan run         {:>8.1} ms  {:>6.1} µs/step",

@@ -2,7 +2,7 @@
 //! them (re-authenticating once after a 401).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -32,10 +32,11 @@ pub fn http_client() -> Result<reqwest::Client, String> {
 pub struct Response {
     /// The status code.
     pub status: u16,
-    /// Headers, names in lowercase.
-    pub headers: Vec<(String, String)>,
-    /// The body: parsed JSON, the text when it is not JSON, `null` when empty.
-    pub body: Value,
+    /// Headers, names in lowercase (shared: templates read them without a copy).
+    pub headers: Arc<Vec<(String, String)>>,
+    /// The body: parsed JSON, the text when it is not JSON, `null` when empty (shared, as the
+    /// headers).
+    pub body: Arc<Value>,
     /// How long it took.
     pub elapsed: Duration,
 }
@@ -244,8 +245,12 @@ impl Connection {
     }
 
     /// Sends a request with the provider's auth; after a 401, renews the token once and sends
-    /// it again.
-    pub async fn send(&self, request: &Request, timeout: Duration) -> Result<Response, SendError> {
+    /// it again. `timeout` bounds each request (the caller bounds the step as a whole).
+    pub async fn send(
+        &self,
+        request: &Request,
+        timeout: Option<Duration>,
+    ) -> Result<Response, SendError> {
         let base = self.base().await.map_err(SendError::Auth)?;
         let token = self.token().await.map_err(SendError::Auth)?;
         let response = self
@@ -270,7 +275,7 @@ impl Connection {
         base: &str,
         request: &Request,
         token: Option<&auth::Token>,
-        timeout: Duration,
+        timeout: Option<Duration>,
     ) -> Result<Response, SendError> {
         let url = Connection::url(base, request);
         let method = match request.method {
@@ -284,8 +289,12 @@ impl Connection {
         let mut builder = self
             .client
             .request(method, &url)
-            .timeout(timeout)
             .header("accept", "application/json");
+        // A per-request timer costs about a fifth of a loopback round trip, so it is set only
+        // when the provider asks for one; the runner bounds every step anyway.
+        if let Some(timeout) = timeout {
+            builder = builder.timeout(timeout);
+        }
         if !request.query.is_empty() {
             builder = builder.query(&request.query);
         }
@@ -335,8 +344,8 @@ impl Connection {
         };
         Ok(Response {
             status,
-            headers,
-            body,
+            headers: Arc::new(headers),
+            body: Arc::new(body),
             elapsed: started.elapsed(),
         })
     }

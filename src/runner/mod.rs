@@ -222,20 +222,17 @@ impl State<'_> {
         response: &Response,
         call: &Option<serde_json::Value>,
     ) -> Value {
-        let headers: serde_json::Map<String, serde_json::Value> = response
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-            .collect();
-        let response = serde_json::json!({
-            "status": response.status,
-            "headers": headers,
-            "body": response.body,
-            "elapsed_ms": response.elapsed.as_millis() as u64,
-            "call": call,
-        });
         let mut map = context.clone();
-        map.insert("response".to_owned(), Json::value(response));
+        map.insert(
+            "response".to_owned(),
+            Value::from_object(render::ResponseView {
+                status: response.status,
+                headers: response.headers.clone(),
+                body: response.body.clone(),
+                elapsed_ms: response.elapsed.as_millis() as u64,
+                call: call.clone().map(std::sync::Arc::new),
+            }),
+        );
         Value::from_pairs(map)
     }
 
@@ -479,7 +476,7 @@ impl State<'_> {
             }
         }
         let creates = request.creates(step.action);
-        let request_timeout = connection.settings.timeout.unwrap_or(step.timeout);
+        let request_timeout = connection.settings.timeout;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -622,7 +619,7 @@ impl State<'_> {
         request: &Request,
         with: &IndexMap<String, serde_json::Value>,
         context: &BTreeMap<String, Value>,
-        timeout: Duration,
+        timeout: Option<Duration>,
     ) -> Tried {
         let sent = if step.action.name == "calls.wait" {
             wait::follow(connection, request, with, timeout).await

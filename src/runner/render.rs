@@ -171,6 +171,74 @@ impl Object for Json {
     }
 }
 
+/// `response` as templates see it: the answer's parts, shared rather than copied.
+#[derive(Debug)]
+pub struct ResponseView {
+    /// `response.status`.
+    pub status: u16,
+    /// `response.headers` (names in lowercase).
+    pub headers: Arc<Vec<(String, String)>>,
+    /// `response.body`.
+    pub body: Arc<serde_json::Value>,
+    /// `response.elapsed_ms`.
+    pub elapsed_ms: u64,
+    /// `response.call`.
+    pub call: Option<Arc<serde_json::Value>>,
+}
+
+const RESPONSE_FIELDS: &[&str] = &["status", "headers", "body", "elapsed_ms", "call"];
+
+impl Object for ResponseView {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        Some(match key.as_str()? {
+            "status" => Value::from(self.status),
+            "headers" => Value::from_object(Headers(self.headers.clone())),
+            "body" => Json::at(self.body.clone(), Vec::new()),
+            "elapsed_ms" => Value::from(self.elapsed_ms),
+            "call" => match &self.call {
+                Some(call) => Json::at(call.clone(), Vec::new()),
+                None => Value::from(()),
+            },
+            _ => return None,
+        })
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(RESPONSE_FIELDS)
+    }
+}
+
+/// Response headers as a map, looked up without building one.
+#[derive(Debug)]
+struct Headers(Arc<Vec<(String, String)>>);
+
+impl Object for Headers {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let key = key.as_str()?;
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| Value::from(v.as_str()))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(
+            self.0
+                .iter()
+                .map(|(k, _)| Value::from(k.as_str()))
+                .collect(),
+        )
+    }
+}
+
 /// What went wrong rendering.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderError(pub String);

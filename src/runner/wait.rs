@@ -44,7 +44,7 @@ pub(super) async fn follow(
     connection: &Connection,
     request: &Request,
     with: &IndexMap<String, Value>,
-    timeout: Duration,
+    timeout: Option<Duration>,
 ) -> Result<(Response, Option<Value>), SendError> {
     match connection.settings.kind {
         ProviderKind::NiceCxone => cxone(connection, request, with, timeout).await,
@@ -56,7 +56,7 @@ async fn genesys(
     connection: &Connection,
     request: &Request,
     with: &IndexMap<String, Value>,
-    timeout: Duration,
+    timeout: Option<Duration>,
 ) -> Result<(Response, Option<Value>), SendError> {
     let until = text(with, "until", "connected");
     let purpose = text(with, "participant", "customer");
@@ -175,7 +175,7 @@ async fn cxone(
     connection: &Connection,
     request: &Request,
     with: &IndexMap<String, Value>,
-    timeout: Duration,
+    timeout: Option<Duration>,
 ) -> Result<(Response, Option<Value>), SendError> {
     let until = text(with, "until", "Active");
     let wait = duration(with, "timeout", WAIT_TIMEOUT);
@@ -205,8 +205,8 @@ async fn cxone(
     {
         let response = Response {
             status: 200,
-            headers: Vec::new(),
-            body: json!({ "sessionId": session, "events": [event] }),
+            headers: Default::default(),
+            body: std::sync::Arc::new(json!({ "sessionId": session, "events": [event] })),
             elapsed: Duration::ZERO,
         };
         return Ok((response, Some(contact_call(&event, until))));
@@ -228,7 +228,10 @@ async fn cxone(
             body: None,
         };
         let response = connection
-            .send(&poll, timeout.max(Duration::from_secs(hold + 10)))
+            .send(
+                &poll,
+                timeout.map(|t| t.max(Duration::from_secs(hold + 10))),
+            )
             .await?;
         match response.status {
             304 => continue,
