@@ -190,7 +190,8 @@ async fn run_async(
         };
     }
 
-    let client = match crate::provider::connection::http_client() {
+    let tls = settings.values().any(Settings::uses_tls);
+    let client = match crate::provider::connection::http_client(tls) {
         Ok(c) => c,
         Err(e) => {
             error(e);

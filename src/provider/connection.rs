@@ -18,13 +18,40 @@ pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The HTTP client every provider of a run shares (HTTPS with the platform's roots).
-pub fn http_client() -> Result<reqwest::Client, String> {
+/// The HTTP client every provider of a run shares: HTTPS with the platform's roots when `tls`
+/// (a run that only talks plain HTTP, to the sandbox, skips reading the system's certificates).
+pub fn http_client(tls: bool) -> Result<reqwest::Client, String> {
     install_crypto();
-    reqwest::Client::builder()
-        .user_agent(concat!("callplan/", env!("CARGO_PKG_VERSION")))
+    let builder =
+        reqwest::Client::builder().user_agent(concat!("callplan/", env!("CARGO_PKG_VERSION")));
+    let builder = if tls {
+        builder
+    } else {
+        builder.tls_certs_only(Vec::new())
+    };
+    builder
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+impl Settings {
+    /// Whether any URL of this provider (or one discovered from it) is HTTPS.
+    pub fn uses_tls(&self) -> bool {
+        let login = match &self.credentials {
+            Credentials::GenesysClient { login_base, .. } => Some(login_base),
+            Credentials::CxonePassword { auth_base, .. } => Some(auth_base),
+            Credentials::OAuth2 { token_url, .. } => Some(token_url),
+            _ => None,
+        };
+        [self.api_base.as_ref(), self.discovery_base.as_ref(), login]
+            .into_iter()
+            .flatten()
+            .any(|url| !url.starts_with("http://"))
+            // CXone discovers its API base: assume HTTPS unless its auth host is plain HTTP.
+            || (self.kind == ProviderKind::NiceCxone
+                && self.api_base.is_none()
+                && self.discovery_base.is_none())
+    }
 }
 
 /// An answer from a provider.
