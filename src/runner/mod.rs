@@ -129,7 +129,7 @@ pub async fn run(run: &Run<'_>) -> RunStatus {
             state.skip(index, step, None, h.reason());
             continue;
         }
-        let outcome = state.run_step(index, step, halt.as_ref()).await;
+        let outcome = state.run_step(index, step).await;
         if outcome.is_failure() {
             match step.on_error {
                 OnError::Ignore => {}
@@ -270,7 +270,7 @@ impl State<'_> {
     }
 
     /// Runs a step (every item of a `for_each`); returns its overall outcome.
-    async fn run_step(&self, index: usize, step: &Step, halt: Option<&Halt>) -> Outcome {
+    async fn run_step(&self, index: usize, step: &Step) -> Outcome {
         if let Some(condition) = &step.condition {
             let context = Value::from_pairs(self.context(step, None));
             match self.renderer.eval(condition, &context) {
@@ -289,8 +289,6 @@ impl State<'_> {
                 }
             }
         }
-        // An `always` step after a halt still runs, but only once it is its turn.
-        let _ = halt;
         let Some(source) = &step.for_each else {
             return self.run_item(index, step, None).await;
         };
