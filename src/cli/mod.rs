@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
 
+mod init;
 mod run;
 
 use crate::diagnostic::{self, Format};
@@ -34,14 +35,55 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// When to color the output.
+///
+/// Colors come from `anstyle` (the styles) and `anstream` (the detection: `NO_COLOR`,
+/// `CLICOLOR`, `CLICOLOR_FORCE`, `TERM=dumb`, a terminal or not; and Windows consoles): the
+/// crates clap itself colors its help with, so they add nothing to the build and follow the
+/// same conventions as the rest of the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless `NO_COLOR` is set (to anything but the empty string).
+    #[default]
+    Auto,
+    /// Always, even when piped and even with `NO_COLOR` set (an explicit flag wins over the
+    /// environment, as with other tools).
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorWhen {
+    /// Whether stdout gets colors.
+    pub fn enabled(self) -> bool {
+        match self {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto => {
+                anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
+            }
+        }
+    }
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check plans: YAML, schema, providers, actions, templates, phone numbers. Sends nothing.
+    #[command(after_help = "Examples:
+  callplan check plans/genesys-agent-call.yaml
+  callplan check plans/*.yaml
+  callplan check --format github plans/*.yaml     # annotations on a pull request
+  callplan check --format json plan.yaml | jq .   # one finding per line
+
+Exit codes: 0 every plan is valid (warnings allowed), 2 a plan is invalid.")]
     Check {
         /// How to print findings.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// Color the verdicts: `auto` (on a terminal without NO_COLOR), `always`, `never`.
+        #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+        color: ColorWhen,
         /// Plan files to check.
         #[arg(required = true, value_name = "PLAN")]
         plans: Vec<PathBuf>,
@@ -51,6 +93,7 @@ pub enum Command {
   callplan run plans/genesys-agent-call.yaml --sandbox
   callplan run plans/ci-smoke-dial.yaml --env-file .env --var test_line=+13175550100
   callplan run plans/campaign-csv.yaml --dry-run
+  callplan run plan.yaml --sandbox -v --color never 2> requests.log
 
 Exit codes: 0 passed, 1 a step failed, 2 invalid plan or command line (nothing sent),
 3 could not run (login failed, provider unreachable, guard refused), 130 interrupted.")]
@@ -77,9 +120,60 @@ Exit codes: 0 passed, 1 a step failed, 2 invalid plan or command line (nothing s
         /// Stop launching steps after this long (`10m`), run the `always` steps, exit 1.
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
         timeout: Option<std::time::Duration>,
+        /// Write a report: `json:PATH`, `junit:PATH`, `markdown:PATH` or `html:PATH`
+        /// (repeatable; adds to the plan's `report:` section).
+        #[arg(long = "report", value_name = "FORMAT:PATH")]
+        reports: Vec<String>,
+        /// Print only failures and the summary (no progress line, no table).
+        #[arg(long, short)]
+        quiet: bool,
+        /// Color the outcome labels and the verdict: `auto` (on a terminal without NO_COLOR),
+        /// `always` (wins over NO_COLOR), `never`.
+        #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+        color: ColorWhen,
+        /// Log each request to stderr, secrets masked: `-v` method, URL, status and time;
+        /// `-vv` the bodies' beginnings too. `RUST_LOG` overrides the level.
+        #[arg(long, short, action = clap::ArgAction::Count)]
+        verbose: u8,
+    },
+    /// Write a new plan to start from: commented, valid, runnable on the sandbox.
+    #[command(after_help = "Examples:
+  callplan init                          # plan.yaml, Genesys Cloud
+  callplan init smoke.yaml --provider cxone
+  callplan init plans/crm.yaml --provider http --force
+
+Then: callplan check plan.yaml, and callplan run plan.yaml --sandbox.
+Exit codes: 0 written, 2 the file exists (use --force) or cannot be written.")]
+    Init {
+        /// Where to write the plan.
+        #[arg(value_name = "PATH", default_value = "plan.yaml")]
+        path: PathBuf,
+        /// The platform the plan calls.
+        #[arg(long, value_enum, default_value_t = init::Template::Genesys)]
+        provider: init::Template,
+        /// Overwrite the file if it exists.
+        #[arg(long)]
+        force: bool,
     },
     /// Print the plan format's JSON Schema.
+    #[command(after_help = "Examples:
+  callplan schema > callplan.v1.schema.json
+  callplan schema | jq '.properties | keys'
+
+Editors with the YAML language server read it from a plan's first line:
+  # yaml-language-server: $schema=https://callplan.dev/schemas/callplan.v1.schema.json")]
     Schema,
+    /// Print a shell completion script to stdout.
+    #[command(after_help = "Examples:
+  callplan completions bash > ~/.local/share/bash-completion/completions/callplan
+  callplan completions zsh > \"${fpath[1]}/_callplan\"
+  callplan completions fish > ~/.config/fish/completions/callplan.fish
+  callplan completions powershell >> $PROFILE")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Serve the built-in Genesys Cloud and NICE CXone emulator until Ctrl-C.
     #[command(after_help = "Examples:
   callplan sandbox
@@ -100,9 +194,22 @@ Credentials, scripted numbers and fault injection: docs/sandbox.md.")]
 /// Runs a parsed command line, writing to `out`; returns the exit code.
 pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Exit {
     match cli.command {
-        Command::Check { format, plans } => check(&plans, format, out),
+        Command::Check {
+            format,
+            color,
+            plans,
+        } => check(&plans, format, color.enabled(), out),
         Command::Schema => {
             let _ = out.write_all(plan::schema::COMMITTED.as_bytes());
+            Exit::Success
+        }
+        Command::Init {
+            path,
+            provider,
+            force,
+        } => init::init(&path, provider, force, out),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "callplan", out);
             Exit::Success
         }
         Command::Sandbox { addr, config } => sandbox(addr, config.as_deref(), out),
@@ -114,6 +221,10 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Exit {
             env_file,
             dry_run,
             timeout,
+            reports,
+            quiet,
+            color,
+            verbose,
         } => run::run(run::Options {
             plan,
             sandbox,
@@ -122,6 +233,10 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Exit {
             env_file,
             dry_run,
             timeout,
+            reports,
+            quiet,
+            color: color.enabled(),
+            verbose,
         }),
     }
 }
@@ -178,7 +293,16 @@ async fn stopped() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn check(paths: &[PathBuf], format: Format, out: &mut dyn std::io::Write) -> Exit {
+fn check(paths: &[PathBuf], format: Format, color: bool, out: &mut dyn std::io::Write) -> Exit {
+    let paint = |style: anstyle::Style, text: &str| {
+        if color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_owned()
+        }
+    };
+    let ok = anstyle::AnsiColor::Green.on_default();
+    let bad = anstyle::AnsiColor::Red.on_default().bold();
     let mut invalid = 0usize;
     for path in paths {
         let checked = plan::check_file(path);
@@ -204,14 +328,18 @@ fn check(paths: &[PathBuf], format: Format, out: &mut dyn std::io::Write) -> Exi
             let _ = match steps {
                 Some((steps, providers)) => writeln!(
                     out,
-                    "{shown}: ok ({steps} {}, {providers} {})",
+                    "{shown}: {} ({steps} {}, {providers} {})",
+                    paint(ok, "ok"),
                     plural(steps, "step", "steps"),
                     plural(providers, "provider", "providers"),
                 ),
                 None => writeln!(
                     out,
-                    "{shown}: {errors} {}",
-                    plural(errors, "error", "errors")
+                    "{shown}: {}",
+                    paint(
+                        bad,
+                        &format!("{errors} {}", plural(errors, "error", "errors"))
+                    )
                 ),
             };
         }

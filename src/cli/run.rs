@@ -12,14 +12,16 @@ use indexmap::IndexMap;
 use tokio::sync::watch;
 
 use super::Exit;
-use crate::diagnostic::{self, Format};
+use crate::diagnostic;
 use crate::plan::model::Plan;
 use crate::plan::raw::{self, CxoneAuth, GenesysAuth, HttpAuth, SecretSource};
 use crate::provider::auth::Credentials;
 use crate::provider::connection::{Connection, Settings};
 use crate::provider::{ProviderKind, cxone, hints};
-use crate::report::Redactor;
-use crate::report::console::Console;
+use crate::report::console::{self, Console, StepInfo};
+use crate::report::model::{self, Collector, PlanInfo, Report, Tee};
+use crate::report::webhook::{Hook, Webhooks};
+use crate::report::{Format, Redactor};
 use crate::runner::events::{Event, RunStatus, Sink};
 use crate::runner::render::{self, Renderer};
 use crate::runner::{self, dry};
@@ -42,6 +44,14 @@ pub(super) struct Options {
     pub(super) dry_run: bool,
     /// `--timeout`.
     pub(super) timeout: Option<Duration>,
+    /// `--report FORMAT:PATH`.
+    pub(super) reports: Vec<String>,
+    /// `--quiet`: only the summary and failures.
+    pub(super) quiet: bool,
+    /// `--color`, resolved: color the labels and the verdict.
+    pub(super) color: bool,
+    /// `-v` (1), `-vv` (2): log requests to stderr.
+    pub(super) verbose: u8,
 }
 
 /// The sandbox's time scale under `--sandbox`: a call rings and connects in tens of
@@ -60,7 +70,7 @@ pub(super) fn run(options: Options) -> Exit {
         let text = diagnostic::render(
             &checked.diagnostics,
             checked.source.as_ref().map(|s| s.text.as_str()),
-            Format::Human,
+            diagnostic::Format::Human,
         );
         eprint!("{text}");
     }
@@ -81,6 +91,16 @@ pub(super) fn run(options: Options) -> Exit {
             }
         },
     };
+    let mut targets = Vec::new();
+    for text in &options.reports {
+        match parse_report_target(text) {
+            Ok(t) => targets.push(t),
+            Err(e) => {
+                error(e);
+                return Exit::Invalid;
+            }
+        }
+    }
     let vars = match apply_vars(&plan, &options.vars) {
         Ok(v) => v,
         Err(e) => {
@@ -100,7 +120,7 @@ pub(super) fn run(options: Options) -> Exit {
             return Exit::CouldNotRun;
         }
     };
-    runtime.block_on(run_async(plan, options, vars, env_file))
+    runtime.block_on(run_async(plan, options, vars, env_file, targets))
 }
 
 async fn run_async(
@@ -108,9 +128,13 @@ async fn run_async(
     options: Options,
     vars: IndexMap<String, serde_json::Value>,
     env_file: HashMap<String, String>,
+    mut targets: Vec<(Format, String)>,
 ) -> Exit {
     let mut out = std::io::stdout();
     let redactor = Arc::new(Redactor::default());
+    // Installed before any secret is known: the log writer masks with the redactor as it is
+    // when each line is written.
+    console::install_log(options.verbose, redactor.clone());
     // The sandbox, in-process or already running somewhere on loopback.
     let mut in_process = None;
     let sandbox_url = if options.sandbox && !options.dry_run {
@@ -177,6 +201,43 @@ async fn run_async(
             }
         }
     }
+    if let Some(section) = &plan.report {
+        let context = minijinja::Value::from_pairs([
+            ("vars", render::value(&vars)),
+            ("run", render::value(&run_fields)),
+        ]);
+        for (format, template) in [
+            (Format::Json, &section.json),
+            (Format::Junit, &section.junit),
+            (Format::Markdown, &section.markdown),
+            (Format::Html, &section.html),
+        ] {
+            let Some(template) = template else { continue };
+            match renderer.render_text(template, &context) {
+                Ok(path) => targets.push((format, path)),
+                Err(e) => {
+                    error(format!("report path: {e}"));
+                    return Exit::Invalid;
+                }
+            }
+        }
+    }
+    let report = Report::new(
+        &run_id,
+        PlanInfo {
+            name: plan.name.clone(),
+            path: options.plan.display().to_string(),
+            sha256: model::sha256_of(&options.plan),
+        },
+    );
+    let collector = Arc::new(Collector::new(report, redactor.clone()));
+    let reports = Arc::new(Reports {
+        targets,
+        collector: collector.clone(),
+        step_summary: std::env::var_os("GITHUB_STEP_SUMMARY")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from),
+    });
     if options.dry_run {
         for note in &notes {
             let _ = writeln!(out, "note: {}", redactor.mask(note));
@@ -202,6 +263,43 @@ async fn run_async(
         .into_iter()
         .map(|(name, s)| (name, Arc::new(Connection::new(s, client.clone()))))
         .collect();
+
+    // Webhooks (`notify:`), delivered in the background; under a sandbox they go to its echo API.
+    let mut hooks = Vec::new();
+    for (i, notify) in plan.notify.iter().enumerate() {
+        let context = minijinja::Value::from_pairs([
+            ("vars", render::value(&vars)),
+            ("secrets", render::value(&secrets)),
+            ("run", render::value(&run_fields)),
+        ]);
+        let url = match &sandbox_url {
+            Some(base) => format!("{base}/_sandbox/http/notify-{}", i + 1),
+            None => match renderer.render_text(&notify.url, &context) {
+                Ok(u) => u,
+                Err(e) => {
+                    error(format!("notify[{i}].url: {e}"));
+                    return Exit::Invalid;
+                }
+            },
+        };
+        let mut headers = Vec::new();
+        for (k, v) in &notify.headers {
+            match renderer.render_text(v, &context) {
+                Ok(value) => headers.push((k.clone(), value)),
+                Err(e) => {
+                    error(format!("notify[{i}].headers.{k}: {e}"));
+                    return Exit::Invalid;
+                }
+            }
+        }
+        hooks.push(Hook {
+            url,
+            on: notify.on.clone(),
+            headers,
+        });
+    }
+    let (webhooks, delivery) =
+        Webhooks::start(hooks, client.clone(), &run_id, &plan.name, redactor.clone());
 
     // Log in before the first step: a bad secret stops the run before anything is sent.
     let used: Vec<&String> = connections
@@ -244,6 +342,16 @@ async fn run_async(
                 None => eprintln!("  hint: check providers.{name}'s URL and the network"),
             }
             eprintln!("nothing was run");
+            let finished = Event::RunFinished {
+                status: RunStatus::CouldNotRun,
+                reason: Some(redactor.mask(&format!("provider `{name}` {what}: {}", e.message))),
+                duration: Duration::ZERO,
+            };
+            collector.event(&finished);
+            webhooks.event(&finished);
+            reports.write();
+            webhooks.close();
+            warn_all(delivery.finish(WEBHOOK_GRACE).await);
             return Exit::CouldNotRun;
         }
     }
@@ -257,29 +365,51 @@ async fn run_async(
             return Exit::CouldNotRun;
         }
     };
+    let on_second = reports.clone();
     tokio::spawn(async move {
         signals.next().await;
         let _ = interrupt.send(true);
         eprintln!("interrupted: finishing the `always` steps (Ctrl-C again to stop at once)");
         signals.next().await;
+        on_second.collector.event(&Event::RunFinished {
+            status: RunStatus::Interrupted,
+            reason: Some("interrupted twice: the `always` steps were cut short".into()),
+            duration: Duration::ZERO,
+        });
+        on_second.write();
         std::process::exit(Exit::Interrupted as i32);
     });
 
-    let console = Console::new(out, redactor.clone());
+    let mut console = Console::new(
+        console::stdout(options.color),
+        redactor.clone(),
+        options.quiet,
+    )
+    .with_color(options.color);
+    // `-v` lines go to the same terminal, and a redrawn progress line would tear them.
+    if options.verbose == 0 && console::progress_wanted() {
+        console = console.with_progress(StepInfo::of(&plan.steps));
+    }
     for note in notes {
         console.event(&Event::Note(note));
     }
+    let sinks = Tee(vec![&console, collector.as_ref(), &webhooks]);
     let run = runner::Run {
         plan: &plan,
         connections,
         vars,
         secrets,
         run_id,
-        sink: &console,
+        sink: &sinks,
         interrupted,
         timeout: options.timeout,
     };
     let status = runner::run(&run).await;
+    reports.write();
+    drop(run);
+    drop(sinks);
+    webhooks.close();
+    warn_all(delivery.finish(WEBHOOK_GRACE).await);
     drop(in_process);
     match status {
         RunStatus::Passed => Exit::Success,
@@ -287,6 +417,69 @@ async fn run_async(
         RunStatus::CouldNotRun => Exit::CouldNotRun,
         RunStatus::Interrupted => Exit::Interrupted,
     }
+}
+
+/// How long the end of a run waits for webhooks still being delivered.
+const WEBHOOK_GRACE: Duration = Duration::from_secs(20);
+
+/// Prints warnings (failed webhooks): they never fail a run.
+fn warn_all(warnings: Vec<String>) {
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
+}
+
+/// Where a run's reports go.
+struct Reports {
+    targets: Vec<(Format, String)>,
+    collector: Arc<Collector>,
+    step_summary: Option<PathBuf>,
+}
+
+impl Reports {
+    /// Writes every report from the results so far (also after a failure or an interrupt).
+    fn write(&self) {
+        let report = self.collector.snapshot();
+        for (format, path) in &self.targets {
+            match crate::report::write_atomic(Path::new(path), &format.render(&report)) {
+                Ok(()) => eprintln!("report: {path}"),
+                Err(e) => eprintln!("warning: cannot write the report {path}: {e}"),
+            }
+        }
+        // GitHub Actions: the Markdown summary is appended to the job's summary.
+        if let Some(summary) = &self.step_summary {
+            let text = Format::Markdown.render(&report);
+            let appended = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(summary)
+                .and_then(|mut f| f.write_all(format!("{text}\n").as_bytes()));
+            if let Err(e) = appended {
+                eprintln!(
+                    "warning: cannot append to $GITHUB_STEP_SUMMARY ({}): {e}",
+                    summary.display()
+                );
+            }
+        }
+    }
+}
+
+/// `FORMAT:PATH`.
+fn parse_report_target(text: &str) -> Result<(Format, String), String> {
+    let (name, path) = text
+        .split_once(':')
+        .filter(|(_, p)| !p.is_empty())
+        .ok_or_else(|| {
+            format!("--report `{text}`: write it as FORMAT:PATH, e.g. junit:reports/run.xml")
+        })?;
+    let format = Format::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = Format::ALL.iter().map(|(n, _)| *n).collect();
+        format!(
+            "--report `{text}`: unknown format `{name}`; use one of {}",
+            names.join(", ")
+        )
+    })?;
+    Ok((format, path.to_owned()))
 }
 
 /// Ctrl-C, listened for from the moment it is created.
@@ -328,6 +521,13 @@ fn apply_vars(
     overrides: &[String],
 ) -> Result<IndexMap<String, serde_json::Value>, String> {
     let mut vars = plan.vars.clone();
+    // `CALLPLAN_VAR_<NAME>` (the name upper-cased), then `--var`, which wins.
+    for (name, value) in vars.iter_mut() {
+        let key = format!("CALLPLAN_VAR_{}", name.to_ascii_uppercase());
+        if let Ok(text) = std::env::var(&key) {
+            *value = serde_json::Value::String(text);
+        }
+    }
     for text in overrides {
         let (name, value) = text
             .split_once('=')

@@ -339,7 +339,27 @@ impl Connection {
             builder = builder.json(body);
         }
         let started = Instant::now();
-        let response = builder.send().await.map_err(|e| transport(&url, &e))?;
+        // `-v`: the request as sent (the query too), never a header: the Authorization header
+        // and the token stay out of the log. The log writer masks secrets in what is shown.
+        let logged = tracing::enabled!(target: LOG, tracing::Level::DEBUG).then(|| {
+            format!(
+                "{} {}",
+                request.method.as_str(),
+                with_query(&url, &request.query)
+            )
+        });
+        if let Some(line) = &logged {
+            tracing::debug!(target: LOG, "[{}] {line}", self.settings.name);
+            if let Some(body) = &request.body {
+                tracing::trace!(target: LOG, "[{}] request body: {}", self.settings.name, excerpt(&body.to_string()));
+            }
+        }
+        let response = builder.send().await.map_err(|e| {
+            if let Some(line) = &logged {
+                tracing::debug!(target: LOG, "[{}] {line}: no answer: {}", self.settings.name, auth::describe_transport(&e));
+            }
+            transport(&url, &e)
+        })?;
         let status = response.status().as_u16();
         let headers: Vec<(String, String)> = response
             .headers()
@@ -363,6 +383,15 @@ impl Connection {
                 auth::describe_transport(&e)
             ),
         })?;
+        if let Some(line) = &logged {
+            tracing::debug!(
+                target: LOG,
+                "[{}] {line} -> {status} in {:.1} ms",
+                self.settings.name,
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            tracing::trace!(target: LOG, "[{}] response body: {}", self.settings.name, excerpt(&String::from_utf8_lossy(&bytes)));
+        }
         let body = if bytes.iter().all(u8::is_ascii_whitespace) {
             Value::Null
         } else {
@@ -376,6 +405,32 @@ impl Connection {
             elapsed: started.elapsed(),
         })
     }
+}
+
+/// The `tracing` target of request logs (`RUST_LOG=callplan::http=trace`).
+const LOG: &str = "callplan::http";
+
+/// How much of a body `-vv` shows.
+const EXCERPT_CHARS: usize = 1000;
+
+/// The beginning of a body, on one line.
+fn excerpt(text: &str) -> String {
+    let flat = text.trim().replace(['\n', '\r'], " ");
+    match flat.char_indices().nth(EXCERPT_CHARS) {
+        Some((end, _)) => format!("{}… ({} bytes)", &flat[..end], text.len()),
+        None => flat,
+    }
+}
+
+/// `url` with its query string, as the request line shows it.
+fn with_query(url: &str, query: &[(String, String)]) -> String {
+    if query.is_empty() {
+        return url.to_owned();
+    }
+    let encoded = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(query)
+        .finish();
+    format!("{url}?{encoded}")
 }
 
 /// Classifies a transport error for the retry decision.

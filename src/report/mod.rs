@@ -1,8 +1,86 @@
 //! Reporters: they turn the runner's events into output, and never print a secret.
 //!
-//! - [`console`]: the terminal.
+//! - [`console`]: the terminal;
+//! - [`model`]: the results model every file report renders;
+//! - [`json`], [`junit`], [`markdown`], [`html`]: one file format each;
+//! - [`webhook`]: `notify:` lifecycle events.
 
 pub mod console;
+pub mod html;
+pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod model;
+pub mod webhook;
+
+use std::io::Write as _;
+use std::path::Path;
+
+/// A report file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// JSON (`schemas/report.v1.schema.json`).
+    Json,
+    /// JUnit XML.
+    Junit,
+    /// Markdown (a job summary, a PR comment).
+    Markdown,
+    /// One self-contained HTML page.
+    Html,
+}
+
+impl Format {
+    /// Every format, with its name.
+    pub const ALL: [(&'static str, Format); 4] = [
+        ("json", Format::Json),
+        ("junit", Format::Junit),
+        ("markdown", Format::Markdown),
+        ("html", Format::Html),
+    ];
+
+    /// Reads a format's name (`md` is taken for `markdown`).
+    pub fn parse(name: &str) -> Option<Format> {
+        match name.to_ascii_lowercase().as_str() {
+            "md" => Some(Format::Markdown),
+            other => Format::ALL
+                .iter()
+                .find(|(n, _)| *n == other)
+                .map(|(_, f)| *f),
+        }
+    }
+
+    /// Renders a report in this format.
+    pub fn render(self, report: &model::Report) -> String {
+        match self {
+            Format::Json => json::render(report),
+            Format::Junit => junit::render(report),
+            Format::Markdown => markdown::render(report),
+            Format::Html => html::render(report),
+        }
+    }
+}
+
+/// Writes a file atomically: a temporary file beside it, then a rename, so that a reader never
+/// sees half a report and an interrupted write leaves the old one.
+pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(contents.as_bytes())?;
+    // A temporary file is private (0600); a report is an ordinary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
 
 use std::sync::RwLock;
 

@@ -87,6 +87,12 @@ pub struct StepResult {
     pub ignored: bool,
     /// An `always` step.
     pub always: bool,
+    /// When it started, from the start of the run.
+    pub started: Duration,
+    /// The request, `METHOD /path` below the provider's API base.
+    pub request: Option<String>,
+    /// The start of the last answer's body.
+    pub response: Option<String>,
 }
 
 /// How the run ended.
@@ -112,6 +118,10 @@ pub enum Event {
         run_id: String,
         /// The plan's name.
         plan: String,
+        /// The plan's file.
+        path: std::path::PathBuf,
+        /// The providers: name, type and where they point.
+        providers: Vec<(String, String, String)>,
         /// How many steps.
         steps: usize,
         /// When.

@@ -61,7 +61,11 @@ struct State<'a> {
     placed: AtomicU64,
     refused_first: AtomicBool,
     deadline: Option<Instant>,
+    started: Instant,
 }
+
+/// How much of a response body a result keeps.
+const EXCERPT: usize = 2_000;
 
 /// Why the remaining steps are not launched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,10 +110,26 @@ pub async fn run(run: &Run<'_>) -> RunStatus {
         placed: AtomicU64::new(0),
         refused_first: AtomicBool::new(false),
         deadline: run.timeout.map(|t| started + t),
+        started,
     };
+    let providers = run
+        .connections
+        .iter()
+        .map(|(name, c)| {
+            let target = c
+                .settings
+                .api_base
+                .clone()
+                .or_else(|| c.settings.discovery_base.clone())
+                .unwrap_or_default();
+            (name.clone(), c.settings.kind.name().to_owned(), target)
+        })
+        .collect();
     run.sink.event(&Event::RunStarted {
         run_id: run.run_id.clone(),
         plan: run.plan.name.clone(),
+        path: run.plan.path.clone(),
+        providers,
         steps: run.plan.steps.len(),
         at: SystemTime::now(),
     });
@@ -255,6 +275,9 @@ impl State<'_> {
             call: None,
             ignored: false,
             always: step.always,
+            started: self.started.elapsed(),
+            request: None,
+            response: None,
         }
     }
 
@@ -474,6 +497,7 @@ impl State<'_> {
             }
         }
         let creates = request.creates(step.action);
+        result.request = Some(format!("{} {}", request.method.as_str(), request.path));
         let request_timeout = connection.settings.timeout;
         let mut attempt = 0u32;
         loop {
@@ -492,6 +516,7 @@ impl State<'_> {
                     });
                     result.status = Some(response.status);
                     result.correlation_id = response.correlation_id().map(str::to_owned);
+                    result.response = Some(excerpt(&response.body));
                     result.call = call.clone();
                     // A hint read from an earlier, retried attempt does not apply to a pass.
                     result.hint = None;
@@ -528,6 +553,7 @@ impl State<'_> {
             };
             if let Some(response) = &response {
                 result.status = Some(response.status);
+                result.response = Some(excerpt(&response.body));
                 result.correlation_id = response.correlation_id().map(str::to_owned);
                 if let Some(vendor) = hints::read(
                     connection.settings.kind,
@@ -758,6 +784,23 @@ fn status_message(connection: &Connection, response: &Response) -> String {
         }
     }
     text
+}
+
+/// The start of a body, as text.
+fn excerpt(body: &serde_json::Value) -> String {
+    let text = match body {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    if text.len() <= EXCERPT {
+        return text;
+    }
+    let mut end = EXCERPT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 fn worse(a: Outcome, b: Outcome) -> Outcome {

@@ -91,7 +91,10 @@ async fn genesys(
             let state = p.get("state").and_then(Value::as_str).unwrap_or("unknown");
             last_state = state.to_owned();
             let ended = matches!(state, "disconnected" | "terminated");
-            if state == until || ended {
+            // A customer who answered and hung up between two polls did connect.
+            let reached = state == until
+                || (until == "connected" && p.get("connectedTime").is_some_and(|t| !t.is_null()));
+            if reached || ended {
                 let mut call = json!({
                     "conversation_id": response.body.get("id"),
                     "participant_id": p.get("id"),
@@ -102,9 +105,7 @@ async fn genesys(
                     "end_time": p.get("endTime"),
                     "error_code": p.get("errorInfo").and_then(|e| e.get("code")),
                 });
-                if state != until
-                    && let Some(map) = call.as_object_mut()
-                {
+                if !reached && let Some(map) = call.as_object_mut() {
                     let how = p
                         .get("disconnectType")
                         .and_then(Value::as_str)

@@ -1,6 +1,9 @@
 //! Integration tests: the real `callplan` binary, run as users run it.
 
 mod check;
+mod cli;
+mod html_report;
+mod reports;
 mod robust;
 mod run;
 mod sandbox_cxone;
@@ -8,6 +11,8 @@ mod sandbox_faults;
 mod sandbox_genesys;
 mod sandbox_http;
 mod schema;
+mod secrets;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -88,3 +88,43 @@ fn actions_doc_matches_the_catalogue() {
          `CALLPLAN_UPDATE_SCHEMAS=1 cargo test actions_doc` and commit it"
     );
 }
+
+/// The committed report schema is the one the results model generates.
+#[test]
+fn committed_report_schema_matches_the_types() {
+    let generated = callplan::report::json::schema();
+    let path = root().join("schemas/report.v1.schema.json");
+    if std::env::var_os("CALLPLAN_UPDATE_SCHEMAS").is_some() {
+        std::fs::write(&path, &generated).expect("write schema");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "schemas/report.v1.schema.json is out of date with the report model; regenerate it with \
+         `CALLPLAN_UPDATE_SCHEMAS=1 cargo test committed_report_schema` and commit it"
+    );
+}
+
+/// Real JSON reports validate against the committed schema, and one that breaks it does not.
+#[test]
+fn json_reports_validate_against_the_committed_schema() {
+    let text = std::fs::read_to_string(root().join("schemas/report.v1.schema.json"))
+        .expect("committed report schema");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema is JSON");
+    assert_eq!(schema["$id"], callplan::report::model::SCHEMA_ID);
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    for report in [crate::reports::passing(), crate::reports::failing()] {
+        let rendered = callplan::report::json::render(&report);
+        let instance: serde_json::Value = serde_json::from_str(&rendered).expect("JSON");
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+    }
+    let mut broken: serde_json::Value =
+        serde_json::from_str(&callplan::report::json::render(&crate::reports::failing()))
+            .expect("JSON");
+    broken["steps"][1]["items"][0]["outcome"] = "exploded".into();
+    assert!(!validator.is_valid(&broken));
+}

@@ -1,0 +1,194 @@
+//! The JUnit XML report, written with `quick-junit` (nextest's serializer).
+//!
+//! One `<testsuite>` per plan, one `<testcase>` per step, or per item of a `for_each` step
+//! (`id[1]`, `id[2]`…). An unmet expectation is a `<failure>`; a transport, auth, timeout or
+//! status error is an `<error>`; a step not run is `<skipped>`. A failure under
+//! `on_error: ignore` passes, with `ignored:` and the message in its `<system-out>`, which also
+//! carries the request, the attempts, the correlation id, the call's state and the start of the
+//! response (all masked when the model was built).
+//!
+//! A run that could not run or was interrupted gets one more test case, `(run)`, with an
+//! `<error>` carrying the reason: a CI that reads only the counts must not show it as green.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset};
+use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
+
+use super::model::{ItemOutcome, ItemReport, Report, Status, StepReport};
+
+/// The name of the extra test case of a run that did not finish on its own.
+const RUN_CASE: &str = "(run)";
+
+/// Renders a report as JUnit XML.
+pub fn render(report: &Report) -> String {
+    let started = DateTime::parse_from_rfc3339(&report.started_at).ok();
+    let mut suite = TestSuite::new(report.plan.name.as_str());
+    suite.set_time(Duration::from_millis(report.duration_ms));
+    if let Some(at) = started {
+        suite.set_timestamp(at);
+    }
+    suite.add_property(Property::new("run_id", report.run_id.as_str()));
+    suite.add_property(Property::new("plan_path", report.plan.path.as_str()));
+    suite.add_property(Property::new("plan_sha256", report.plan.sha256.as_str()));
+    suite.add_property(Property::new("status", status_name(report.status)));
+    if let Some(reason) = &report.reason {
+        suite.add_property(Property::new("reason", reason.as_str()));
+    }
+    for step in &report.steps {
+        for item in &step.items {
+            suite.add_test_case(test_case(report, step, item, started));
+        }
+    }
+    if matches!(report.status, Status::CouldNotRun | Status::Interrupted) {
+        let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+        let reason = report
+            .reason
+            .clone()
+            .unwrap_or_else(|| status_name(report.status).replace('_', " "));
+        status.set_message(first_line(&reason));
+        status.set_type(status_name(report.status));
+        status.set_description(reason);
+        let mut case = TestCase::new(RUN_CASE, status);
+        case.set_classname(report.plan.name.as_str());
+        suite.add_test_case(case);
+    }
+
+    let mut junit = quick_junit::Report::new("callplan");
+    junit.set_time(Duration::from_millis(report.duration_ms));
+    if let Some(at) = started {
+        junit.set_timestamp(at);
+    }
+    junit.add_test_suite(suite);
+    // Writing to a `Vec` cannot fail, and every string went through `XmlString`, which drops
+    // the characters XML cannot hold.
+    junit.to_string().unwrap_or_default()
+}
+
+fn test_case(
+    report: &Report,
+    step: &StepReport,
+    item: &ItemReport,
+    started: Option<DateTime<FixedOffset>>,
+) -> TestCase {
+    let name = match item.item {
+        Some(i) => format!("{}[{}]", step.id, i + 1),
+        None => step.id.clone(),
+    };
+    let message = item.message.as_deref().unwrap_or_default();
+    let detail = match &item.hint {
+        Some(hint) => format!("{message}\nhint: {hint}"),
+        None => message.to_owned(),
+    };
+    let ignored =
+        step.ignored && matches!(item.outcome, ItemOutcome::Failed | ItemOutcome::Errored);
+    let status = match item.outcome {
+        ItemOutcome::Passed => TestCaseStatus::success(),
+        ItemOutcome::Failed | ItemOutcome::Errored if ignored => TestCaseStatus::success(),
+        ItemOutcome::Failed | ItemOutcome::Errored => {
+            let (kind, ty) = match item.outcome {
+                ItemOutcome::Failed => (NonSuccessKind::Failure, "failed"),
+                _ => (NonSuccessKind::Error, "errored"),
+            };
+            let mut status = TestCaseStatus::non_success(kind);
+            status.set_message(first_line(message));
+            status.set_type(ty);
+            status.set_description(detail.as_str());
+            status
+        }
+        ItemOutcome::Skipped => {
+            let mut status = TestCaseStatus::skipped();
+            if !message.is_empty() {
+                status.set_message(first_line(message));
+                if first_line(message) != message {
+                    status.set_description(message);
+                }
+            }
+            status
+        }
+    };
+    let mut case = TestCase::new(name, status);
+    case.set_classname(report.plan.name.as_str());
+    case.set_time(Duration::from_millis(item.duration_ms));
+    let offset = chrono::TimeDelta::try_milliseconds(millis(item.started_ms));
+    if let Some(at) = started
+        .zip(offset)
+        .and_then(|(at, d)| at.checked_add_signed(d))
+    {
+        case.set_timestamp(at);
+    }
+
+    let mut out = String::new();
+    if ignored {
+        let outcome = if item.outcome == ItemOutcome::Failed {
+            "failed"
+        } else {
+            "errored"
+        };
+        let _ = writeln!(out, "ignored: {outcome} (on_error: ignore): {detail}");
+    }
+    let _ = writeln!(
+        out,
+        "step: {} ({} {})",
+        step.name, step.provider, step.action
+    );
+    system_out(&mut out, item);
+    case.set_system_out(out.trim_end());
+    case
+}
+
+/// The item's request, answer and attempts, one fact a line.
+fn system_out(out: &mut String, item: &ItemReport) {
+    if let Some(request) = &item.request {
+        let _ = writeln!(out, "request: {request}");
+    }
+    if let Some(status) = item.status {
+        let _ = writeln!(out, "status: {status}");
+    }
+    for (n, attempt) in item.attempts.iter().enumerate() {
+        let _ = write!(out, "attempt {}:", n + 1);
+        if let Some(status) = attempt.status {
+            let _ = write!(out, " status {status}");
+        }
+        if let Some(error) = &attempt.error {
+            let _ = write!(out, " error: {}", error.replace('\n', " "));
+        }
+        let _ = write!(out, " ({} ms)", attempt.elapsed_ms);
+        if let Some(wait) = attempt.retry_after_ms {
+            let _ = write!(out, ", retry after {wait} ms");
+        }
+        out.push('\n');
+    }
+    if let Some(id) = &item.correlation_id {
+        let _ = writeln!(out, "correlation id: {id}");
+    }
+    if let Some(call) = &item.call {
+        let _ = writeln!(out, "call: {call}");
+    }
+    for (name, value) in &item.saved {
+        let _ = writeln!(out, "saved: {name} = {value}");
+    }
+    if let Some(response) = item.response.as_deref().filter(|r| !r.is_empty()) {
+        let _ = writeln!(out, "response:\n{response}");
+    }
+}
+
+fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Running => "running",
+        Status::Passed => "passed",
+        Status::Failed => "failed",
+        Status::CouldNotRun => "could_not_run",
+        Status::Interrupted => "interrupted",
+    }
+}
+
+/// The first line of a message: attribute values lose their line breaks when read back.
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+fn millis(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,381 @@
+//! The results model: one run, as every report shows it. Built from the runner's events by
+//! [`Collector`]; every reporter renders it. Secrets are masked when it is built, so no
+//! reporter can leak one.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use super::Redactor;
+use crate::runner::events::{Event, Outcome, RunStatus, Sink, StepResult};
+
+/// The report format's identifier, in every JSON report.
+pub const SCHEMA_ID: &str = "https://callplan.dev/schemas/report.v1.schema.json";
+
+/// One run.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Report {
+    /// The JSON Schema this report follows.
+    #[serde(rename = "$schema")]
+    pub schema: String,
+    /// The run's id.
+    pub run_id: String,
+    /// The plan.
+    pub plan: PlanInfo,
+    /// The providers the plan talks to.
+    pub providers: Vec<ProviderInfo>,
+    /// When the run started (RFC 3339).
+    pub started_at: String,
+    /// When it ended (RFC 3339), if it has.
+    pub finished_at: Option<String>,
+    /// Wall time, in milliseconds.
+    pub duration_ms: u64,
+    /// How it ended.
+    pub status: Status,
+    /// Why, when it did not pass.
+    pub reason: Option<String>,
+    /// Outcome counts, over steps and `for_each` items.
+    pub counts: Counts,
+    /// The steps, in plan order.
+    pub steps: Vec<StepReport>,
+}
+
+/// The plan a run ran.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PlanInfo {
+    /// `name`.
+    pub name: String,
+    /// The file, as given.
+    pub path: String,
+    /// SHA-256 of the file's bytes (hex): which version of the plan ran.
+    pub sha256: String,
+}
+
+/// A provider.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ProviderInfo {
+    /// Its name in the plan.
+    pub name: String,
+    /// `genesys-cloud`, `nice-cxone` or `http`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Where it points: the API base, or for CXone the auth host it discovers from.
+    pub target: String,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Still running (a report written mid-run).
+    Running,
+    /// Every step passed (or failed with `on_error: ignore`).
+    Passed,
+    /// A step failed.
+    Failed,
+    /// It could not run (a login failed, the guard refused the first dial).
+    CouldNotRun,
+    /// Interrupted (Ctrl-C); the `always` steps ran.
+    Interrupted,
+}
+
+/// Outcome counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Counts {
+    /// Passed.
+    pub passed: u64,
+    /// Failed (an unmet expectation).
+    pub failed: u64,
+    /// Errored (transport, auth, timeout, an error status).
+    pub errored: u64,
+    /// Skipped.
+    pub skipped: u64,
+    /// Failed or errored with `on_error: ignore`.
+    pub warned: u64,
+}
+
+/// An outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemOutcome {
+    /// Passed.
+    Passed,
+    /// An expectation was not met.
+    Failed,
+    /// A transport, auth, timeout or status error.
+    Errored,
+    /// Not run.
+    Skipped,
+}
+
+impl From<Outcome> for ItemOutcome {
+    fn from(o: Outcome) -> ItemOutcome {
+        match o {
+            Outcome::Passed => ItemOutcome::Passed,
+            Outcome::Failed => ItemOutcome::Failed,
+            Outcome::Errored => ItemOutcome::Errored,
+            Outcome::Skipped => ItemOutcome::Skipped,
+        }
+    }
+}
+
+/// A step, with its item (one) or items (`for_each`).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct StepReport {
+    /// Position in the plan, from 0.
+    pub index: usize,
+    /// `id`.
+    pub id: String,
+    /// `name`.
+    pub name: String,
+    /// The provider's name.
+    pub provider: String,
+    /// The action.
+    pub action: String,
+    /// The worst outcome of its items.
+    pub outcome: ItemOutcome,
+    /// Its failure does not fail the run (`on_error: ignore`).
+    pub ignored: bool,
+    /// An `always` step.
+    pub always: bool,
+    /// One entry, or one per `for_each` item, in order.
+    pub items: Vec<ItemReport>,
+}
+
+/// One execution of a step (one `for_each` item).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ItemReport {
+    /// The `for_each` item, from 0.
+    pub item: Option<usize>,
+    /// How it ended.
+    pub outcome: ItemOutcome,
+    /// Why, when it did not pass.
+    pub message: Option<String>,
+    /// What to do about it.
+    pub hint: Option<String>,
+    /// The last status answered.
+    pub status: Option<u16>,
+    /// When it started, in milliseconds from the start of the run.
+    pub started_ms: u64,
+    /// Wall time, in milliseconds.
+    pub duration_ms: u64,
+    /// Every attempt.
+    pub attempts: Vec<AttemptReport>,
+    /// Values saved by `save`.
+    pub saved: IndexMap<String, serde_json::Value>,
+    /// The vendor's correlation id of the last answer (`inin-correlation-id`, `CorrelationId`).
+    pub correlation_id: Option<String>,
+    /// The call's final state, for call steps (`response.call`).
+    pub call: Option<serde_json::Value>,
+    /// The request, `METHOD /path`.
+    pub request: Option<String>,
+    /// The start of the last answer's body, secrets masked.
+    pub response: Option<String>,
+}
+
+/// One attempt.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct AttemptReport {
+    /// The status answered, if any.
+    pub status: Option<u16>,
+    /// What went wrong.
+    pub error: Option<String>,
+    /// How long it took, in milliseconds.
+    pub elapsed_ms: u64,
+    /// The wait before the next attempt, in milliseconds.
+    pub retry_after_ms: Option<u64>,
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis().min(u128::from(u64::MAX)) as u64
+}
+
+fn rank(o: ItemOutcome) -> u8 {
+    match o {
+        ItemOutcome::Passed => 0,
+        ItemOutcome::Skipped => 1,
+        ItemOutcome::Failed => 2,
+        ItemOutcome::Errored => 3,
+    }
+}
+
+impl Report {
+    /// An empty report for a run that is about to start.
+    pub fn new(run_id: &str, plan: PlanInfo) -> Report {
+        Report {
+            schema: SCHEMA_ID.to_owned(),
+            run_id: run_id.to_owned(),
+            plan,
+            providers: Vec::new(),
+            started_at: crate::sandbox::script::timestamp(SystemTime::now()),
+            finished_at: None,
+            duration_ms: 0,
+            status: Status::Running,
+            reason: None,
+            counts: Counts::default(),
+            steps: Vec::new(),
+        }
+    }
+
+    /// Adds a finished step or item.
+    pub fn add(&mut self, r: &StepResult, redactor: &Redactor) {
+        let mask = |s: &Option<String>| s.as_ref().map(|s| redactor.mask(s));
+        let item = ItemReport {
+            item: r.item,
+            outcome: r.outcome.into(),
+            message: mask(&r.message),
+            hint: mask(&r.hint),
+            status: r.status,
+            started_ms: ms(r.started),
+            duration_ms: ms(r.duration),
+            attempts: r
+                .attempts
+                .iter()
+                .map(|a| AttemptReport {
+                    status: a.status,
+                    error: mask(&a.error),
+                    elapsed_ms: ms(a.elapsed),
+                    retry_after_ms: a.retry_after.map(ms),
+                })
+                .collect(),
+            saved: r
+                .saved
+                .iter()
+                .map(|(k, v)| (k.clone(), mask_json(v, redactor)))
+                .collect(),
+            correlation_id: r.correlation_id.clone(),
+            call: r.call.as_ref().map(|c| mask_json(c, redactor)),
+            request: mask(&r.request),
+            response: mask(&r.response),
+        };
+        match (item.outcome, r.ignored) {
+            (ItemOutcome::Passed, _) => self.counts.passed += 1,
+            (ItemOutcome::Skipped, _) => self.counts.skipped += 1,
+            (_, true) => self.counts.warned += 1,
+            (ItemOutcome::Failed, false) => self.counts.failed += 1,
+            (ItemOutcome::Errored, false) => self.counts.errored += 1,
+        }
+        match self.steps.iter_mut().find(|s| s.index == r.index) {
+            Some(step) => {
+                if rank(item.outcome) > rank(step.outcome) {
+                    step.outcome = item.outcome;
+                }
+                step.items.push(item);
+            }
+            None => self.steps.push(StepReport {
+                index: r.index,
+                id: r.id.clone(),
+                name: r.name.clone(),
+                provider: r.provider.clone(),
+                action: r.action.clone(),
+                outcome: item.outcome,
+                ignored: r.ignored,
+                always: r.always,
+                items: vec![item],
+            }),
+        }
+    }
+}
+
+/// Masks secrets inside every string of a JSON value.
+fn mask_json(value: &serde_json::Value, redactor: &Redactor) -> serde_json::Value {
+    match value {
+        serde_json::Value::String(s) => serde_json::Value::String(redactor.mask(s)),
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(|v| mask_json(v, redactor)).collect())
+        }
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), mask_json(v, redactor)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// SHA-256 of a file, hex; empty when it cannot be read.
+pub fn sha256_of(path: &std::path::Path) -> String {
+    use sha2::Digest as _;
+    std::fs::read(path)
+        .map(|bytes| {
+            sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Builds the report from the runner's events.
+#[derive(Debug)]
+pub struct Collector {
+    report: Mutex<Report>,
+    redactor: Arc<Redactor>,
+}
+
+impl Collector {
+    /// Collects into `report`, masking with `redactor`.
+    pub fn new(report: Report, redactor: Arc<Redactor>) -> Collector {
+        Collector {
+            report: Mutex::new(report),
+            redactor,
+        }
+    }
+
+    /// The report so far.
+    pub fn snapshot(&self) -> Report {
+        self.report
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Sink for Collector {
+    fn event(&self, event: &Event) {
+        let mut report = self.report.lock().unwrap_or_else(PoisonError::into_inner);
+        match event {
+            Event::RunStarted { providers, .. } => {
+                report.providers = providers
+                    .iter()
+                    .map(|(name, kind, target)| ProviderInfo {
+                        name: name.clone(),
+                        kind: kind.clone(),
+                        target: target.clone(),
+                    })
+                    .collect();
+            }
+            Event::StepFinished(result) => report.add(result, &self.redactor),
+            Event::RunFinished {
+                status,
+                reason,
+                duration,
+            } => {
+                report.status = match status {
+                    RunStatus::Passed => Status::Passed,
+                    RunStatus::Failed => Status::Failed,
+                    RunStatus::CouldNotRun => Status::CouldNotRun,
+                    RunStatus::Interrupted => Status::Interrupted,
+                };
+                report.reason = reason.as_ref().map(|r| self.redactor.mask(r));
+                report.duration_ms = ms(*duration);
+                report.finished_at = Some(crate::sandbox::script::timestamp(SystemTime::now()));
+            }
+            Event::StepStarted { .. } | Event::AttemptFailed { .. } | Event::Note(_) => {}
+        }
+    }
+}
+
+/// Sends every event to several sinks, in order.
+pub struct Tee<'a>(pub Vec<&'a dyn Sink>);
+
+impl Sink for Tee<'_> {
+    fn event(&self, event: &Event) {
+        for sink in &self.0 {
+            sink.event(event);
+        }
+    }
+}

@@ -1,0 +1,561 @@
+//! The HTML report: self-contained (nothing loads), escaped, one timeline bar per step and
+//! `for_each` item, and still reasonable with no step or a thousand items.
+//!
+//! `CALLPLAN_WRITE_HTML=path cargo test --test integration html_report::demo` writes the demo
+//! report's page to `path` (`scripts/screenshot-report.sh` uses it when `callplan run` has no
+//! `--report` flag).
+
+use callplan::report::Format;
+use callplan::report::model::{
+    AttemptReport, Counts, ItemOutcome, ItemReport, PlanInfo, ProviderInfo, Report, SCHEMA_ID,
+    Status, StepReport,
+};
+use indexmap::IndexMap;
+use serde_json::json;
+
+fn report(steps: Vec<StepReport>) -> Report {
+    let mut counts = Counts::default();
+    for s in &steps {
+        for i in &s.items {
+            match (i.outcome, s.ignored) {
+                (ItemOutcome::Passed, _) => counts.passed += 1,
+                (ItemOutcome::Skipped, _) => counts.skipped += 1,
+                (_, true) => counts.warned += 1,
+                (ItemOutcome::Failed, false) => counts.failed += 1,
+                (ItemOutcome::Errored, false) => counts.errored += 1,
+            }
+        }
+    }
+    let failed = counts.failed + counts.errored > 0;
+    let reason = steps
+        .iter()
+        .find(|s| !s.ignored && matches!(s.outcome, ItemOutcome::Failed | ItemOutcome::Errored))
+        .map(|s| format!("step `{}` failed", s.id));
+    let duration_ms = steps
+        .iter()
+        .flat_map(|s| &s.items)
+        .map(|i| i.started_ms + i.duration_ms)
+        .max()
+        .unwrap_or(0)
+        + 20;
+    Report {
+        schema: SCHEMA_ID.to_owned(),
+        run_id: "0f6d2c8e-3a51-4c7e-9b1e-5d0c2a7f4e11".to_owned(),
+        plan: PlanInfo {
+            name: "genesys-external-contact-crm".to_owned(),
+            path: "plans/genesys-external-contact-crm.yaml".to_owned(),
+            sha256: "9c1f6b2e0d4a7c35e8b1f0a2d6c4e8b7a1f3d5c7e9b0a2c4d6e8f0a1b3c5d7e9".to_owned(),
+        },
+        providers: vec![
+            ProviderInfo {
+                name: "gc".to_owned(),
+                kind: "genesys-cloud".to_owned(),
+                target: "https://api.mypurecloud.ie".to_owned(),
+            },
+            ProviderInfo {
+                name: "crm".to_owned(),
+                kind: "http".to_owned(),
+                target: "https://crm.example.com/api".to_owned(),
+            },
+        ],
+        started_at: "2026-11-02T09:14:03.512Z".to_owned(),
+        finished_at: Some("2026-11-02T09:14:15.033Z".to_owned()),
+        duration_ms,
+        status: if failed {
+            Status::Failed
+        } else {
+            Status::Passed
+        },
+        reason,
+        counts,
+        steps,
+    }
+}
+
+fn step(index: usize, id: &str, name: &str, provider: &str, action: &str) -> StepReport {
+    StepReport {
+        index,
+        id: id.to_owned(),
+        name: name.to_owned(),
+        provider: provider.to_owned(),
+        action: action.to_owned(),
+        outcome: ItemOutcome::Passed,
+        ignored: false,
+        always: false,
+        items: Vec::new(),
+    }
+}
+
+fn attempt(status: u16, elapsed_ms: u64) -> AttemptReport {
+    AttemptReport {
+        status: Some(status),
+        error: None,
+        elapsed_ms,
+        retry_after_ms: None,
+    }
+}
+
+fn item(outcome: ItemOutcome, started_ms: u64, duration_ms: u64, status: u16) -> ItemReport {
+    ItemReport {
+        item: None,
+        outcome,
+        message: None,
+        hint: None,
+        status: Some(status),
+        started_ms,
+        duration_ms,
+        attempts: vec![attempt(status, duration_ms)],
+        saved: IndexMap::new(),
+        correlation_id: Some(format!("c0ffee00-0000-4000-8000-{started_ms:012}")),
+        call: None,
+        request: None,
+        response: None,
+    }
+}
+
+/// Adds items, setting the step's outcome to the worst of them.
+fn with(mut s: StepReport, items: Vec<ItemReport>) -> StepReport {
+    let rank = |o: ItemOutcome| match o {
+        ItemOutcome::Passed => 0,
+        ItemOutcome::Skipped => 1,
+        ItemOutcome::Failed => 2,
+        ItemOutcome::Errored => 3,
+    };
+    s.outcome = items
+        .iter()
+        .map(|i| i.outcome)
+        .max_by_key(|o| rank(*o))
+        .unwrap_or(ItemOutcome::Passed);
+    s.items = items;
+    s
+}
+
+/// A realistic run: a retried dial, a call wait, a `for_each` of five with one unmet
+/// expectation and one retry, an ignored timeout, and two `always` steps.
+fn demo() -> Report {
+    let mut contact = item(ItemOutcome::Passed, 4, 312, 200);
+    contact.request = Some("POST /api/v2/externalcontacts/contacts".to_owned());
+    contact.response = Some(
+        r#"{"id":"8f1c2d3e-0000-4000-8000-000000000042","firstName":"Ada","lastName":"Lovelace"}"#
+            .to_owned(),
+    );
+    contact.saved.insert(
+        "contact_id".to_owned(),
+        json!("8f1c2d3e-0000-4000-8000-000000000042"),
+    );
+
+    let mut dial = item(ItemOutcome::Passed, 330, 1_590, 200);
+    dial.request = Some("POST /api/v2/conversations/calls".to_owned());
+    dial.attempts = vec![
+        AttemptReport {
+            status: Some(503),
+            error: Some("503 Service Unavailable".to_owned()),
+            elapsed_ms: 240,
+            retry_after_ms: Some(1_000),
+        },
+        attempt(200, 345),
+    ];
+    dial.response = Some(r#"{"id":"3b7e9d10-0000-4000-8000-000000000007"}"#.to_owned());
+
+    let mut answered = item(ItemOutcome::Passed, 1_930, 4_870, 200);
+    answered.request =
+        Some("GET /api/v2/conversations/3b7e9d10-0000-4000-8000-000000000007".to_owned());
+    answered.call = Some(json!({
+        "conversation_id": "3b7e9d10-0000-4000-8000-000000000007",
+        "purpose": "customer",
+        "state": "connected",
+        "connected_time": "2026-11-02T09:14:10.301Z",
+    }));
+
+    let notify_items = (0..5u64)
+        .map(|n| {
+            let start = 6_820 + (n / 2) * 720 + (n % 2) * 35;
+            let mut i = item(ItemOutcome::Passed, start, 380 + n * 45, 201);
+            i.item = Some(n as usize);
+            i.request = Some(format!("POST /api/customers/CRM-181{n}/notes"));
+            match n {
+                2 => {
+                    i.outcome = ItemOutcome::Failed;
+                    i.status = Some(409);
+                    i.attempts = vec![attempt(409, i.duration_ms)];
+                    i.message = Some(
+                        "expectation `response.status in [200, 201]` was not met: response.status is 409"
+                            .to_owned(),
+                    );
+                    i.hint = Some(
+                        "the CRM already has a note for this call; make the note's key unique per run with `{{ run.id }}`"
+                            .to_owned(),
+                    );
+                    i.response = Some(r#"{"error":"duplicate note","key":"CRM-1812/call"}"#.to_owned());
+                }
+                3 => {
+                    i.duration_ms = 1_310;
+                    i.attempts = vec![
+                        AttemptReport {
+                            status: Some(429),
+                            error: Some("429 Too Many Requests".to_owned()),
+                            elapsed_ms: 110,
+                            retry_after_ms: Some(800),
+                        },
+                        attempt(201, 360),
+                    ];
+                }
+                _ => {}
+            }
+            i
+        })
+        .collect();
+
+    let mut survey = item(ItemOutcome::Errored, 8_920, 2_000, 0);
+    survey.status = None;
+    survey.attempts = vec![AttemptReport {
+        status: None,
+        error: Some("timed out after 2s".to_owned()),
+        elapsed_ms: 2_000,
+        retry_after_ms: None,
+    }];
+    survey.message = Some("the request timed out after 2s".to_owned());
+    survey.hint = Some("raise the step's `timeout`, or check the survey service".to_owned());
+    survey.request = Some("POST /api/surveys".to_owned());
+    survey.correlation_id = None;
+
+    let mut hangup = item(ItemOutcome::Passed, 8_930, 420, 202);
+    hangup.request =
+        Some("PATCH /api/v2/conversations/calls/3b7e9d10-0000-4000-8000-000000000007".to_owned());
+    hangup.call = Some(json!({ "state": "disconnected", "disconnect_type": "client" }));
+
+    let mut crm = item(ItemOutcome::Passed, 10_930, 560, 201);
+    crm.request = Some("POST /api/customers/CRM-1815/calls".to_owned());
+    crm.response = Some(r#"{"ok":true}"#.to_owned());
+
+    let mut survey_step = step(4, "survey", "Ask for a survey", "crm", "request");
+    survey_step.ignored = true;
+    let mut hangup_step = step(5, "hangup", "Hang up", "gc", "conversations.disconnect");
+    hangup_step.always = true;
+    let mut crm_step = step(
+        6,
+        "crm_update",
+        "Post the outcome to the CRM",
+        "crm",
+        "request",
+    );
+    crm_step.always = true;
+
+    report(vec![
+        with(
+            step(
+                0,
+                "contact",
+                "Register the external contact",
+                "gc",
+                "external_contacts.create",
+            ),
+            vec![contact],
+        ),
+        with(
+            step(
+                1,
+                "dial",
+                "Call the contact on behalf of the agent",
+                "gc",
+                "calls.create_for_user",
+            ),
+            vec![dial],
+        ),
+        with(
+            step(
+                2,
+                "answered",
+                "Wait for the customer to answer",
+                "gc",
+                "calls.wait",
+            ),
+            vec![answered],
+        ),
+        with(
+            step(3, "notify", "Add a note per open case", "crm", "request"),
+            notify_items,
+        ),
+        with(survey_step, vec![survey]),
+        with(hangup_step, vec![hangup]),
+        with(crm_step, vec![crm]),
+    ])
+}
+
+fn html(report: &Report) -> String {
+    Format::Html.render(report)
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+/// Writes the demo page to `$CALLPLAN_WRITE_HTML` (for the screenshot), else to a temporary
+/// directory, through the same atomic write every report uses.
+#[test]
+fn demo_page_is_written_whole() {
+    let page = html(&demo());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = std::env::var_os("CALLPLAN_WRITE_HTML")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dir.path().join("report.html"));
+    callplan::report::write_atomic(&path, &page).expect("write the page");
+    let written = std::fs::read_to_string(&path).expect("read it back");
+    assert_eq!(written, page);
+    assert!(written.starts_with("<!DOCTYPE html>"));
+    assert!(written.ends_with("</html>\n"));
+}
+
+#[test]
+fn nothing_on_the_page_loads_from_the_network() {
+    let mut r = demo();
+    // Text that holds URLs and markup that would load them, were it not escaped.
+    r.steps[0].items[0].message = Some(
+        r#"see <img src="https://evil.example/x.png"> and <link rel="stylesheet" href="http://evil.example/a.css">"#
+            .to_owned(),
+    );
+    r.steps[0].items[0].response =
+        Some(r#"<style>@import url(https://evil.example/b.css);</style>"#.to_owned());
+    let page = html(&r);
+    assert!(
+        page.contains(
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        ),
+        "the page forbids every fetch"
+    );
+    // Markup in text is escaped, so every `<` on the page opens a real tag: look at those, and
+    // at the stylesheet.
+    let tags: Vec<&str> = page
+        .match_indices('<')
+        .map(|(at, _)| &page[at..at + page[at..].find('>').expect("a closed tag")])
+        .collect();
+    for tag in &tags {
+        for element in [
+            "<img",
+            "<link",
+            "<script",
+            "<iframe",
+            "<object",
+            "<embed",
+            "<base",
+            "<form",
+            "<video",
+            "<audio",
+            "<source",
+            "<svg",
+            "<meta http-equiv=\"refresh",
+        ] {
+            assert!(
+                !tag.starts_with(element),
+                "the page has a {element} element"
+            );
+        }
+        // Quotes in text are escaped, so `name="` inside a tag is a real attribute.
+        for loader in [
+            "src=\"",
+            "srcset=\"",
+            "=\"http",
+            "=\"//",
+            "action=\"",
+            "poster=\"",
+            "data=\"",
+        ] {
+            assert!(!tag.contains(loader), "a tag has `{loader}`: {tag}");
+        }
+        for (at, _) in tag.match_indices("style=\"") {
+            let style = &tag[at + 7..];
+            let style = &style[..style.find('"').expect("closing quote")];
+            assert!(!style.contains("url("), "a style loads: {style}");
+        }
+    }
+    assert_eq!(count(&page, "<style>"), 1);
+    let css = &page[page.find("<style>").expect("style")..page.find("</style>").expect("end")];
+    for loader in ["@import", "url(", "http", "//"] {
+        assert!(!css.contains(loader), "the stylesheet has `{loader}`");
+    }
+    // Every link is to an anchor on the page.
+    for (at, _) in page.match_indices("href=\"") {
+        let target = &page[at + 6..];
+        assert!(
+            target.starts_with('#'),
+            "a link leaves the page: {}",
+            &target[..40.min(target.len())]
+        );
+        let id = &target[1..target.find('"').expect("closing quote")];
+        assert!(
+            page.contains(&format!("id=\"{id}\"")),
+            "the link to #{id} has no target"
+        );
+    }
+    // The URLs are still there, as text.
+    assert!(page.contains("https://evil.example/x.png"));
+    assert!(page.contains("https://api.mypurecloud.ie"));
+}
+
+#[test]
+fn markup_in_messages_and_names_is_escaped() {
+    let mut r = demo();
+    r.steps[1].name = r#"Dial "now" & <b>fast</b>"#.to_owned();
+    r.steps[3].items[2].message = Some("</td><script>alert('x')</script>".to_owned());
+    r.steps[3].items[2].hint = Some("<!-- comment -->".to_owned());
+    r.steps[3].items[2].response = Some("</pre></details><script>1</script>".to_owned());
+    let page = html(&r);
+    assert!(!page.contains("<script"));
+    assert!(!page.contains("<!--"));
+    assert!(!page.contains("<b>fast"));
+    assert!(page.contains("&lt;/td&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+    assert!(page.contains("&lt;/pre&gt;&lt;/details&gt;&lt;script&gt;1&lt;/script&gt;"));
+    // In an attribute (the bar's hover text) and in content.
+    assert!(page.contains("title=\"Dial &quot;now&quot; &amp; &lt;b&gt;fast&lt;/b&gt;\""));
+    assert!(page.contains(
+        "<div class=\"muted small\">Dial &quot;now&quot; &amp; &lt;b&gt;fast&lt;/b&gt;</div>"
+    ));
+}
+
+#[test]
+fn the_timeline_has_one_bar_per_step_and_item_coloured_by_outcome() {
+    let r = demo();
+    let page = html(&r);
+    let items: usize = r.steps.iter().map(|s| s.items.len()).sum();
+    assert_eq!(items, 11);
+    assert_eq!(count(&page, "<a class=\"bar o-"), items);
+    assert_eq!(count(&page, "<a class=\"bar o-passed\""), 9);
+    assert_eq!(count(&page, "<a class=\"bar o-failed\""), 1);
+    // The survey's timeout is ignored (`on_error: ignore`): a muted bar, a warning.
+    assert_eq!(count(&page, "<a class=\"bar o-errored ignored\""), 1);
+    assert!(page.contains("<span class=\"badge b-warned\"><b>1</b> warned</span>"));
+    assert!(page.contains("<span class=\"badge b-failed\"><b>1</b> failed</span>"));
+    assert!(page.contains("<span class=\"badge b-errored zero\"><b>0</b> errored</span>"));
+    // The five items have a row each, under the step's span.
+    assert_eq!(count(&page, "<div class=\"row item\">"), 5);
+    // The retried dial and the retried item: their first attempt failed, then a wait.
+    assert_eq!(count(&page, "<i class=\"att bad first\""), 2 + 1); // + the legend's
+    assert_eq!(count(&page, "<i class=\"wait\""), 2 + 1);
+    // Call steps say where the call got to.
+    assert!(page.contains(">call: connected</span>"));
+    assert!(page.contains(">call: disconnected (client)</span>"));
+    // The axis is labelled, in seconds for an 11.5 s run.
+    assert!(page.contains(">0 s</span>"));
+    assert!(page.contains(">10 s</span>"));
+    // The details table has a row per item, each a link target of its bar.
+    assert_eq!(count(&page, "<tr id=\"step-"), items);
+    assert!(page.contains("href=\"#step-3-2\""));
+    assert!(page.contains("<tr id=\"step-3-2\" class=\"r-failed\">"));
+}
+
+#[test]
+fn a_run_with_no_steps_still_renders() {
+    let mut r = report(Vec::new());
+    r.status = Status::CouldNotRun;
+    r.reason = Some("login to gc failed: 401 invalid_client".to_owned());
+    let page = html(&r);
+    assert!(page.ends_with("</html>\n"));
+    assert!(page.contains("<span class=\"status s-could-not-run\">could not run</span>"));
+    assert!(page.contains("login to gc failed: 401 invalid_client"));
+    assert_eq!(count(&page, "No step ran."), 2);
+    assert_eq!(count(&page, "class=\"bar "), 0);
+    assert!(!page.contains("<table"));
+}
+
+#[test]
+fn a_thousand_items_collapse_into_one_row() {
+    let items: Vec<ItemReport> = (0..1_000u64)
+        .map(|n| {
+            // Ten at a time, about 300 ms each.
+            let mut i = item(
+                ItemOutcome::Passed,
+                (n / 10) * 310 + n % 10,
+                290 + n % 7,
+                200,
+            );
+            i.item = Some(n as usize);
+            i.response = Some(format!(
+                "{{\"id\":{n},\"padding\":\"{}\"}}",
+                "x".repeat(400)
+            ));
+            if n % 250 == 7 {
+                i.outcome = ItemOutcome::Errored;
+                i.status = Some(500);
+                i.message = Some(format!("item {n}: 500 Internal Server Error"));
+            }
+            i
+        })
+        .collect();
+    let r = report(vec![with(
+        step(
+            0,
+            "bulk",
+            "Create a thousand contacts",
+            "gc",
+            "external_contacts.create",
+        ),
+        items,
+    )]);
+    let page = html(&r);
+    assert_eq!(count(&page, "<a class=\"bar o-"), 1_000);
+    assert_eq!(count(&page, "<a class=\"bar o-errored\""), 4);
+    assert_eq!(count(&page, "<div class=\"row many\">"), 1);
+    assert_eq!(count(&page, "<div class=\"row item\">"), 0);
+    assert!(page.contains("1000 items: 996 passed, 4 errored"));
+    // Ten concurrent items: ten lanes.
+    assert!(page.contains("top:2.0px;"));
+    assert!(page.contains("top:38.0px;"));
+    assert!(!page.contains("top:42.0px;"));
+    // The table lists every errored item and the first hundred passed ones.
+    assert_eq!(count(&page, "\" class=\"r-"), 104);
+    assert!(page.contains("… and 896 more items of <code>bulk</code> (896 passed)"));
+    // The bars of items it leaves out link to that line.
+    assert_eq!(count(&page, "href=\"#step-0-more\""), 896);
+    assert!(page.contains("<tr id=\"step-0-more\" class=\"more\">"));
+    assert!(page.len() < 1_000_000, "the page is {} bytes", page.len());
+
+    // When most fail, the table stops at two hundred of them.
+    let mut r = r;
+    for i in &mut r.steps[0].items {
+        i.outcome = ItemOutcome::Failed;
+        i.message = Some(format!("item {:?}: expected 201, got 409", i.item));
+    }
+    let page = html(&r);
+    assert_eq!(count(&page, "\" class=\"r-failed\""), 200);
+    assert!(page.contains("… and 800 more items of <code>bulk</code> (800 failed)"));
+    assert!(page.len() < 1_000_000, "the page is {} bytes", page.len());
+}
+
+/// The page's body for a small fixed report (the stylesheet is left out: it is not behaviour).
+#[test]
+fn small_report_snapshot() {
+    let mut contact = item(ItemOutcome::Passed, 0, 120, 200);
+    contact.request = Some("POST /api/v2/externalcontacts/contacts".to_owned());
+    let mut dial = item(ItemOutcome::Errored, 130, 900, 503);
+    dial.attempts = vec![
+        AttemptReport {
+            status: Some(503),
+            error: Some("503 Service Unavailable".to_owned()),
+            elapsed_ms: 100,
+            retry_after_ms: Some(500),
+        },
+        AttemptReport {
+            status: Some(503),
+            error: Some("503 Service Unavailable".to_owned()),
+            elapsed_ms: 300,
+            retry_after_ms: None,
+        },
+    ];
+    dial.message = Some("Genesys answered 503 twice".to_owned());
+    dial.hint = Some("retry later".to_owned());
+    dial.call = Some(json!({ "state": "disconnected" }));
+    let r = report(vec![
+        with(
+            step(0, "contact", "Register", "gc", "external_contacts.create"),
+            vec![contact],
+        ),
+        with(step(1, "dial", "Dial", "gc", "calls.create"), vec![dial]),
+    ]);
+    let page = html(&r);
+    let body = &page[page.find("<body>").expect("a body")..];
+    let body = body.replace(
+        concat!("callplan ", env!("CARGO_PKG_VERSION")),
+        "callplan [version]",
+    );
+    insta::assert_snapshot!(body);
+}
