@@ -135,6 +135,14 @@ Exit codes: 0 passed, 1 a step failed, 2 invalid plan or command line (nothing s
         /// `-vv` the bodies' beginnings too. `RUST_LOG` overrides the level.
         #[arg(long, short, action = clap::ArgAction::Count)]
         verbose: u8,
+        /// Append every finished step and item (and every create before it leaves) to this
+        /// JSONL journal, fsynced, so that a killed run can be resumed.
+        #[arg(long, value_name = "FILE")]
+        journal: Option<PathBuf>,
+        /// Resume from a journal: skip what finished (restoring saved values), report what was
+        /// sent but never confirmed instead of sending it again, run the rest; appends to it.
+        #[arg(long, value_name = "FILE", conflicts_with = "journal")]
+        resume: Option<PathBuf>,
     },
     /// Write a new plan to start from: commented, valid, runnable on the sandbox.
     #[command(after_help = "Examples:
@@ -225,6 +233,8 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Exit {
             quiet,
             color,
             verbose,
+            journal,
+            resume,
         } => run::run(run::Options {
             plan,
             sandbox,
@@ -237,6 +247,8 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Exit {
             quiet,
             color: color.enabled(),
             verbose,
+            journal,
+            resume,
         }),
     }
 }

@@ -19,10 +19,12 @@ use crate::provider::auth::Credentials;
 use crate::provider::connection::{Connection, Settings};
 use crate::provider::{ProviderKind, cxone, hints};
 use crate::report::console::{self, Console, StepInfo};
+use crate::report::jsonl::ItemLog;
 use crate::report::model::{self, Collector, PlanInfo, Report, Tee};
 use crate::report::webhook::{Hook, Webhooks};
 use crate::report::{Format, Redactor};
 use crate::runner::events::{Event, RunStatus, Sink};
+use crate::runner::journal::{Journal, Resume};
 use crate::runner::render::{self, Renderer};
 use crate::runner::{self, dry};
 use crate::sandbox;
@@ -48,6 +50,10 @@ pub(super) struct Options {
     pub(super) reports: Vec<String>,
     /// `--quiet`: only the summary and failures.
     pub(super) quiet: bool,
+    /// `--journal F`.
+    pub(super) journal: Option<PathBuf>,
+    /// `--resume F`.
+    pub(super) resume: Option<PathBuf>,
     /// `--color`, resolved: color the labels and the verdict.
     pub(super) color: bool,
     /// `-v` (1), `-vv` (2): log requests to stderr.
@@ -92,7 +98,12 @@ pub(super) fn run(options: Options) -> Exit {
         },
     };
     let mut targets = Vec::new();
+    let mut item_logs = Vec::new();
     for text in &options.reports {
+        if let Some(path) = text.strip_prefix("jsonl:").filter(|p| !p.is_empty()) {
+            item_logs.push(PathBuf::from(path));
+            continue;
+        }
         match parse_report_target(text) {
             Ok(t) => targets.push(t),
             Err(e) => {
@@ -120,7 +131,7 @@ pub(super) fn run(options: Options) -> Exit {
             return Exit::CouldNotRun;
         }
     };
-    runtime.block_on(run_async(plan, options, vars, env_file, targets))
+    runtime.block_on(run_async(plan, options, vars, env_file, targets, item_logs))
 }
 
 async fn run_async(
@@ -129,6 +140,7 @@ async fn run_async(
     vars: IndexMap<String, serde_json::Value>,
     env_file: HashMap<String, String>,
     mut targets: Vec<(Format, String)>,
+    item_logs: Vec<PathBuf>,
 ) -> Exit {
     let mut out = std::io::stdout();
     let redactor = Arc::new(Redactor::default());
@@ -231,8 +243,21 @@ async fn run_async(
         },
     );
     let collector = Arc::new(Collector::new(report, redactor.clone()));
+    let mut logs = Vec::new();
+    if !options.dry_run {
+        for path in item_logs {
+            match ItemLog::create(path.clone(), redactor.clone()) {
+                Ok(log) => logs.push(Arc::new(log)),
+                Err(e) => {
+                    error(format!("--report jsonl:{}: {e}", path.display()));
+                    return Exit::Invalid;
+                }
+            }
+        }
+    }
     let reports = Arc::new(Reports {
         targets,
+        logs: logs.clone(),
         collector: collector.clone(),
         step_summary: std::env::var_os("GITHUB_STEP_SUMMARY")
             .filter(|v| !v.is_empty())
@@ -393,7 +418,57 @@ async fn run_async(
     for note in notes {
         console.event(&Event::Note(note));
     }
-    let sinks = Tee(vec![&console, collector.as_ref(), &webhooks]);
+    let mut all: Vec<&dyn Sink> = vec![&console, collector.as_ref(), &webhooks];
+    all.extend(logs.iter().map(|l| l.as_ref() as &dyn Sink));
+    let sinks = Tee(all);
+    // The journal: resumed from, and appended to.
+    let plan_sha = model::sha256_of(&options.plan);
+    let resume = match &options.resume {
+        None => None,
+        Some(path) => match Resume::read(path) {
+            Ok(r) => {
+                if let Some(sha) = &r.plan_sha256
+                    && *sha != plan_sha
+                {
+                    error(format!(
+                        "--resume {}: the plan changed since that run (journal sha256 {}, now {}); resume with the plan it ran",
+                        path.display(),
+                        &sha[..sha.len().min(12)],
+                        &plan_sha[..plan_sha.len().min(12)]
+                    ));
+                    return Exit::Invalid;
+                }
+                Some(r)
+            }
+            Err(e) => {
+                error(format!("--resume: {e}"));
+                return Exit::Invalid;
+            }
+        },
+    };
+    let journal = match options.journal.as_ref().or(options.resume.as_ref()) {
+        None => None,
+        Some(path) => match Journal::open(path) {
+            Ok(j) => match j.start(&run_id, &plan_sha, resume.is_some()) {
+                Ok(()) => Some(Arc::new(j)),
+                Err(e) => {
+                    error(e);
+                    return Exit::CouldNotRun;
+                }
+            },
+            Err(e) => {
+                error(format!("--journal: {e}"));
+                return Exit::Invalid;
+            }
+        },
+    };
+    if let Some(r) = &resume {
+        console.event(&Event::Note(format!(
+            "resuming: {} finished steps and items are skipped, {} of unknown fate are reported, not sent again",
+            r.done.len(),
+            r.unknown.len()
+        )));
+    }
     let run = runner::Run {
         plan: &plan,
         connections,
@@ -403,6 +478,8 @@ async fn run_async(
         sink: &sinks,
         interrupted,
         timeout: options.timeout,
+        journal,
+        resume,
     };
     let status = runner::run(&run).await;
     reports.write();
@@ -432,6 +509,8 @@ fn warn_all(warnings: Vec<String>) {
 /// Where a run's reports go.
 struct Reports {
     targets: Vec<(Format, String)>,
+    /// JSONL reports, streamed during the run.
+    logs: Vec<Arc<ItemLog>>,
     collector: Arc<Collector>,
     step_summary: Option<PathBuf>,
 }
@@ -439,6 +518,15 @@ struct Reports {
 impl Reports {
     /// Writes every report from the results so far (also after a failure or an interrupt).
     fn write(&self) {
+        for log in &self.logs {
+            match log.finish() {
+                Ok(()) => eprintln!("report: {}", log.path().display()),
+                Err(e) => eprintln!(
+                    "warning: cannot write the report {}: {e}",
+                    log.path().display()
+                ),
+            }
+        }
         let report = self.collector.snapshot();
         for (format, path) in &self.targets {
             match crate::report::write_atomic(Path::new(path), &format.render(&report)) {
@@ -475,7 +563,7 @@ fn parse_report_target(text: &str) -> Result<(Format, String), String> {
     let format = Format::parse(name).ok_or_else(|| {
         let names: Vec<&str> = Format::ALL.iter().map(|(n, _)| *n).collect();
         format!(
-            "--report `{text}`: unknown format `{name}`; use one of {}",
+            "--report `{text}`: unknown format `{name}`; use one of {}, jsonl",
             names.join(", ")
         )
     })?;
@@ -822,6 +910,12 @@ fn provider_settings(
         discovery_base,
         api_version,
         headers,
+        // Genesys's client-credentials tokens are limited to 300 requests a minute by default;
+        // a plan that says nothing is paced to that.
+        rate_limit: provider.rate_limit.or_else(|| {
+            matches!(credentials, Credentials::GenesysClient { .. })
+                .then_some((300, Duration::from_secs(60)))
+        }),
         credentials,
         timeout: provider.timeout,
     })

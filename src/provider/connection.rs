@@ -127,6 +127,9 @@ pub struct Settings {
     pub credentials: Credentials,
     /// Timeout of one request, if the provider sets one.
     pub timeout: Option<Duration>,
+    /// Pacing: at most this many requests per period (the provider's `rate_limit`; Genesys
+    /// client credentials default to the platform's 300 a minute per token).
+    pub rate_limit: Option<(u32, Duration)>,
 }
 
 /// A provider during a run.
@@ -140,6 +143,19 @@ pub struct Connection {
     /// CXone: the last `CallContactEvent` seen per contact, so that a later wait sees what an
     /// earlier long poll took off the queue.
     pub contact_events: Mutex<HashMap<String, Value>>,
+    /// Paces requests before they are sent (governor: a GCRA, one request at a time).
+    limiter: Option<governor::DefaultDirectRateLimiter>,
+    /// After a 429, the whole provider waits until then (not each worker on its own).
+    paused_until: Mutex<Option<Instant>>,
+}
+
+/// A GCRA limiter for `requests` per `per`, without bursts: requests go out evenly spaced, so a
+/// provider's limit is never reached rather than reached and backed off from.
+fn limiter(limit: Option<(u32, Duration)>) -> Option<governor::DefaultDirectRateLimiter> {
+    let (requests, per) = limit?;
+    let period = (per / requests.max(1)).max(Duration::from_nanos(1));
+    let quota = governor::Quota::with_period(period)?;
+    Some(governor::RateLimiter::direct(quota))
 }
 
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -147,12 +163,46 @@ const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 impl Connection {
     /// A connection with its own settings, sharing `client`.
     pub fn new(settings: Settings, client: reqwest::Client) -> Connection {
+        let settings_limit = settings.rate_limit;
         Connection {
             settings,
             client,
             tokens: TokenCache::default(),
             discovered: tokio::sync::OnceCell::new(),
             contact_events: Mutex::new(HashMap::new()),
+            limiter: limiter(settings_limit),
+            paused_until: Mutex::new(None),
+        }
+    }
+
+    /// Waits for the provider's turn: a pause after a 429, then the pacing.
+    async fn pace(&self) {
+        loop {
+            let paused = *self
+                .paused_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match paused {
+                Some(until) if until > Instant::now() => {
+                    tokio::time::sleep_until(until.into()).await;
+                }
+                _ => break,
+            }
+        }
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+    }
+
+    /// A 429: every request of this provider waits `retry_after`.
+    fn pause(&self, retry_after: Duration) {
+        let until = Instant::now() + retry_after;
+        let mut paused = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if paused.is_none_or(|p| p < until) {
+            *paused = Some(until);
         }
     }
 
@@ -338,6 +388,7 @@ impl Connection {
         if let Some(body) = &request.body {
             builder = builder.json(body);
         }
+        self.pace().await;
         let started = Instant::now();
         // `-v`: the request as sent (the query too), never a header: the Authorization header
         // and the token stay out of the log. The log writer masks secrets in what is shown.
@@ -361,6 +412,16 @@ impl Connection {
             transport(&url, &e)
         })?;
         let status = response.status().as_u16();
+        if status == 429 {
+            // The provider's budget is spent: every worker waits, not only this one.
+            let wait = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map_or(Duration::from_secs(1), Duration::from_secs);
+            self.pause(wait);
+        }
         let headers: Vec<(String, String)> = response
             .headers()
             .iter()

@@ -8,10 +8,16 @@
 //! Text is escaped by hand ([`escape`]): the page puts text only in element content and in
 //! double-quoted attribute values, where escaping five characters is all that is needed; a
 //! template engine would be a dependency for one page.
+//!
+//! A large `for_each` step keeps only some of its items in the model (`omitted` counts the
+//! others): the timeline and the table show the kept ones, the step's label counts every item
+//! (from the step's `total` and `counts`), and a note under its row and at the end of its rows
+//! in the table says how many more there are and that the JSONL report has them.
 
 use std::fmt::Write as _;
 
-use super::model::{AttemptReport, ItemOutcome, ItemReport, Report, Status, StepReport};
+use super::markdown::{breakdown, omitted_counts, thousands};
+use super::model::{AttemptReport, Counts, ItemOutcome, ItemReport, Report, Status, StepReport};
 
 /// A `for_each` step with more items than this is drawn as one row of thin segments (in lanes,
 /// so that concurrent items stay visible); below it, one row per item.
@@ -290,9 +296,9 @@ fn timeline(out: &mut String, report: &Report, steps: &[&StepReport]) {
         let label = step_label(
             s,
             &if items.len() <= ROWS_PER_ITEM_UP_TO && items.iter().any(|i| i.item.is_some()) {
-                match items.len() {
+                match s.total {
                     1 => " · 1 item".to_owned(),
-                    n => format!(" · {n} items"),
+                    n => format!(" · {} items", thousands(n)),
                 }
             } else {
                 String::new()
@@ -337,6 +343,13 @@ fn timeline(out: &mut String, report: &Report, steps: &[&StepReport]) {
                 bar(out, s, item, end, None, &anchor(s, item));
             }
             out.push_str("</div></div>\n");
+        }
+        if s.omitted > 0 {
+            let _ = writeln!(
+                out,
+                "<div class=\"row omitted\"><div class=\"label\"></div><p class=\"omitted\">{}</p></div>",
+                omitted_note(s),
+            );
         }
     }
     axis(out, &ticks, end);
@@ -582,8 +595,8 @@ fn collapsed_row(
         out,
         "<div class=\"row many\"><div class=\"label\">{label}<span class=\"sub\">{} items: {}</span></div>\
          <div class=\"track\" style=\"height:{height:.1}px\">{grid}",
-        items.len(),
-        tally(items.iter().copied()),
+        thousands(s.total),
+        escape(&breakdown(s.counts, "warned")),
     );
     for (lane, item, is_listed) in placed {
         let target = if is_listed {
@@ -629,24 +642,42 @@ fn listed(items: &[&ItemReport]) -> Vec<bool> {
         .collect()
 }
 
-/// How many items had each outcome: `996 passed, 4 errored`.
-fn tally<'a>(items: impl Iterator<Item = &'a ItemReport>) -> String {
-    let mut n = [0usize; 4];
+/// How many of `items` had each outcome, failures under `on_error: ignore` as `warned`.
+fn item_counts<'a>(s: &StepReport, items: impl Iterator<Item = &'a ItemReport>) -> Counts {
+    let mut c = Counts::default();
     for i in items {
-        n[match i.outcome {
-            ItemOutcome::Passed => 0,
-            ItemOutcome::Failed => 1,
-            ItemOutcome::Errored => 2,
-            ItemOutcome::Skipped => 3,
-        }] += 1;
+        match i.outcome {
+            ItemOutcome::Passed => c.passed += 1,
+            ItemOutcome::Skipped => c.skipped += 1,
+            _ if s.ignored => c.warned += 1,
+            ItemOutcome::Failed => c.failed += 1,
+            ItemOutcome::Errored => c.errored += 1,
+        }
     }
-    ["passed", "failed", "errored", "skipped"]
-        .iter()
-        .zip(n)
-        .filter(|(_, n)| *n > 0)
-        .map(|(name, n)| format!("{n} {name}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    c
+}
+
+/// The sum of two sets of counts.
+fn plus(a: Counts, b: Counts) -> Counts {
+    Counts {
+        passed: a.passed + b.passed,
+        failed: a.failed + b.failed,
+        errored: a.errored + b.errored,
+        skipped: a.skipped + b.skipped,
+        warned: a.warned + b.warned,
+    }
+}
+
+/// Under a step's timeline row: the items the report did not keep, and where they are.
+fn omitted_note(s: &StepReport) -> String {
+    format!(
+        "{} more {} ({}) {} not drawn here: every item is in the JSONL report \
+         (<code>--report jsonl:PATH</code>).",
+        thousands(s.omitted),
+        if s.omitted == 1 { "item" } else { "items" },
+        escape(&breakdown(omitted_counts(s), "warned")),
+        if s.omitted == 1 { "is" } else { "are" },
+    )
 }
 
 /// The id of an item's row in the details table.
@@ -685,14 +716,29 @@ fn details(out: &mut String, steps: &[&StepReport]) {
             .filter(|(_, l)| !**l)
             .map(|(i, _)| *i)
             .collect();
-        if !hidden.is_empty() {
+        if !hidden.is_empty() || s.omitted > 0 {
+            // The items kept but not listed here, and those the report did not keep.
+            let counts = plus(item_counts(s, hidden.iter().copied()), omitted_counts(s));
+            let more = hidden.len() as u64 + s.omitted;
+            let where_ = match (hidden.len(), s.omitted) {
+                (_, 0) => "the JSON report lists every one".to_owned(),
+                (0, _) => {
+                    "the JSONL report (<code>--report jsonl:PATH</code>) lists every one".to_owned()
+                }
+                (h, _) => format!(
+                    "the JSON report lists {} of them, the JSONL report \
+                     (<code>--report jsonl:PATH</code>) every one",
+                    thousands(h as u64)
+                ),
+            };
             let _ = writeln!(
                 out,
-                "<tr id=\"step-{}-more\" class=\"more\"><td colspan=\"8\">… and {} more items of <code>{}</code> ({}): the JSON report lists every one.</td></tr>",
+                "<tr id=\"step-{}-more\" class=\"more\"><td colspan=\"8\">… and {} more {} of <code>{}</code> ({}): {where_}.</td></tr>",
                 s.index,
-                hidden.len(),
+                thousands(more),
+                if more == 1 { "item" } else { "items" },
                 escape(&s.id),
-                tally(hidden.iter().copied()),
+                escape(&breakdown(counts, "warned")),
             );
         }
     }
@@ -861,7 +907,7 @@ section.timeline,section.details{background:var(--card);border:1px solid var(--l
 .sname{font-weight:600}
 .sname:hover{text-decoration:underline}
 .action{display:block;color:var(--muted);font-size:12px;overflow:hidden;text-overflow:ellipsis}
-.sub{display:block;color:var(--muted);font-size:12px}
+.sub{display:block;color:var(--muted);font-size:12px;white-space:normal}
 .iname{color:var(--muted);font-size:12px}
 .tag{display:inline-block;margin-left:6px;white-space:nowrap;font-size:11px;border:1px solid #c9ced4;color:var(--muted);border-radius:4px;padding:0 4px;vertical-align:1px}
 .track{position:relative;flex:1;min-height:30px;overflow:hidden}
@@ -913,6 +959,8 @@ details summary{cursor:pointer;color:#2d4f7c}
 details pre{max-height:260px;overflow:auto;background:#f4f5f7;border-radius:6px;padding:6px 8px;margin:2px 0 8px;white-space:pre-wrap;overflow-wrap:anywhere}
 .k{font-size:11px;color:var(--muted);text-transform:uppercase;letter-spacing:.05em;margin-top:4px}
 tr.more td{color:var(--muted);font-style:italic}
+.row.omitted{border-top:0}
+p.omitted{flex:1;margin:0;padding:2px 0 6px;color:var(--muted);font-size:12px;font-style:italic}
 footer{color:var(--muted);font-size:12px;text-align:center}
 "#;
 

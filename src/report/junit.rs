@@ -9,6 +9,19 @@
 //!
 //! A run that could not run or was interrupted gets one more test case, `(run)`, with an
 //! `<error>` carrying the reason: a CI that reads only the counts must not show it as green.
+//!
+//! A large `for_each` step keeps only some of its items in the model (`omitted` counts the
+//! others). Its kept items are test cases as above; its omitted ones are summed up in one test
+//! case per outcome: `dial (99,800 more items passed)`, `dial (12 more items failed)` with a
+//! `<failure>`, likewise `<error>` and `<skipped>`, and `dial (3 more items ignored)` for
+//! failures under `on_error: ignore` (which pass). Their messages say how many, and that every
+//! item's details are in the JSONL report.
+//!
+//! The `tests`, `failures`, `errors` and `skipped` attributes count the test cases written, as
+//! every JUnit reader does: with items omitted, a summing test case counts once however many
+//! items it stands for. The per-item totals are in the suite's properties: `items_total`,
+//! `items_passed`, `items_failed`, `items_errored`, `items_skipped`, `items_ignored` (failures
+//! under `on_error: ignore`) and `items_not_listed` (items with no test case of their own).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -16,6 +29,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
+use super::markdown::{breakdown, omitted_counts, thousands};
 use super::model::{ItemOutcome, ItemReport, Report, Status, StepReport};
 
 /// The name of the extra test case of a run that did not finish on its own.
@@ -36,9 +50,28 @@ pub fn render(report: &Report) -> String {
     if let Some(reason) = &report.reason {
         suite.add_property(Property::new("reason", reason.as_str()));
     }
+    // Per item, over every item (the attributes count test cases; see the module's comment).
+    let c = report.counts;
+    for (name, n) in [
+        ("items_total", report.steps.iter().map(|s| s.total).sum()),
+        ("items_passed", c.passed),
+        ("items_failed", c.failed),
+        ("items_errored", c.errored),
+        ("items_skipped", c.skipped),
+        ("items_ignored", c.warned),
+        (
+            "items_not_listed",
+            report.steps.iter().map(|s| s.omitted).sum(),
+        ),
+    ] {
+        suite.add_property(Property::new(name, n.to_string()));
+    }
     for step in &report.steps {
         for item in &step.items {
             suite.add_test_case(test_case(report, step, item, started));
+        }
+        if step.omitted > 0 {
+            suite.add_test_cases(omitted_cases(report, step));
         }
     }
     if matches!(report.status, Status::CouldNotRun | Status::Interrupted) {
@@ -136,6 +169,81 @@ fn test_case(
     system_out(&mut out, item);
     case.set_system_out(out.trim_end());
     case
+}
+
+/// Where the details of the items with no test case are.
+const JSONL: &str = "their details are in the JSONL report (--report jsonl:PATH)";
+
+/// The items of a step that the model did not keep: one test case per outcome they had.
+fn omitted_cases(report: &Report, step: &StepReport) -> Vec<TestCase> {
+    let o = omitted_counts(step);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "step: {} ({} {})",
+        step.name, step.provider, step.action
+    );
+    let _ = writeln!(
+        out,
+        "items: {} ran; {} have a test case of their own; the other {} ({}) are summed up in \
+         test cases like this one; every item is in the JSONL report (--report jsonl:PATH)",
+        thousands(step.total),
+        thousands(step.items.len() as u64),
+        thousands(step.omitted),
+        breakdown(o, "ignored"),
+    );
+    let mut cases = Vec::new();
+    let mut add = |n: u64, what: &str, status: TestCaseStatus, extra: Option<String>| {
+        if n == 0 {
+            return;
+        }
+        let mut case = TestCase::new(
+            format!("{} ({} more {} {what})", step.id, thousands(n), items(n)),
+            status,
+        );
+        case.set_classname(report.plan.name.as_str());
+        let mut text = extra.map(|e| format!("{e}\n")).unwrap_or_default();
+        text.push_str(&out);
+        case.set_system_out(text.trim_end());
+        cases.push(case);
+    };
+    let message = |n: u64, what: &str| {
+        format!(
+            "{} more {} of step `{}` {what}; {JSONL}",
+            thousands(n),
+            items(n),
+            step.id
+        )
+    };
+    add(o.passed, "passed", TestCaseStatus::success(), None);
+    // As for a kept item: a failure under `on_error: ignore` passes, and says so.
+    add(
+        o.warned,
+        "ignored",
+        TestCaseStatus::success(),
+        Some(format!(
+            "ignored (on_error: ignore): {}",
+            message(o.warned, "failed or errored")
+        )),
+    );
+    for (n, what, kind) in [
+        (o.failed, "failed", NonSuccessKind::Failure),
+        (o.errored, "errored", NonSuccessKind::Error),
+    ] {
+        let mut status = TestCaseStatus::non_success(kind);
+        status.set_message(message(n, what));
+        status.set_type(what);
+        status.set_description(message(n, what));
+        add(n, what, status, None);
+    }
+    let mut status = TestCaseStatus::skipped();
+    status.set_message(message(o.skipped, "were skipped"));
+    add(o.skipped, "skipped", status, None);
+    cases
+}
+
+fn items(n: u64) -> &'static str {
+    if n == 1 { "item" } else { "items" }
 }
 
 /// The item's request, answer and attempts, one fact a line.

@@ -5,10 +5,15 @@
 //! step's failed items (at most [`MAX_ITEMS`] a step). GitHub refuses a step summary over 1 MiB,
 //! so the output stays under [`LIMIT`] bytes: the table is cut first, keeping the steps that did
 //! not pass, and the summary says so.
+//!
+//! A large `for_each` step keeps only some of its items in the model (`omitted` counts the
+//! others): every count here comes from the step's `total` and `counts`, a note under the table
+//! says which items are not listed, and what is read from the kept items alone (the duration,
+//! the attempts) is marked `≥`.
 
 use std::fmt::Write as _;
 
-use super::model::{ItemOutcome, ItemReport, Report, Status, StepReport};
+use super::model::{Counts, ItemOutcome, ItemReport, Report, Status, StepReport};
 
 /// The most bytes a summary takes (GitHub's limit is 1 MiB; this leaves room for a summary that
 /// is appended to another step's).
@@ -35,6 +40,8 @@ pub fn render(report: &Report) -> String {
     let room = LIMIT
         .saturating_sub(head.len() + counts.len() + hints.len() + failed.len())
         .saturating_sub(NOTE_ROOM);
+    let omitted = omitted_note(report);
+    let room = room.saturating_sub(omitted.len());
     let (table, left_out) = table(report, room);
 
     let mut out = head;
@@ -47,6 +54,7 @@ pub fn render(report: &Report) -> String {
             report.steps.len()
         );
     }
+    out.push_str(&omitted);
     out.push_str(&counts);
     out.push_str(&hints);
     out.push_str(&failed);
@@ -128,15 +136,11 @@ fn table(report: &Report, room: usize) -> (String, usize) {
 fn row(n: usize, step: &StepReport) -> String {
     let is_each = step.items.iter().any(|i| i.item.is_some());
     let outcome = if is_each {
-        let passed = step
-            .items
-            .iter()
-            .filter(|i| i.outcome == ItemOutcome::Passed)
-            .count();
         format!(
-            "{} {passed}/{} passed",
+            "{} {}/{} passed",
             outcome_marker(step.outcome, step.ignored),
-            step.items.len()
+            thousands(step.counts.passed),
+            thousands(step.total)
         )
     } else {
         outcome_label(step.outcome, step.ignored)
@@ -160,6 +164,8 @@ fn row(n: usize, step: &StepReport) -> String {
         .max()
         .unwrap_or(0);
     let attempts: usize = step.items.iter().map(|i| i.attempts.len()).sum();
+    // The span and the attempts are read from the kept items: with items omitted, at least.
+    let at_least = if step.omitted > 0 { "≥ " } else { "" };
     let message = step
         .items
         .iter()
@@ -173,22 +179,56 @@ fn row(n: usize, step: &StepReport) -> String {
         })
         .unwrap_or_default();
     format!(
-        "| {n} | {} | {} | {outcome} | {statuses} | {} | {attempts} | {} |\n",
+        "| {n} | {} | {} | {outcome} | {statuses} | {at_least}{} | {at_least}{} | {} |\n",
         code(&step.id),
         text(&step.name),
         duration(end.saturating_sub(start)),
+        thousands(attempts as u64),
         text(&shorten(&message, MESSAGE_CHARS)),
     )
+}
+
+/// Under the table, per step that kept only some of its items: how many are not listed, and
+/// where every one is.
+fn omitted_note(report: &Report) -> String {
+    let steps: Vec<&StepReport> = report.steps.iter().filter(|s| s.omitted > 0).collect();
+    let mut out = String::new();
+    for step in steps.iter().take(MAX_ITEMS) {
+        let _ = writeln!(
+            out,
+            "\n_{} of the {} items of {} ({}) are not listed here; every item is in the JSONL \
+             report (`--report jsonl:PATH`)._",
+            thousands(step.omitted),
+            thousands(step.total),
+            code(&step.id),
+            breakdown(omitted_counts(step), "ignored"),
+        );
+    }
+    if steps.len() > MAX_ITEMS {
+        let _ = writeln!(
+            out,
+            "\n_… and {} more steps with items not listed here._",
+            steps.len() - MAX_ITEMS
+        );
+    }
+    out
 }
 
 fn counts(report: &Report) -> String {
     let c = report.counts;
     let mut out = format!(
         "\nSteps and `for_each` items: **{} passed**, {} failed, {} errored, {} skipped",
-        c.passed, c.failed, c.errored, c.skipped
+        thousands(c.passed),
+        thousands(c.failed),
+        thousands(c.errored),
+        thousands(c.skipped)
     );
     if c.warned > 0 {
-        let _ = write!(out, ", {} ignored (`on_error: ignore`)", c.warned);
+        let _ = write!(
+            out,
+            ", {} ignored (`on_error: ignore`)",
+            thousands(c.warned)
+        );
     }
     out.push_str(".\n");
     out
@@ -213,6 +253,9 @@ fn hints(report: &Report) -> String {
         return String::new();
     }
     let mut out = String::from("\n### Hints\n\n");
+    if report.steps.iter().any(|s| s.omitted > 0) {
+        out.push_str("_From the items this report keeps; the JSONL report has every item._\n\n");
+    }
     for (n, (hint, names)) in hints.iter().enumerate() {
         let shown: Vec<String> = names.iter().take(MAX_ITEMS).map(|s| code(s)).collect();
         let mut line = format!("- {}", shown.join(", "));
@@ -241,15 +284,19 @@ fn failed_items(report: &Report) -> String {
             .iter()
             .filter(|i| matches!(i.outcome, ItemOutcome::Failed | ItemOutcome::Errored))
             .collect();
-        if failed.is_empty() {
+        // Failed, errored, and ignored failures (which the `warned` count holds); with items
+        // omitted, the kept ones may hold none of them.
+        let c = step.counts;
+        let not_passed = c.failed + c.errored + c.warned;
+        if failed.is_empty() && not_passed == 0 {
             continue;
         }
         let mut block = format!(
             "\n{} ({}): {} of {} items did not pass{}\n\n",
             code(&step.id),
             text(&step.name),
-            failed.len(),
-            step.items.len(),
+            thousands(not_passed),
+            thousands(step.total),
             if step.ignored {
                 " (ignored, `on_error: ignore`)"
             } else {
@@ -271,11 +318,31 @@ fn failed_items(report: &Report) -> String {
             }
             block.push('\n');
         }
-        if failed.len() > MAX_ITEMS {
-            let _ = writeln!(block, "- … and {} more", failed.len() - MAX_ITEMS);
+        let shown = failed.len().min(MAX_ITEMS) as u64;
+        if not_passed > shown {
+            let _ = write!(block, "- … and {} more", thousands(not_passed - shown));
+            let o = omitted_counts(step);
+            let only_jsonl = o.failed + o.errored + o.warned;
+            if only_jsonl > 0 {
+                let _ = write!(
+                    block,
+                    " ({} of them only in the JSONL report, `--report jsonl:PATH`)",
+                    thousands(only_jsonl)
+                );
+            }
+            block.push('\n');
         }
         if out.len() + block.len() > SECTION_LIMIT {
-            out.push_str("\n_More failed items are not shown; the JSON report has them all._\n");
+            if report.steps.iter().any(|s| s.omitted > 0) {
+                out.push_str(
+                    "\n_More failed items are not shown; the JSONL report \
+                     (`--report jsonl:PATH`) has every item._\n",
+                );
+            } else {
+                out.push_str(
+                    "\n_More failed items are not shown; the JSON report has them all._\n",
+                );
+            }
             break;
         }
         out.push_str(&block);
@@ -284,6 +351,62 @@ fn failed_items(report: &Report) -> String {
         return out;
     }
     format!("\n### Failed `for_each` items\n{out}")
+}
+
+/// The counts of a step's items that the model did not keep: the step's counts over all its
+/// items, less those of the kept ones. Shared with the other reporters.
+pub(super) fn omitted_counts(step: &StepReport) -> Counts {
+    if step.omitted == 0 {
+        return Counts::default();
+    }
+    let mut kept = Counts::default();
+    for item in &step.items {
+        match (item.outcome, step.ignored) {
+            (ItemOutcome::Passed, _) => kept.passed += 1,
+            (ItemOutcome::Skipped, _) => kept.skipped += 1,
+            (_, true) => kept.warned += 1,
+            (ItemOutcome::Failed, false) => kept.failed += 1,
+            (ItemOutcome::Errored, false) => kept.errored += 1,
+        }
+    }
+    let c = step.counts;
+    Counts {
+        passed: c.passed.saturating_sub(kept.passed),
+        failed: c.failed.saturating_sub(kept.failed),
+        errored: c.errored.saturating_sub(kept.errored),
+        skipped: c.skipped.saturating_sub(kept.skipped),
+        warned: c.warned.saturating_sub(kept.warned),
+    }
+}
+
+/// The non-zero counts, in words: `99,300 passed, 12 failed, 3 ignored`, with `warned` (failures
+/// under `on_error: ignore`) named as the caller says. Shared with the other reporters.
+pub(super) fn breakdown(c: Counts, warned: &str) -> String {
+    [
+        (c.passed, "passed"),
+        (c.failed, "failed"),
+        (c.errored, "errored"),
+        (c.skipped, "skipped"),
+        (c.warned, warned),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, name)| format!("{} {name}", thousands(*n)))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// A count with thousands separators: `99,800`. Shared with the other reporters.
+pub(super) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn item_name(step: &StepReport, item: &ItemReport) -> String {
@@ -416,6 +539,15 @@ mod tests {
         assert_eq!(duration(12_345), "12.3 s");
         assert_eq!(duration(245_000), "4 min 05 s");
         assert_eq!(duration(3_720_000), "1 h 02 min");
+    }
+
+    #[test]
+    fn counts_have_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(99_800), "99,800");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 
     #[test]

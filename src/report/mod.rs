@@ -3,11 +3,13 @@
 //! - [`console`]: the terminal;
 //! - [`model`]: the results model every file report renders;
 //! - [`json`], [`junit`], [`markdown`], [`html`]: one file format each;
+//! - [`jsonl`]: every step and item, streamed as the run goes;
 //! - [`webhook`]: `notify:` lifecycle events.
 
 pub mod console;
 pub mod html;
 pub mod json;
+pub mod jsonl;
 pub mod junit;
 pub mod markdown;
 pub mod model;

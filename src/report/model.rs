@@ -141,9 +141,21 @@ pub struct StepReport {
     pub ignored: bool,
     /// An `always` step.
     pub always: bool,
-    /// One entry, or one per `for_each` item, in order.
+    /// How many times it ran: 1, or the number of `for_each` items.
+    pub total: u64,
+    /// Outcomes over all its items.
+    pub counts: Counts,
+    /// Items not kept in `items` (a large `for_each` keeps the first ones that did not pass
+    /// and the first ones that did; every item is in the JSONL report).
+    pub omitted: u64,
+    /// The step's run, or its `for_each` items in row order (up to the limits above).
     pub items: Vec<ItemReport>,
 }
+
+/// Per step, how many items that did not pass the report keeps (beyond: counted only).
+pub const KEEP_NOT_PASSED: usize = 500;
+/// Per step, how many items that passed the report keeps.
+pub const KEEP_PASSED: usize = 200;
 
 /// One execution of a step (one `for_each` item).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -174,6 +186,41 @@ pub struct ItemReport {
     pub request: Option<String>,
     /// The start of the last answer's body, secrets masked.
     pub response: Option<String>,
+}
+
+impl ItemReport {
+    /// A finished step or item, secrets masked.
+    pub fn of(r: &StepResult, redactor: &Redactor) -> ItemReport {
+        let mask = |s: &Option<String>| s.as_ref().map(|s| redactor.mask(s));
+        ItemReport {
+            item: r.item,
+            outcome: r.outcome.into(),
+            message: mask(&r.message),
+            hint: mask(&r.hint),
+            status: r.status,
+            started_ms: ms(r.started),
+            duration_ms: ms(r.duration),
+            attempts: r
+                .attempts
+                .iter()
+                .map(|a| AttemptReport {
+                    status: a.status,
+                    error: mask(&a.error),
+                    elapsed_ms: ms(a.elapsed),
+                    retry_after_ms: a.retry_after.map(ms),
+                })
+                .collect(),
+            saved: r
+                .saved
+                .iter()
+                .map(|(k, v)| (k.clone(), mask_json(v, redactor)))
+                .collect(),
+            correlation_id: r.correlation_id.clone(),
+            call: r.call.as_ref().map(|c| mask_json(c, redactor)),
+            request: mask(&r.request),
+            response: mask(&r.response),
+        }
+    }
 }
 
 /// One attempt.
@@ -222,61 +269,55 @@ impl Report {
 
     /// Adds a finished step or item.
     pub fn add(&mut self, r: &StepResult, redactor: &Redactor) {
-        let mask = |s: &Option<String>| s.as_ref().map(|s| redactor.mask(s));
-        let item = ItemReport {
-            item: r.item,
-            outcome: r.outcome.into(),
-            message: mask(&r.message),
-            hint: mask(&r.hint),
-            status: r.status,
-            started_ms: ms(r.started),
-            duration_ms: ms(r.duration),
-            attempts: r
-                .attempts
-                .iter()
-                .map(|a| AttemptReport {
-                    status: a.status,
-                    error: mask(&a.error),
-                    elapsed_ms: ms(a.elapsed),
-                    retry_after_ms: a.retry_after.map(ms),
-                })
-                .collect(),
-            saved: r
-                .saved
-                .iter()
-                .map(|(k, v)| (k.clone(), mask_json(v, redactor)))
-                .collect(),
-            correlation_id: r.correlation_id.clone(),
-            call: r.call.as_ref().map(|c| mask_json(c, redactor)),
-            request: mask(&r.request),
-            response: mask(&r.response),
+        let item = ItemReport::of(r, redactor);
+        let count = |counts: &mut Counts| match (item.outcome, r.ignored) {
+            (ItemOutcome::Passed, _) => counts.passed += 1,
+            (ItemOutcome::Skipped, _) => counts.skipped += 1,
+            (_, true) => counts.warned += 1,
+            (ItemOutcome::Failed, false) => counts.failed += 1,
+            (ItemOutcome::Errored, false) => counts.errored += 1,
         };
-        match (item.outcome, r.ignored) {
-            (ItemOutcome::Passed, _) => self.counts.passed += 1,
-            (ItemOutcome::Skipped, _) => self.counts.skipped += 1,
-            (_, true) => self.counts.warned += 1,
-            (ItemOutcome::Failed, false) => self.counts.failed += 1,
-            (ItemOutcome::Errored, false) => self.counts.errored += 1,
-        }
-        match self.steps.iter_mut().find(|s| s.index == r.index) {
-            Some(step) => {
-                if rank(item.outcome) > rank(step.outcome) {
-                    step.outcome = item.outcome;
-                }
-                step.items.push(item);
+        count(&mut self.counts);
+        let at = match self.steps.iter().position(|s| s.index == r.index) {
+            Some(at) => at,
+            None => {
+                self.steps.push(StepReport {
+                    index: r.index,
+                    id: r.id.clone(),
+                    name: r.name.clone(),
+                    provider: r.provider.clone(),
+                    action: r.action.clone(),
+                    outcome: item.outcome,
+                    ignored: r.ignored,
+                    always: r.always,
+                    total: 0,
+                    counts: Counts::default(),
+                    omitted: 0,
+                    items: Vec::new(),
+                });
+                self.steps.len() - 1
             }
-            None => self.steps.push(StepReport {
-                index: r.index,
-                id: r.id.clone(),
-                name: r.name.clone(),
-                provider: r.provider.clone(),
-                action: r.action.clone(),
-                outcome: item.outcome,
-                ignored: r.ignored,
-                always: r.always,
-                items: vec![item],
-            }),
+        };
+        let step = &mut self.steps[at];
+        count(&mut step.counts);
+        step.total += 1;
+        if rank(item.outcome) > rank(step.outcome) {
+            step.outcome = item.outcome;
         }
+        // Kept: the first KEEP_PASSED items that passed and the first KEEP_NOT_PASSED others
+        // (the counts already include this item).
+        let keep = if item.outcome == ItemOutcome::Passed {
+            step.counts.passed as usize <= KEEP_PASSED
+        } else {
+            (step.total - step.counts.passed) as usize <= KEEP_NOT_PASSED
+        };
+        if !keep {
+            step.omitted += 1;
+            return;
+        }
+        // Items that ran concurrently finish out of order; reports keep row order.
+        let at = step.items.partition_point(|i| i.item < item.item);
+        step.items.insert(at, item);
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod dry;
 pub mod events;
 pub mod items;
+pub mod journal;
 pub mod render;
 pub mod retry;
 mod wait;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use futures_util::StreamExt as _;
 use indexmap::IndexMap;
 use minijinja::Value;
 use tokio::sync::watch;
@@ -50,6 +52,10 @@ pub struct Run<'a> {
     pub interrupted: watch::Receiver<bool>,
     /// `--timeout`: the whole run's budget.
     pub timeout: Option<Duration>,
+    /// `--journal`: every finished step and item, and every create before it leaves.
+    pub journal: Option<Arc<journal::Journal>>,
+    /// `--resume`: what an earlier run did.
+    pub resume: Option<journal::Resume>,
 }
 
 struct State<'a> {
@@ -106,7 +112,7 @@ pub async fn run(run: &Run<'_>) -> RunStatus {
         renderer: Renderer::new(),
         steps,
         base,
-        dials: AtomicU64::new(0),
+        dials: AtomicU64::new(run.resume.as_ref().map_or(0, |r| r.sent)),
         placed: AtomicU64::new(0),
         refused_first: AtomicBool::new(false),
         deadline: run.timeout.map(|t| started + t),
@@ -315,37 +321,52 @@ impl State<'_> {
         let Some(source) = &step.for_each else {
             return self.run_item(index, step, None).await;
         };
+        // Items run `concurrency` at a time; once a failure aborts the step (or Ctrl-C comes),
+        // no new item starts, and those under way finish.
+        let stop = AtomicBool::new(false);
+        let width = (step.concurrency.max(1)) as usize;
+        let stop_ref = &stop;
+        let mut running = futures_util::stream::iter(items::iterate(source).enumerate())
+            .take_while(|_| {
+                let go = !stop_ref.load(Ordering::Relaxed)
+                    && (step.always || !*self.run.interrupted.borrow());
+                std::future::ready(go)
+            })
+            .map(|(i, item)| async move {
+                match item {
+                    Ok(value) => {
+                        let (outcome, values) =
+                            self.run_item_with(index, step, Some((i, &value))).await;
+                        (i, outcome, values)
+                    }
+                    Err(problem) => {
+                        let mut result = self.result(index, step, Some(i));
+                        result.outcome = Outcome::Errored;
+                        result.message = Some(problem);
+                        result.ignored = step.on_error == OnError::Ignore;
+                        self.run.sink.event(&Event::StepFinished(Box::new(result)));
+                        (i, Outcome::Errored, IndexMap::new())
+                    }
+                }
+            })
+            .buffer_unordered(width);
         let mut overall = Outcome::Passed;
         let mut saved = IndexMap::new();
+        let mut saved_from = None;
         let mut any = false;
-        for (i, item) in items::iterate(source).enumerate() {
-            if *self.run.interrupted.borrow() && !step.always {
-                break;
-            }
+        while let Some((i, outcome, values)) = running.next().await {
             any = true;
-            let outcome = match item {
-                Ok(value) => {
-                    let (outcome, values) =
-                        self.run_item_with(index, step, Some((i, &value))).await;
-                    if outcome == Outcome::Passed {
-                        saved = values;
-                    }
-                    outcome
-                }
-                Err(problem) => {
-                    let mut result = self.result(index, step, Some(i));
-                    result.outcome = Outcome::Errored;
-                    result.message = Some(problem);
-                    result.ignored = step.on_error == OnError::Ignore;
-                    self.run.sink.event(&Event::StepFinished(Box::new(result)));
-                    Outcome::Errored
-                }
-            };
+            // `steps.<id>.<name>` is what the last item (in row order) that passed saved.
+            if outcome == Outcome::Passed && saved_from.is_none_or(|last| i > last) {
+                saved = values;
+                saved_from = Some(i);
+            }
             overall = worse(overall, outcome);
             if outcome.is_failure() && step.on_error == OnError::Abort {
-                break;
+                stop.store(true, Ordering::Relaxed);
             }
         }
+        drop(running);
         if !any {
             overall = Outcome::Passed;
         }
@@ -394,6 +415,27 @@ impl State<'_> {
         });
         let mut result = self.result(index, step, item.map(|(i, _)| i));
         result.ignored = step.on_error == OnError::Ignore;
+        let key = (step.id.clone(), item.map(|(i, _)| i));
+        if let Some(resume) = &self.run.resume {
+            // Finished before: its outcome and saved values come back from the journal.
+            if let Some((outcome, saved)) = resume.done.get(&key) {
+                result.outcome = *outcome;
+                result.message = Some("finished before the resume (from the journal)".into());
+                result.saved = saved.clone();
+                self.finish(step, result, saved);
+                return (*outcome, saved.clone());
+            }
+            // Sent, never confirmed: it may have dialed. Not sent again unless allowed.
+            if resume.unknown.contains(&key) && !step.retry.allow_unsafe {
+                result.outcome = Outcome::Errored;
+                result.message = Some(
+                    "fate unknown: the request was sent before the earlier run stopped and may have placed a call; not sent again (`retry.unsafe: true` would resend it)".into(),
+                );
+                self.record(step, &result, &IndexMap::new()).await;
+                self.finish(step, result, &IndexMap::new());
+                return (Outcome::Errored, IndexMap::new());
+            }
+        }
         let context = self.context(step, item);
         let mut interrupted = self.run.interrupted.clone();
         let attempt = self.attempts(step, &context, &mut result);
@@ -426,8 +468,42 @@ impl State<'_> {
         result.duration = started.elapsed();
         let outcome = result.outcome;
         result.saved = saved.clone();
+        // An interrupted item is not done: a resume runs it again, or reports it as of unknown
+        // fate if a create of it was on its way.
+        if result.message.as_deref() != Some("interrupted") {
+            self.record(step, &result, &saved).await;
+        }
         self.finish(step, result, &saved);
         (outcome, saved)
+    }
+
+    /// Journals a finished item (the fsync off the runtime's thread).
+    async fn record(
+        &self,
+        step: &Step,
+        result: &StepResult,
+        saved: &IndexMap<String, serde_json::Value>,
+    ) {
+        let Some(journal) = &self.run.journal else {
+            return;
+        };
+        let (journal, id, item, outcome, saved) = (
+            journal.clone(),
+            step.id.clone(),
+            result.item,
+            result.outcome,
+            saved.clone(),
+        );
+        let written =
+            tokio::task::spawn_blocking(move || journal.done(&id, item, outcome, &saved)).await;
+        let problem = match written {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e,
+            Err(e) => format!("journal: {e}"),
+        };
+        self.run
+            .sink
+            .event(&Event::Note(format!("warning: {problem}")));
     }
 
     /// Renders, checks the guard, sends with retries, checks expectations, saves.
@@ -499,6 +575,23 @@ impl State<'_> {
         let creates = request.creates(step.action);
         result.request = Some(format!("{} {}", request.method.as_str(), request.path));
         let request_timeout = connection.settings.timeout;
+        // Written ahead: after a crash, the journal knows this create may have left.
+        if creates && let Some(journal) = &self.run.journal {
+            let dials = !step.action.dials.is_empty();
+            // The fsync runs off the runtime's thread, so other items' requests go out meanwhile
+            // (it would otherwise widen the window in which a kill leaves a "sending" record for
+            // a request that never left).
+            let (journal, id, item) = (journal.clone(), step.id.clone(), result.item);
+            let written =
+                tokio::task::spawn_blocking(move || journal.sending(&id, item, dials)).await;
+            match written {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return fail(result, Outcome::Errored, format!("{e}; not sent")),
+                Err(e) => {
+                    return fail(result, Outcome::Errored, format!("journal: {e}; not sent"));
+                }
+            }
+        }
         let mut attempt = 0u32;
         loop {
             attempt += 1;

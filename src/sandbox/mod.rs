@@ -318,9 +318,6 @@ async fn edge(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
         Some(given) if vendor == Vendor::Cxone && !given.is_empty() => given.to_owned(),
         _ => shared.next_correlation_id(),
     };
-    if !shared.config.latency.is_zero() {
-        tokio::time::sleep(shared.config.latency).await;
-    }
     let context = RequestContext {
         correlation_id: correlation_id.clone(),
     };
@@ -335,6 +332,11 @@ async fn edge(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
                 .unwrap_or_else(|_| vendor.error(StatusCode::INTERNAL_SERVER_ERROR))
         })
         .await;
+    // The request has taken effect; the answer takes `latency` to come back (a client that
+    // gives up meanwhile has still placed its call, as against a real platform).
+    if !shared.config.latency.is_zero() {
+        tokio::time::sleep(shared.config.latency).await;
+    }
     if let Ok(value) = HeaderValue::from_str(&correlation_id) {
         let name = match vendor {
             Vendor::Genesys | Vendor::GenesysLogin => "inin-correlation-id",

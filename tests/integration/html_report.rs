@@ -82,6 +82,9 @@ fn step(index: usize, id: &str, name: &str, provider: &str, action: &str) -> Ste
         outcome: ItemOutcome::Passed,
         ignored: false,
         always: false,
+        total: 0,
+        counts: Counts::default(),
+        omitted: 0,
         items: Vec::new(),
     }
 }
@@ -113,7 +116,7 @@ fn item(outcome: ItemOutcome, started_ms: u64, duration_ms: u64, status: u16) ->
     }
 }
 
-/// Adds items, setting the step's outcome to the worst of them.
+/// Sets a step's items, its outcome (the worst of them), its total and its counts.
 fn with(mut s: StepReport, items: Vec<ItemReport>) -> StepReport {
     let rank = |o: ItemOutcome| match o {
         ItemOutcome::Passed => 0,
@@ -126,6 +129,17 @@ fn with(mut s: StepReport, items: Vec<ItemReport>) -> StepReport {
         .map(|i| i.outcome)
         .max_by_key(|o| rank(*o))
         .unwrap_or(ItemOutcome::Passed);
+    s.total = items.len() as u64;
+    s.counts = Counts::default();
+    for i in &items {
+        match (i.outcome, s.ignored) {
+            (ItemOutcome::Passed, _) => s.counts.passed += 1,
+            (ItemOutcome::Skipped, _) => s.counts.skipped += 1,
+            (_, true) => s.counts.warned += 1,
+            (ItemOutcome::Failed, false) => s.counts.failed += 1,
+            (ItemOutcome::Errored, false) => s.counts.errored += 1,
+        }
+    }
     s.items = items;
     s
 }
@@ -496,7 +510,7 @@ fn a_thousand_items_collapse_into_one_row() {
     assert_eq!(count(&page, "<a class=\"bar o-errored\""), 4);
     assert_eq!(count(&page, "<div class=\"row many\">"), 1);
     assert_eq!(count(&page, "<div class=\"row item\">"), 0);
-    assert!(page.contains("1000 items: 996 passed, 4 errored"));
+    assert!(page.contains("1,000 items: 996 passed, 4 errored"));
     // Ten concurrent items: ten lanes.
     assert!(page.contains("top:2.0px;"));
     assert!(page.contains("top:38.0px;"));
@@ -515,9 +529,84 @@ fn a_thousand_items_collapse_into_one_row() {
         i.outcome = ItemOutcome::Failed;
         i.message = Some(format!("item {:?}: expected 201, got 409", i.item));
     }
+    let step = r.steps.remove(0);
+    let items = step.items.clone();
+    let r = report(vec![with(step, items)]);
     let page = html(&r);
+    assert!(page.contains("1,000 items: 1,000 failed"));
     assert_eq!(count(&page, "\" class=\"r-failed\""), 200);
     assert!(page.contains("… and 800 more items of <code>bulk</code> (800 failed)"));
+    assert!(page.len() < 1_000_000, "the page is {} bytes", page.len());
+}
+
+/// A `for_each` of 100,000 items, added as the runner adds them: the model keeps the first 200
+/// that passed and the first 500 others, and counts the rest.
+#[test]
+fn a_large_step_notes_the_items_the_report_did_not_keep() {
+    use callplan::report::Redactor;
+    use callplan::runner::events::{Outcome, StepResult};
+    use std::time::Duration;
+
+    let redactor = Redactor::default();
+    let mut r = report(Vec::new());
+    for i in 0..100_000usize {
+        let outcome = match i {
+            _ if i % 100 == 3 => Outcome::Failed,
+            _ if i % 1_000 == 7 => Outcome::Errored,
+            _ => Outcome::Passed,
+        };
+        r.add(
+            &StepResult {
+                index: 0,
+                id: "dial".to_owned(),
+                name: "Dial each number".to_owned(),
+                provider: "gc".to_owned(),
+                action: "calls.create".to_owned(),
+                item: Some(i),
+                outcome,
+                message: (outcome != Outcome::Passed).then(|| format!("item {i} did not connect")),
+                hint: None,
+                status: Some(200),
+                attempts: Vec::new(),
+                duration: Duration::from_millis(300),
+                saved: IndexMap::new(),
+                correlation_id: None,
+                call: None,
+                ignored: false,
+                always: false,
+                started: Duration::from_millis(i as u64 / 10),
+                request: None,
+                response: None,
+            },
+            &redactor,
+        );
+    }
+    r.duration_ms = 10_400;
+    let s = &r.steps[0];
+    assert_eq!((s.total, s.omitted, s.items.len()), (100_000, 99_300, 700));
+
+    let page = html(&r);
+    // The badges count every item.
+    assert!(page.contains("<span class=\"badge b-passed\"><b>98900</b> passed</span>"));
+    assert!(page.contains("<span class=\"badge b-failed\"><b>1000</b> failed</span>"));
+    assert!(page.contains("<span class=\"badge b-errored\"><b>100</b> errored</span>"));
+    // The timeline draws the kept items, its label counts them all, and a note says where the
+    // others are.
+    assert_eq!(count(&page, "<a class=\"bar o-"), 700);
+    assert!(page.contains("100,000 items: 98,900 passed, 1,000 failed, 100 errored"));
+    assert!(page.contains(
+        "<div class=\"row omitted\"><div class=\"label\"></div><p class=\"omitted\">99,300 more \
+         items (98,700 passed, 546 failed, 54 errored) are not drawn here: every item is in the \
+         JSONL report (<code>--report jsonl:PATH</code>).</p></div>"
+    ));
+    // The table lists 100 passed and 200 others of the kept items; the rest of the kept ones
+    // are in the JSON report, every one in the JSONL report.
+    assert_eq!(count(&page, "\" class=\"r-"), 300);
+    assert!(page.contains(
+        "… and 99,700 more items of <code>dial</code> (98,800 passed, 819 failed, 81 errored): \
+         the JSON report lists 400 of them, the JSONL report (<code>--report jsonl:PATH</code>) \
+         every one.</td></tr>"
+    ));
     assert!(page.len() < 1_000_000, "the page is {} bytes", page.len());
 }
 

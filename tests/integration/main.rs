@@ -4,6 +4,7 @@ mod check;
 mod cli;
 mod html_report;
 mod reports;
+mod resume;
 mod robust;
 mod run;
 mod sandbox_cxone;

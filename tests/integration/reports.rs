@@ -638,3 +638,268 @@ fn markdown_stays_under_github_summary_limit() {
     // The step that failed is kept although it is the last.
     assert!(text.contains(&format!("`step_{}`", steps - 1)));
 }
+
+// --- A large `for_each`: the model keeps some items, the reports count them all ----------
+
+/// A run with a `for_each` of 100,000 items (98,890 passed, 1,000 failed, 100 errored, 10
+/// skipped) and one of 1,000 under `on_error: ignore` (250 passed, 750 errored): the model
+/// keeps 700 items of each (the first 200 passed, the first 500 others) and counts the rest.
+fn large() -> Report {
+    let redactor = redactor();
+    let mut report = report("campaign", "00000000-0000-4000-8000-00000000000f");
+
+    let mut login = result(0, "login", "Log in", "users.me", Outcome::Passed);
+    login.status = Some(200);
+    login.attempts = vec![attempt(Some(200), None, 40, None)];
+    report.add(&login, &redactor);
+
+    for i in 0..100_000usize {
+        let outcome = match i {
+            _ if i % 100 == 3 => Outcome::Failed,
+            _ if i % 1_000 == 7 => Outcome::Errored,
+            _ if i % 10_000 == 5 => Outcome::Skipped,
+            _ => Outcome::Passed,
+        };
+        let mut dial = result(1, "dial", "Dial each number", "calls.create", outcome);
+        dial.item = Some(i);
+        dial.started = ms(50 + i as u64 / 10);
+        dial.duration = ms(300);
+        dial.attempts = vec![attempt(Some(200), None, 90, None)];
+        dial.status = Some(200);
+        match outcome {
+            Outcome::Failed => dial.message = Some("the call never connected".to_owned()),
+            Outcome::Errored => {
+                dial.status = Some(500);
+                dial.message = Some("500 Internal Server Error".to_owned());
+                dial.hint =
+                    Some("a vendor fault: retry later, and quote the correlation id".to_owned());
+            }
+            Outcome::Skipped => dial.message = Some("its `if` was false".to_owned()),
+            Outcome::Passed => {}
+        }
+        report.add(&dial, &redactor);
+    }
+
+    for i in 0..1_000usize {
+        let outcome = if i % 4 == 0 {
+            Outcome::Passed
+        } else {
+            Outcome::Errored
+        };
+        let mut notify = result(2, "notify", "Tell the CRM", "http.post", outcome);
+        notify.ignored = true;
+        notify.item = Some(i);
+        notify.started = ms(10_100 + i as u64);
+        notify.duration = ms(20);
+        if outcome == Outcome::Errored {
+            notify.message = Some("connection refused (os error 111)".to_owned());
+        }
+        report.add(&notify, &redactor);
+    }
+
+    report.status = Status::Failed;
+    report.reason = Some("step `dial` failed".to_owned());
+    report.duration_ms = 11_200;
+    report
+}
+
+#[test]
+fn the_large_fixture_keeps_seven_hundred_items_a_step() {
+    let r = large();
+    let dial = &r.steps[1];
+    assert_eq!(
+        (dial.total, dial.omitted, dial.items.len()),
+        (100_000, 99_300, 700)
+    );
+    let c = dial.counts;
+    assert_eq!(
+        (c.passed, c.failed, c.errored, c.skipped, c.warned),
+        (98_890, 1_000, 100, 10, 0)
+    );
+    let notify = &r.steps[2];
+    assert_eq!(
+        (notify.total, notify.omitted, notify.items.len()),
+        (1_000, 300, 700)
+    );
+    assert_eq!((notify.counts.passed, notify.counts.warned), (250, 750));
+}
+
+/// How many items a test case stands for: a summing one says, `dial (98,690 more items passed)`.
+fn items_of(case: &Element) -> u64 {
+    let name = case.attr("name");
+    match name.split_once(" (") {
+        Some((_, rest)) => rest
+            .split(' ')
+            .next()
+            .expect("a count")
+            .replace(',', "")
+            .parse()
+            .expect("a number"),
+        None => 1,
+    }
+}
+
+#[test]
+fn junit_sums_up_the_items_a_large_step_did_not_keep() {
+    let report = large();
+    let root = parse_xml(&junit::render(&report));
+    let suite = root.child("testsuite").expect("a testsuite");
+    let all = cases(&root);
+    let with = |child: &str| all.iter().filter(|c| c.child(child).is_some()).count();
+
+    // The attributes count the test cases written: the kept items and the summing ones.
+    assert_eq!(all.len(), 1 + (700 + 4) + (700 + 2));
+    for element in [&root, suite] {
+        assert_eq!(element.attr("tests"), all.len().to_string());
+        assert_eq!(element.attr("failures"), with("failure").to_string());
+        assert_eq!(element.attr("errors"), with("error").to_string());
+        assert_eq!(element.attr("skipped"), with("skipped").to_string());
+    }
+    assert_eq!(
+        (with("failure"), with("error"), with("skipped")),
+        (450 + 1, 45 + 1, 5 + 1)
+    );
+
+    // The properties hold the per-item totals.
+    let properties: BTreeMap<&str, &str> = suite
+        .child("properties")
+        .expect("properties")
+        .all("property")
+        .map(|p| (p.attr("name"), p.attr("value")))
+        .collect();
+    for (name, value) in [
+        ("items_total", "101001"),
+        ("items_passed", "99141"),
+        ("items_failed", "1000"),
+        ("items_errored", "100"),
+        ("items_skipped", "10"),
+        ("items_ignored", "750"),
+        ("items_not_listed", "99600"),
+    ] {
+        assert_eq!(properties.get(name), Some(&value), "{name}");
+    }
+
+    // Read back, the test cases stand for every item, and for every outcome.
+    let sum = |pick: &dyn Fn(&Element) -> bool| -> u64 {
+        all.iter().filter(|c| pick(c)).map(|c| items_of(c)).sum()
+    };
+    assert_eq!(sum(&|_| true), 101_001);
+    assert_eq!(sum(&|c| c.child("failure").is_some()), 1_000);
+    assert_eq!(sum(&|c| c.child("error").is_some()), 100);
+    assert_eq!(sum(&|c| c.child("skipped").is_some()), 10);
+    // Passed test cases: the items that passed, and the failures under `on_error: ignore`.
+    assert_eq!(
+        sum(&|c| c.children.iter().all(|e| e.name == "system-out")),
+        99_141 + 750
+    );
+    let dial_kept = all
+        .iter()
+        .filter(|c| c.attr("name").starts_with("dial["))
+        .count();
+    assert_eq!(dial_kept, 700);
+
+    // One summing test case per outcome the omitted items had.
+    let summing: Vec<&str> = all
+        .iter()
+        .map(|c| c.attr("name"))
+        .filter(|n| n.contains(" more item"))
+        .collect();
+    assert_eq!(
+        summing,
+        [
+            "dial (98,690 more items passed)",
+            "dial (550 more items failed)",
+            "dial (55 more items errored)",
+            "dial (5 more items skipped)",
+            "notify (50 more items passed)",
+            "notify (250 more items ignored)",
+        ]
+    );
+    let failure = case(&root, "dial (550 more items failed)")
+        .child("failure")
+        .expect("a failure");
+    assert_eq!(failure.attr("type"), "failed");
+    assert_eq!(
+        failure.attr("message"),
+        "550 more items of step `dial` failed; their details are in the JSONL report \
+         (--report jsonl:PATH)"
+    );
+    let error = case(&root, "dial (55 more items errored)")
+        .child("error")
+        .expect("an error");
+    assert!(
+        error
+            .attr("message")
+            .starts_with("55 more items of step `dial` errored; ")
+    );
+    let skipped = case(&root, "dial (5 more items skipped)")
+        .child("skipped")
+        .expect("skipped");
+    assert!(skipped.attr("message").contains("JSONL report"));
+    let ignored = case(&root, "notify (250 more items ignored)");
+    let out = &ignored.child("system-out").expect("system-out").text;
+    assert!(
+        out.starts_with(
+            "ignored (on_error: ignore): 250 more items of step `notify` failed or errored; "
+        ),
+        "{out}"
+    );
+    let passed = &case(&root, "dial (98,690 more items passed)")
+        .child("system-out")
+        .expect("system-out")
+        .text;
+    assert!(
+        passed.contains(
+            "items: 100,000 ran; 700 have a test case of their own; the other 99,300 \
+             (98,690 passed, 550 failed, 55 errored, 5 skipped)"
+        ),
+        "{passed}"
+    );
+}
+
+#[test]
+fn markdown_counts_every_item_of_a_large_step() {
+    let text = markdown::render(&large());
+    let row = |id: &str| {
+        text.lines()
+            .find(|l| l.starts_with('|') && l.contains(&format!("`{id}`")))
+            .expect("the row")
+            .to_owned()
+    };
+    let dial = row("dial");
+    assert!(dial.contains("❌ 98,890/100,000 passed"), "{dial}");
+    // The span and the attempts are read from the kept items: at least.
+    assert!(dial.contains("| ≥ 700 |"), "{dial}");
+    let notify = row("notify");
+    assert!(notify.contains("⚠️ 250/1,000 passed"), "{notify}");
+    assert!(text.contains(
+        "Steps and `for_each` items: **99,141 passed**, 1,000 failed, 100 errored, 10 skipped, \
+         750 ignored (`on_error: ignore`)."
+    ));
+    // Under the table: what is not listed, and where it is.
+    assert!(text.contains(
+        "\n_99,300 of the 100,000 items of `dial` (98,690 passed, 550 failed, 55 errored, \
+         5 skipped) are not listed here; every item is in the JSONL report \
+         (`--report jsonl:PATH`)._\n"
+    ));
+    assert!(text.contains(
+        "\n_300 of the 1,000 items of `notify` (50 passed, 250 ignored) are not listed here; \
+         every item is in the JSONL report (`--report jsonl:PATH`)._\n"
+    ));
+    // The failed items: counted over all of them, twenty listed.
+    assert!(text.contains("`dial` (Dial each number): 1,100 of 100,000 items did not pass\n"));
+    assert!(text.contains(
+        "- … and 1,080 more (605 of them only in the JSONL report, `--report jsonl:PATH`)\n"
+    ));
+    assert!(text.contains(
+        "`notify` (Tell the CRM): 750 of 1,000 items did not pass (ignored, `on_error: ignore`)"
+    ));
+    assert!(text.contains("- … and 730 more (250 of them only in the JSONL report"));
+    // Hints are read from the kept items, and the section says so.
+    assert!(text.contains(
+        "### Hints\n\n_From the items this report keeps; the JSONL report has every item._\n\n\
+         - `dial[8]`, `dial[1008]`,"
+    ));
+    assert!(text.contains(" and 25 more: a vendor fault: retry later"));
+    assert!(text.len() <= markdown::LIMIT);
+}
