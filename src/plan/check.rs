@@ -39,6 +39,7 @@ pub fn check(raw: &RawPlan, source: &Source, map: &SourceMap) -> (Option<Plan>, 
         out: Vec::new(),
         inline_items: None,
         compiled: HashMap::new(),
+        guard_refuses_all: false,
     };
     let plan = cx.run();
     let has_error = cx.out.iter().any(Diagnostic::is_error);
@@ -67,6 +68,8 @@ struct Checker<'a> {
     inline_items: Option<(String, Vec<Value>)>,
     /// Templates and expressions already compiled, by text: plans repeat the same ones often.
     compiled: HashMap<(bool, String), Result<template::Names, Problem>>,
+    /// The guard refuses every number (reported once; each dial is not reported again).
+    guard_refuses_all: bool,
 }
 
 impl<'a> Checker<'a> {
@@ -406,11 +409,134 @@ impl<'a> Checker<'a> {
         };
         let allow = parse(&guard.allow_destinations, "allow_destinations", self);
         let deny = parse(&guard.deny_destinations, "deny_destinations", self);
+        // An allowed pattern a deny pattern swallows whole can never let a number through.
+        let everything =
+            !allow.is_empty() && allow.iter().all(|a| deny.iter().any(|d| a.within(d)));
+        self.guard_refuses_all = everything;
+        for (i, a) in allow.iter().enumerate() {
+            if let Some(d) = deny.iter().find(|d| a.within(d)) {
+                let pointer = child(&child("/guard", "allow_destinations"), &i.to_string());
+                let (kind, message) = if everything {
+                    (
+                        Diagnostic::error as fn(&'static str, String) -> Diagnostic,
+                        format!(
+                            "no number can ever be dialed: `{}` is denied by `{}`, and so is every other allowed pattern",
+                            a.text, d.text
+                        ),
+                    )
+                } else {
+                    (
+                        Diagnostic::warning as fn(&'static str, String) -> Diagnostic,
+                        format!(
+                            "`{}` can never match: `{}` in deny_destinations denies every number it allows",
+                            a.text, d.text
+                        ),
+                    )
+                };
+                self.push(
+                    kind("guard.never", message)
+                        .at(self.value_span(&pointer))
+                        .help("remove the pattern, or narrow the deny pattern"),
+                );
+                if everything {
+                    break;
+                }
+            }
+        }
+        let hours = guard
+            .calling_hours
+            .as_ref()
+            .and_then(|h| self.calling_hours(h));
         model::Guard {
             allow,
             deny,
             max_calls: guard.max_calls,
+            hours,
         }
+    }
+
+    fn calling_hours(&mut self, h: &raw::CallingHours) -> Option<model::CallingHours> {
+        let base = "/guard/calling_hours";
+        let minutes = |text: &str| {
+            let (hh, mm) = text.split_once(':')?;
+            let (hh, mm): (u32, u32) = (hh.parse().ok()?, mm.parse().ok()?);
+            (hh < 24 && mm < 60).then_some(hh * 60 + mm)
+        };
+        // The schema has checked the HH:MM shape already.
+        let (from, to) = (minutes(&h.from)?, minutes(&h.to)?);
+        let zone: Option<chrono_tz::Tz> = match h.time_zone.parse() {
+            Ok(z) => Some(z),
+            Err(_) => {
+                let names = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name());
+                let hint = crate::diagnostic::did_you_mean(&h.time_zone, names)
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| {
+                        "use an IANA zone name such as `America/New_York` or `Europe/London`".into()
+                    });
+                self.push(
+                    Diagnostic::error(
+                        "guard.time-zone",
+                        format!("`{}` is not an IANA time zone", h.time_zone),
+                    )
+                    .at(self.value_span(&child(base, "time_zone")))
+                    .help(hint),
+                );
+                None
+            }
+        };
+        if from == to {
+            self.push(
+                Diagnostic::error(
+                    "guard.never",
+                    format!(
+                        "calling hours are never open: `from` and `to` are both {}",
+                        h.from
+                    ),
+                )
+                .at(self.value_span(&child(base, "to")))
+                .help("calling hours run from `from` up to `to`; use a later `to`"),
+            );
+            return None;
+        }
+        if h.days.as_ref().is_some_and(Vec::is_empty) {
+            self.push(
+                Diagnostic::error("guard.never", "calling hours have no days: no dial can ever be placed")
+                    .at(self.value_span(&child(base, "days")))
+                    .help("list the days, e.g. `[mon, tue, wed, thu, fri]`, or leave `days` out for every day"),
+            );
+            return None;
+        }
+        if let Some(template) = &h.destination_time_zone
+            && let Err(problem) = crate::template::check_template(&self.env, template)
+        {
+            let message = match problem {
+                crate::template::Problem::Syntax { message, .. }
+                | crate::template::Problem::Unknown { message, .. } => message,
+            };
+            self.push(
+                Diagnostic::error(
+                    "template.syntax",
+                    format!("destination_time_zone: {message}"),
+                )
+                .at(self.value_span(&child(base, "destination_time_zone"))),
+            );
+        }
+        let day = |d: &raw::Weekday| match d {
+            raw::Weekday::Mon => chrono::Weekday::Mon,
+            raw::Weekday::Tue => chrono::Weekday::Tue,
+            raw::Weekday::Wed => chrono::Weekday::Wed,
+            raw::Weekday::Thu => chrono::Weekday::Thu,
+            raw::Weekday::Fri => chrono::Weekday::Fri,
+            raw::Weekday::Sat => chrono::Weekday::Sat,
+            raw::Weekday::Sun => chrono::Weekday::Sun,
+        };
+        Some(model::CallingHours {
+            days: h.days.as_ref().map(|d| d.iter().map(day).collect()),
+            from,
+            to,
+            zone: zone?,
+            destination_zone: h.destination_time_zone.clone(),
+        })
     }
 
     fn check_defaults(&mut self) -> (Duration, raw::OnError, RetryPolicy) {
@@ -1241,6 +1367,9 @@ impl<'a> Checker<'a> {
         origin: Option<&str>,
         pointer: &str,
     ) {
+        if self.guard_refuses_all {
+            return;
+        }
         let Some(why) = guard.refusal(number) else {
             return;
         };

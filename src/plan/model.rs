@@ -60,6 +60,67 @@ pub struct Guard {
     pub deny: Vec<DestinationPattern>,
     /// `max_calls`.
     pub max_calls: Option<u64>,
+    /// `calling_hours`.
+    pub hours: Option<CallingHours>,
+}
+
+/// `calling_hours`, parsed.
+#[derive(Debug, Clone)]
+pub struct CallingHours {
+    /// Allowed days (every day when `None`).
+    pub days: Option<Vec<chrono::Weekday>>,
+    /// Minutes after midnight the window opens.
+    pub from: u32,
+    /// Minutes after midnight it closes (before `from`: across midnight).
+    pub to: u32,
+    /// The zone, when the destination's is not given.
+    pub zone: chrono_tz::Tz,
+    /// A template for the destination's zone.
+    pub destination_zone: Option<String>,
+}
+
+fn hhmm(minutes: u32) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+impl CallingHours {
+    /// Why a dial at `now` in `zone` is refused, if it is.
+    pub fn refusal(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        zone: chrono_tz::Tz,
+    ) -> Option<String> {
+        use chrono::{Datelike as _, Timelike as _};
+        let local = now.with_timezone(&zone);
+        let minute = local.hour() * 60 + local.minute();
+        let day_ok = |day: chrono::Weekday| self.days.as_ref().is_none_or(|d| d.contains(&day));
+        let open = if self.from < self.to {
+            minute >= self.from && minute < self.to && day_ok(local.weekday())
+        } else {
+            // Across midnight: the evening part belongs to today, the morning part to the
+            // window that opened yesterday.
+            (minute >= self.from && day_ok(local.weekday()))
+                || (minute < self.to && day_ok(local.weekday().pred()))
+        };
+        if open {
+            return None;
+        }
+        let days = match &self.days {
+            None => "every day".to_owned(),
+            Some(d) => d
+                .iter()
+                .map(|d| d.to_string().to_lowercase())
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        Some(format!(
+            "outside calling hours: it is {} {} in {zone} (allowed {days}, {}–{})",
+            local.weekday().to_string().to_lowercase(),
+            hhmm(minute),
+            hhmm(self.from),
+            hhmm(self.to)
+        ))
+    }
 }
 
 impl Guard {
@@ -119,6 +180,17 @@ impl DestinationPattern {
             text: text.to_owned(),
             digits,
         })
+    }
+
+    /// Whether every number this pattern matches also matches `other` (so `other` as a deny
+    /// pattern leaves nothing of this one).
+    pub fn within(&self, other: &DestinationPattern) -> bool {
+        self.digits.len() == other.digits.len()
+            && self
+                .digits
+                .iter()
+                .zip(&other.digits)
+                .all(|(mine, theirs)| theirs.is_none() || (mine.is_some() && mine == theirs))
     }
 
     /// Whether an E.164 number matches: same length, every digit equal or a `*`.
@@ -237,11 +309,59 @@ mod tests {
     }
 
     #[test]
+    fn a_pattern_within_another() {
+        let p = |t: &str| DestinationPattern::parse(t).expect("valid");
+        assert!(p("+13175550100").within(&p("+1317555****")));
+        assert!(p("+131755501**").within(&p("+1317555****")));
+        assert!(!p("+1317555****").within(&p("+131755501**")));
+        assert!(!p("+1317555****").within(&p("+13175550100")));
+        assert!(!p("+1317555").within(&p("+1317555****")));
+    }
+
+    #[test]
+    fn calling_hours_open_and_close() {
+        use chrono::TimeZone as _;
+        let hours = CallingHours {
+            days: Some(vec![chrono::Weekday::Mon, chrono::Weekday::Fri]),
+            from: 9 * 60,
+            to: 20 * 60,
+            zone: chrono_tz::America::New_York,
+            destination_zone: None,
+        };
+        let zone = chrono_tz::America::New_York;
+        // Friday 2026-11-20 14:00 UTC is 09:00 in New York: open.
+        let at = |d, h, m| chrono::Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap();
+        assert_eq!(hours.refusal(at(20, 14, 0), zone), None);
+        let closed = hours.refusal(at(20, 13, 59), zone).unwrap();
+        assert!(closed.contains("fri 08:59 in America/New_York"), "{closed}");
+        // Saturday is not allowed.
+        assert!(hours.refusal(at(21, 15, 0), zone).is_some());
+        // The same moment is evening in Tokyo.
+        assert!(
+            hours
+                .refusal(at(20, 14, 0), chrono_tz::Asia::Tokyo)
+                .is_some()
+        );
+        let night = CallingHours {
+            days: Some(vec![chrono::Weekday::Fri]),
+            from: 22 * 60,
+            to: 2 * 60,
+            zone: chrono_tz::UTC,
+            destination_zone: None,
+        };
+        assert_eq!(night.refusal(at(20, 23, 0), chrono_tz::UTC), None);
+        // 01:00 on Saturday belongs to Friday's window.
+        assert_eq!(night.refusal(at(21, 1, 0), chrono_tz::UTC), None);
+        assert!(night.refusal(at(21, 23, 0), chrono_tz::UTC).is_some());
+    }
+
+    #[test]
     fn guard_denies_before_it_allows() {
         let guard = Guard {
             allow: vec![DestinationPattern::parse("+1317555****").expect("valid")],
             deny: vec![DestinationPattern::parse("+13175550199").expect("valid")],
             max_calls: None,
+            hours: None,
         };
         assert!(guard.refusal("+13175550100").is_none());
         assert!(guard.refusal("+13175550199").is_some());

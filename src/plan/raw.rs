@@ -434,6 +434,68 @@ pub struct Guard {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub max_calls: Option<u64>,
+    /// Calling hours
+    ///
+    /// When dials are allowed: days of the week and a time window in an IANA time zone (the
+    /// destination's own zone when `destination_time_zone` gives it). A dial outside them is
+    /// refused before it leaves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calling_hours: Option<CallingHours>,
+}
+
+/// Calling hours
+///
+/// A weekly window in which dials are allowed.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallingHours {
+    /// Days
+    ///
+    /// The days dials are allowed on (default: every day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<Vec<Weekday>>,
+    /// From
+    ///
+    /// The first minute dials are allowed, `HH:MM` (24-hour clock).
+    #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    pub from: String,
+    /// To
+    ///
+    /// The minute dials stop being allowed, `HH:MM`; earlier than `from` for a window across
+    /// midnight.
+    #[schemars(regex(pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"))]
+    pub to: String,
+    /// Time zone
+    ///
+    /// The IANA time zone the window is in, e.g. `America/Indiana/Indianapolis`.
+    pub time_zone: String,
+    /// Destination time zone
+    ///
+    /// A template giving the destination's own IANA zone per dial, e.g. `"{{ row.time_zone }}"`
+    /// from a CSV column; when it renders empty, `time_zone` applies. A zone that cannot be read
+    /// refuses the dial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_time_zone: Option<String>,
+}
+
+/// A day of the week
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Weekday {
+    /// Monday
+    Mon,
+    /// Tuesday
+    Tue,
+    /// Wednesday
+    Wed,
+    /// Thursday
+    Thu,
+    /// Friday
+    Fri,
+    /// Saturday
+    Sat,
+    /// Sunday
+    Sun,
 }
 
 /// Step defaults

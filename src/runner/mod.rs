@@ -561,6 +561,35 @@ impl State<'_> {
                     }
                 }
             }
+            if let Some(hours) = &self.run.plan.guard.hours {
+                let zone = match &hours.destination_zone {
+                    None => Ok(hours.zone),
+                    Some(template) => match self.renderer.render_text(template, context) {
+                        Ok(text) if text.trim().is_empty() => Ok(hours.zone),
+                        Ok(text) => text.trim().parse::<chrono_tz::Tz>().map_err(|_| {
+                            format!("the destination's time zone `{text}` is not an IANA zone")
+                        }),
+                        Err(e) => Err(format!("destination_time_zone: {e}")),
+                    },
+                };
+                let why = match zone {
+                    Ok(zone) => hours.refusal(
+                        chrono::DateTime::<chrono::Utc>::from(SystemTime::now()),
+                        zone,
+                    ),
+                    Err(why) => Some(why),
+                };
+                if let Some(why) = why {
+                    if self.placed.load(Ordering::Relaxed) == 0 {
+                        self.refused_first.store(true, Ordering::Relaxed);
+                    }
+                    return fail(
+                        result,
+                        Outcome::Skipped,
+                        format!("the guard refused: {why}"),
+                    );
+                }
+            }
             let n = self.dials.fetch_add(1, Ordering::Relaxed);
             if let Some(max) = self.run.plan.guard.max_calls
                 && n >= max

@@ -1,5 +1,6 @@
 //! Integration tests: the real `callplan` binary, run as users run it.
 
+mod campaign;
 mod check;
 mod cli;
 mod html_report;
