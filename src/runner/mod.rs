@@ -64,7 +64,6 @@ struct State<'a> {
     steps: Arc<Steps>,
     base: BTreeMap<String, Value>,
     dials: AtomicU64,
-    placed: AtomicU64,
     refused_first: AtomicBool,
     deadline: Option<Instant>,
     started: Instant,
@@ -113,7 +112,6 @@ pub async fn run(run: &Run<'_>) -> RunStatus {
         steps,
         base,
         dials: AtomicU64::new(run.resume.as_ref().map_or(0, |r| r.sent)),
-        placed: AtomicU64::new(0),
         refused_first: AtomicBool::new(false),
         deadline: run.timeout.map(|t| started + t),
         started,
@@ -550,7 +548,7 @@ impl State<'_> {
             for param in step.action.dials {
                 for number in with.get(*param).map(numbers).unwrap_or_default() {
                     if let Some(why) = self.run.plan.guard.refusal(&number) {
-                        if self.placed.load(Ordering::Relaxed) == 0 {
+                        if self.dials.load(Ordering::Relaxed) == 0 {
                             self.refused_first.store(true, Ordering::Relaxed);
                         }
                         return fail(
@@ -580,7 +578,7 @@ impl State<'_> {
                     Err(why) => Some(why),
                 };
                 if let Some(why) = why {
-                    if self.placed.load(Ordering::Relaxed) == 0 {
+                    if self.dials.load(Ordering::Relaxed) == 0 {
                         self.refused_first.store(true, Ordering::Relaxed);
                     }
                     return fail(
@@ -642,9 +640,6 @@ impl State<'_> {
                     result.call = call.clone();
                     // A hint read from an earlier, retried attempt does not apply to a pass.
                     result.hint = None;
-                    if !step.action.dials.is_empty() && creates {
-                        self.placed.fetch_add(1, Ordering::Relaxed);
-                    }
                     let context = State::with_response(scope, &response, &call);
                     let mut saved = IndexMap::new();
                     for (name, template) in &step.save {
