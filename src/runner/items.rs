@@ -114,6 +114,21 @@ mod tests {
     }
 
     #[test]
+    fn json_arrays_give_their_values_and_anything_else_is_one_located_error() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        write!(file, "[{{\"a\": 1}}, \"two\", 3]").unwrap();
+        let items: Vec<Item> = iterate(&ForEachSource::Json(file.path().to_owned())).collect();
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0].as_ref().unwrap()["a"], 1);
+        assert_eq!(items[1].as_ref().unwrap(), "two");
+        let mut bad = tempfile::NamedTempFile::new().unwrap();
+        write!(bad, "[1,\n2,\n{{oops]").unwrap();
+        let items: Vec<Item> = iterate(&ForEachSource::Json(bad.path().to_owned())).collect();
+        assert_eq!(items.len(), 1);
+        assert!(items[0].as_ref().unwrap_err().contains(":3:"), "{items:?}");
+    }
+
+    #[test]
     fn jsonl_skips_blank_lines_and_names_bad_ones() {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         write!(file, "{{\"a\":1}}\n\n{{oops\n{{\"a\":2}}\n").unwrap();
