@@ -696,7 +696,6 @@ async fn dial_phone(
     let skill = param(&none, &body, "skillId")
         .and_then(|s| s.trim_matches('"').parse::<i64>().ok())
         .filter(|s| *s > 0);
-    let parent = param(&none, &body, "parentContactId");
     let caller_id = param(&none, &body, "callerId");
     let scale = shared.config.time_scale;
     {
@@ -720,7 +719,6 @@ async fn dial_phone(
             .unwrap_or_else(|| {
                 format!("station {}", session.station_id.clone().unwrap_or_default())
             });
-        let _ = parent;
         let leg = world.place(Outcome::for_destination(&phone), scale);
         let id = FIRST_CONTACT_ID + world.cxone.next_contact;
         world.cxone.next_contact += 1;

@@ -717,7 +717,6 @@ struct Destination {
 struct CreateCallRequest {
     phone_number: Option<String>,
     caller_id: Option<String>,
-    caller_id_name: Option<String>,
     call_from_queue_id: Option<String>,
     call_queue_id: Option<String>,
     call_user_id: Option<String>,
@@ -728,7 +727,6 @@ struct CreateCallRequest {
     #[serde(default)]
     participants: Vec<Destination>,
     external_contact_id: Option<String>,
-    uui_data: Option<String>,
 }
 
 fn tel(number: &str) -> String {
@@ -928,7 +926,6 @@ fn place_call(
         attributes: Map::new(),
     };
     let id = world.ids.uuid();
-    let _ = (&request.caller_id_name, &request.uui_data);
     for party in &remotes {
         if party.purpose == "customer" && dialed.iter().any(|d| party.dnis == Some(tel(d))) {
             world.ledger.push(Record {
@@ -1318,7 +1315,8 @@ async fn patch_call(
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
 
-/// `MediaParticipantRequest`.
+/// `MediaParticipantRequest`: the sandbox acts on `state`, `held`, `muted` and `recording`; the
+/// other fields (wrap-up, `confined`, …) are accepted and ignored.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ParticipantUpdate {
@@ -1326,11 +1324,6 @@ struct ParticipantUpdate {
     held: Option<bool>,
     muted: Option<bool>,
     recording: Option<bool>,
-    confined: Option<bool>,
-    #[serde(default)]
-    wrapup: Option<Value>,
-    #[serde(default)]
-    wrapup_skipped: Option<bool>,
 }
 
 async fn patch_participant(
@@ -1389,7 +1382,6 @@ async fn patch_participant(
     if let Some(recording) = update.recording {
         party.recording = recording;
     }
-    let _ = (update.confined, update.wrapup, update.wrapup_skipped);
     match update.state.as_deref() {
         None | Some("connected") => {}
         Some("disconnected") => {
