@@ -56,8 +56,8 @@ fn median(mut times: Vec<Duration>) -> Duration {
     times[times.len() / 2]
 }
 
-/// The plain loop, sending `steps` GETs to `url` (run in a child process as well as in-process).
-fn plain_loop(url: &str, steps: usize) {
+/// A current-thread runtime and a client, as the plain loop uses them.
+fn plain_client() -> (tokio::runtime::Runtime, reqwest::Client) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -67,6 +67,17 @@ fn plain_loop(url: &str, steps: usize) {
         .no_proxy()
         .build()
         .expect("a client");
+    (runtime, client)
+}
+
+/// The plain loop: `steps` GETs to `url`, one after another, each JSON answer parsed (run on a
+/// thread of the bench, and in a child process of its own).
+fn plain_loop(
+    runtime: &tokio::runtime::Runtime,
+    client: &reqwest::Client,
+    url: &str,
+    steps: usize,
+) {
     runtime.block_on(async {
         for i in 0..steps {
             let response = client
@@ -87,7 +98,8 @@ fn main() {
     if argv.next().as_deref() == Some("--plain-child") {
         let url = argv.next().expect("a url");
         let steps = argv.next().and_then(|s| s.parse().ok()).expect("a count");
-        plain_loop(&url, steps);
+        let (runtime, client) = plain_client();
+        plain_loop(&runtime, &client, &url, steps);
         return;
     }
     let args = args();
@@ -115,34 +127,14 @@ fn main() {
         .and_then(|mut f| f.write_all(plan(args.steps).as_bytes()))
         .expect("the plan is written");
 
-    let client_runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    callplan::provider::connection::install_crypto();
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("a client");
+    let (client_runtime, client) = plain_client();
 
     let mut plain = Vec::new();
     let mut plain_child = Vec::new();
     let mut callplan = Vec::new();
     for _ in 0..args.rounds {
         let started = Instant::now();
-        client_runtime.block_on(async {
-            for i in 0..args.steps {
-                let response = client
-                    .get(format!("{url}/_sandbox/http/api/items/{i}"))
-                    .header("accept", "application/json")
-                    .send()
-                    .await
-                    .expect("an answer");
-                assert_eq!(response.status(), 200);
-                let body: serde_json::Value = response.json().await.expect("json");
-                assert!(body.get("path").is_some());
-            }
-        });
+        plain_loop(&client_runtime, &client, &url, args.steps);
         plain.push(started.elapsed());
 
         let started = Instant::now();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::{CommandFactory as _, Parser, Subcommand, ValueEnum};
 
 mod init;
-mod run;
+pub mod run;
 
 use crate::diagnostic::{self, Format};
 use crate::{plan, sandbox};
@@ -97,53 +97,7 @@ Exit codes: 0 every plan is valid (warnings allowed), 2 a plan is invalid.")]
 
 Exit codes: 0 passed, 1 a step failed, 2 invalid plan or command line (nothing sent),
 3 could not run (login failed, provider unreachable, guard refused), 130 interrupted.")]
-    Run {
-        /// The plan file.
-        #[arg(value_name = "PLAN")]
-        plan: PathBuf,
-        /// Start the built-in sandbox and point every provider at it; unset secrets get the
-        /// sandbox's own credentials.
-        #[arg(long)]
-        sandbox: bool,
-        /// Point every provider at a sandbox already running (`callplan sandbox`) at this URL.
-        #[arg(long, value_name = "URL", conflicts_with = "sandbox")]
-        sandbox_url: Option<String>,
-        /// Override a var: `--var name=value` (repeatable).
-        #[arg(long = "var", value_name = "NAME=VALUE")]
-        vars: Vec<String>,
-        /// Read secrets' environment variables from this file (dotenv format) first.
-        #[arg(long, value_name = "FILE")]
-        env_file: Option<PathBuf>,
-        /// Print every request the plan would send, secrets masked; send nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Stop launching steps after this long (`10m`), run the `always` steps, exit 1.
-        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
-        timeout: Option<std::time::Duration>,
-        /// Write a report: `json:PATH`, `junit:PATH`, `markdown:PATH` or `html:PATH`
-        /// (repeatable; adds to the plan's `report:` section).
-        #[arg(long = "report", value_name = "FORMAT:PATH")]
-        reports: Vec<String>,
-        /// Print only failures and the summary (no progress line, no table).
-        #[arg(long, short)]
-        quiet: bool,
-        /// Color the outcome labels and the verdict: `auto` (on a terminal without NO_COLOR),
-        /// `always` (wins over NO_COLOR), `never`.
-        #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
-        color: ColorWhen,
-        /// Log each request to stderr, secrets masked: `-v` method, URL, status and time;
-        /// `-vv` the bodies' beginnings too. `RUST_LOG` overrides the level.
-        #[arg(long, short, action = clap::ArgAction::Count)]
-        verbose: u8,
-        /// Append every finished step and item (and every create before it leaves) to this
-        /// JSONL journal, fsynced, so that a killed run can be resumed.
-        #[arg(long, value_name = "FILE")]
-        journal: Option<PathBuf>,
-        /// Resume from a journal: skip what finished (restoring saved values), report what was
-        /// sent but never confirmed instead of sending it again, run the rest; appends to it.
-        #[arg(long, value_name = "FILE", conflicts_with = "journal")]
-        resume: Option<PathBuf>,
-    },
+    Run(run::RunArgs),
     /// Write a new plan to start from: commented, valid, runnable on the sandbox.
     #[command(after_help = "Examples:
   callplan init                          # plan.yaml, Genesys Cloud
@@ -221,35 +175,7 @@ pub fn run(cli: Cli, out: &mut dyn std::io::Write) -> Exit {
             Exit::Success
         }
         Command::Sandbox { addr, config } => sandbox(addr, config.as_deref(), out),
-        Command::Run {
-            plan,
-            sandbox,
-            sandbox_url,
-            vars,
-            env_file,
-            dry_run,
-            timeout,
-            reports,
-            quiet,
-            color,
-            verbose,
-            journal,
-            resume,
-        } => run::run(run::Options {
-            plan,
-            sandbox,
-            sandbox_url,
-            vars,
-            env_file,
-            dry_run,
-            timeout,
-            reports,
-            quiet,
-            color: color.enabled(),
-            verbose,
-            journal,
-            resume,
-        }),
+        Command::Run(args) => run::run(args),
     }
 }
 

@@ -29,35 +29,54 @@ use crate::runner::render::{self, Renderer};
 use crate::runner::{self, dry};
 use crate::sandbox;
 
-/// What `callplan run` was asked.
-#[derive(Debug, Clone)]
-pub(super) struct Options {
+/// What `callplan run` was asked (the command line, as clap reads it).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
     /// The plan file.
+    #[arg(value_name = "PLAN")]
     pub(super) plan: PathBuf,
-    /// Start the built-in sandbox and point every provider at it.
+    /// Start the built-in sandbox and point every provider at it; unset secrets get the
+    /// sandbox's own credentials.
+    #[arg(long)]
     pub(super) sandbox: bool,
-    /// Point every provider at a sandbox already running there.
+    /// Point every provider at a sandbox already running (`callplan sandbox`) at this URL.
+    #[arg(long, value_name = "URL", conflicts_with = "sandbox")]
     pub(super) sandbox_url: Option<String>,
-    /// `--var k=v`.
+    /// Override a var: `--var name=value` (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
     pub(super) vars: Vec<String>,
-    /// `--env-file`.
+    /// Read secrets' environment variables from this file (dotenv format) first.
+    #[arg(long, value_name = "FILE")]
     pub(super) env_file: Option<PathBuf>,
-    /// `--dry-run`.
+    /// Print every request the plan would send, secrets masked; send nothing.
+    #[arg(long)]
     pub(super) dry_run: bool,
-    /// `--timeout`.
+    /// Stop launching steps after this long (`10m`), run the `always` steps, exit 1.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub(super) timeout: Option<Duration>,
-    /// `--report FORMAT:PATH`.
+    /// Write a report: `json:PATH`, `junit:PATH`, `markdown:PATH` or `html:PATH`
+    /// (repeatable; adds to the plan's `report:` section).
+    #[arg(long = "report", value_name = "FORMAT:PATH")]
     pub(super) reports: Vec<String>,
-    /// `--quiet`: only the summary and failures.
+    /// Print only failures and the summary (no progress line, no table).
+    #[arg(long, short)]
     pub(super) quiet: bool,
-    /// `--journal F`.
-    pub(super) journal: Option<PathBuf>,
-    /// `--resume F`.
-    pub(super) resume: Option<PathBuf>,
-    /// `--color`, resolved: color the labels and the verdict.
-    pub(super) color: bool,
-    /// `-v` (1), `-vv` (2): log requests to stderr.
+    /// Color the outcome labels and the verdict: `auto` (on a terminal without NO_COLOR),
+    /// `always` (wins over NO_COLOR), `never`.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = super::ColorWhen::Auto)]
+    pub(super) color: super::ColorWhen,
+    /// Log each request to stderr, secrets masked: `-v` method, URL, status and time;
+    /// `-vv` the bodies' beginnings too. `RUST_LOG` overrides the level.
+    #[arg(long, short, action = clap::ArgAction::Count)]
     pub(super) verbose: u8,
+    /// Append every finished step and item (and every create before it leaves) to this
+    /// JSONL journal, fsynced, so that a killed run can be resumed.
+    #[arg(long, value_name = "FILE")]
+    pub(super) journal: Option<PathBuf>,
+    /// Resume from a journal: skip what finished (restoring saved values), report what was
+    /// sent but never confirmed instead of sending it again, run the rest; appends to it.
+    #[arg(long, value_name = "FILE", conflicts_with = "journal")]
+    pub(super) resume: Option<PathBuf>,
 }
 
 /// The sandbox's time scale under `--sandbox`: a call rings and connects in tens of
@@ -69,7 +88,7 @@ fn error(message: impl AsRef<str>) {
 }
 
 /// Runs `callplan run`.
-pub(super) fn run(options: Options) -> Exit {
+pub(super) fn run(options: RunArgs) -> Exit {
     let checked = crate::plan::check_file(&options.plan);
     let has_errors = checked.diagnostics.iter().any(|d| d.is_error());
     if !checked.diagnostics.is_empty() {
@@ -136,7 +155,7 @@ pub(super) fn run(options: Options) -> Exit {
 
 async fn run_async(
     plan: Plan,
-    options: Options,
+    options: RunArgs,
     vars: IndexMap<String, serde_json::Value>,
     env_file: HashMap<String, String>,
     mut targets: Vec<(Format, String)>,
@@ -406,11 +425,11 @@ async fn run_async(
     });
 
     let mut console = Console::new(
-        console::stdout(options.color),
+        console::stdout(options.color.enabled()),
         redactor.clone(),
         options.quiet,
     )
-    .with_color(options.color);
+    .with_color(options.color.enabled());
     // `-v` lines go to the same terminal, and a redrawn progress line would tear them.
     if options.verbose == 0 && console::progress_wanted() {
         console = console.with_progress(StepInfo::of(&plan.steps));

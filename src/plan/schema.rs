@@ -17,10 +17,19 @@ pub const COMMITTED: &str = include_str!("../../schemas/callplan.v1.schema.json"
 
 /// Generates the schema from the raw plan types, as pretty JSON with a trailing newline.
 pub fn generate() -> String {
+    generate_for::<RawPlan>(SCHEMA_ID, true)
+}
+
+/// Generates the JSON Schema (draft 2020-12) of `T` with `$id` `id`, as pretty JSON with a
+/// trailing newline: doc comments written "Title\n\nDescription" give titles and descriptions.
+/// `strip_nulls` drops the `null` alternatives of `Option`s, for documents (plans) that omit
+/// unset keys rather than writing `null`.
+pub fn generate_for<T: schemars::JsonSchema>(id: &str, strip_nulls: bool) -> String {
     let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
-    let schema = generator.into_root_schema_for::<RawPlan>();
-    let mut value = schema.to_value();
-    strip_null(&mut value);
+    let mut value = generator.into_root_schema_for::<T>().to_value();
+    if strip_nulls {
+        strip_null(&mut value);
+    }
     split_titles(&mut value);
     if let Value::Object(map) = &mut value {
         // `$schema` first, then `$id`, then the rest, as editors and readers expect.
@@ -28,7 +37,7 @@ pub fn generate() -> String {
         if let Some(s) = map.shift_remove("$schema") {
             ordered.insert("$schema".into(), s);
         }
-        ordered.insert("$id".into(), Value::String(SCHEMA_ID.into()));
+        ordered.insert("$id".into(), Value::String(id.into()));
         ordered.extend(std::mem::take(map));
         *map = ordered;
     }

@@ -247,6 +247,19 @@ pub fn describe_transport(e: &reqwest::Error) -> String {
     text
 }
 
+/// A response's headers as (lowercase name, value) pairs.
+pub(super) fn header_pairs(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
 /// Posts a token request and reads a token from a 200 answer.
 async fn token_request(
     kind: ProviderKind,
@@ -255,16 +268,7 @@ async fn token_request(
 ) -> Result<Token, AuthError> {
     let response = request.send().await.map_err(|e| unreachable(url, &e))?;
     let status = response.status().as_u16();
-    let headers: Vec<(String, String)> = response
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = header_pairs(response.headers());
     let bytes = response.bytes().await.map_err(|e| unreachable(url, &e))?;
     let body: Value = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));

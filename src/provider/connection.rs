@@ -422,16 +422,7 @@ impl Connection {
                 .map_or(Duration::from_secs(1), Duration::from_secs);
             self.pause(wait);
         }
-        let headers: Vec<(String, String)> = response
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = auth::header_pairs(response.headers());
         let bytes = response.bytes().await.map_err(|e| SendError::Transport {
             failure: if e.is_timeout() {
                 Failure::Timeout { sent: true }

@@ -3,8 +3,6 @@
 //! The schema is generated from the model's types ([`schema`]) and committed; a test fails when
 //! the two drift apart, and another validates a real report against the committed file.
 
-use serde_json::{Map, Value};
-
 use super::model::{Report, SCHEMA_ID};
 
 /// Renders a report as pretty JSON, with a trailing newline.
@@ -17,56 +15,16 @@ pub fn render(report: &Report) -> String {
 }
 
 /// Generates the report's JSON Schema (draft 2020-12) from the model's types, as pretty JSON with
-/// a trailing newline. Descriptions come from the types' doc comments.
+/// a trailing newline, the same way as the plan's. Reports write unset values as `null`, so the
+/// `null` alternatives stay.
 pub fn schema() -> String {
-    let generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
-    let mut value = generator.into_root_schema_for::<Report>().to_value();
-    split_titles(&mut value);
-    if let Value::Object(map) = &mut value {
-        // `$schema` first, then `$id`, then the rest, as readers expect.
-        let mut ordered = Map::new();
-        if let Some(s) = map.shift_remove("$schema") {
-            ordered.insert("$schema".into(), s);
-        }
-        ordered.insert("$id".into(), Value::String(SCHEMA_ID.into()));
-        ordered.extend(std::mem::take(map));
-        *map = ordered;
-    }
-    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
-    text.push('\n');
-    text
-}
-
-/// A doc comment written as "Title\n\nDescription" becomes a `title` and a `description`, as in
-/// the plan's schema; a one-paragraph comment stays a description, its lines unwrapped.
-fn split_titles(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::String(doc)) = map.get("description").cloned() {
-                let (title, rest) = match doc.split_once("\n\n") {
-                    Some((title, rest)) => (Some(title.trim().to_owned()), rest.to_owned()),
-                    None => (None, doc),
-                };
-                let unwrapped = rest
-                    .split("\n\n")
-                    .map(|para| para.lines().map(str::trim).collect::<Vec<_>>().join(" "))
-                    .collect::<Vec<_>>()
-                    .join("\n\n");
-                if let Some(title) = title {
-                    map.entry("title").or_insert(Value::String(title));
-                }
-                map.insert("description".into(), Value::String(unwrapped));
-            }
-            map.values_mut().for_each(split_titles);
-        }
-        Value::Array(items) => items.iter_mut().for_each(split_titles),
-        _ => {}
-    }
+    crate::plan::schema::generate_for::<Report>(SCHEMA_ID, false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn the_schema_names_itself_and_its_draft() {

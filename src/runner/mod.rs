@@ -504,6 +504,42 @@ impl State<'_> {
             .event(&Event::Note(format!("warning: {problem}")));
     }
 
+    /// Why the guard refuses this dial, if it does: a number outside the allowed patterns, or
+    /// a moment outside the calling hours (in the destination's zone when the plan gives it).
+    fn guard_refusal(
+        &self,
+        step: &Step,
+        with: &IndexMap<String, serde_json::Value>,
+        context: &Value,
+    ) -> Option<String> {
+        let guard = &self.run.plan.guard;
+        for param in step.action.dials {
+            for number in with.get(*param).map(numbers).unwrap_or_default() {
+                if let Some(why) = guard.refusal(&number) {
+                    return Some(why);
+                }
+            }
+        }
+        let hours = guard.hours.as_ref()?;
+        let zone = match &hours.destination_zone {
+            None => Ok(hours.zone),
+            Some(template) => match self.renderer.render_text(template, context) {
+                Ok(text) if text.trim().is_empty() => Ok(hours.zone),
+                Ok(text) => text.trim().parse::<chrono_tz::Tz>().map_err(|_| {
+                    format!("the destination's time zone `{text}` is not an IANA zone")
+                }),
+                Err(e) => Err(format!("destination_time_zone: {e}")),
+            },
+        };
+        match zone {
+            Ok(zone) => hours.refusal(
+                chrono::DateTime::<chrono::Utc>::from(SystemTime::now()),
+                zone,
+            ),
+            Err(why) => Some(why),
+        }
+    }
+
     /// Renders, checks the guard, sends with retries, checks expectations, saves.
     async fn attempts(
         &self,
@@ -545,48 +581,15 @@ impl State<'_> {
         };
         // The guard, before anything leaves.
         if !step.action.dials.is_empty() {
-            for param in step.action.dials {
-                for number in with.get(*param).map(numbers).unwrap_or_default() {
-                    if let Some(why) = self.run.plan.guard.refusal(&number) {
-                        if self.dials.load(Ordering::Relaxed) == 0 {
-                            self.refused_first.store(true, Ordering::Relaxed);
-                        }
-                        return fail(
-                            result,
-                            Outcome::Skipped,
-                            format!("the guard refused: {why}"),
-                        );
-                    }
+            if let Some(why) = self.guard_refusal(step, &with, context) {
+                if self.dials.load(Ordering::Relaxed) == 0 {
+                    self.refused_first.store(true, Ordering::Relaxed);
                 }
-            }
-            if let Some(hours) = &self.run.plan.guard.hours {
-                let zone = match &hours.destination_zone {
-                    None => Ok(hours.zone),
-                    Some(template) => match self.renderer.render_text(template, context) {
-                        Ok(text) if text.trim().is_empty() => Ok(hours.zone),
-                        Ok(text) => text.trim().parse::<chrono_tz::Tz>().map_err(|_| {
-                            format!("the destination's time zone `{text}` is not an IANA zone")
-                        }),
-                        Err(e) => Err(format!("destination_time_zone: {e}")),
-                    },
-                };
-                let why = match zone {
-                    Ok(zone) => hours.refusal(
-                        chrono::DateTime::<chrono::Utc>::from(SystemTime::now()),
-                        zone,
-                    ),
-                    Err(why) => Some(why),
-                };
-                if let Some(why) = why {
-                    if self.dials.load(Ordering::Relaxed) == 0 {
-                        self.refused_first.store(true, Ordering::Relaxed);
-                    }
-                    return fail(
-                        result,
-                        Outcome::Skipped,
-                        format!("the guard refused: {why}"),
-                    );
-                }
+                return fail(
+                    result,
+                    Outcome::Skipped,
+                    format!("the guard refused: {why}"),
+                );
             }
             let n = self.dials.fetch_add(1, Ordering::Relaxed);
             if let Some(max) = self.run.plan.guard.max_calls

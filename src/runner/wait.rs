@@ -105,18 +105,9 @@ async fn genesys(
                     "end_time": p.get("endTime"),
                     "error_code": p.get("errorInfo").and_then(|e| e.get("code")),
                 });
-                if !reached && let Some(map) = call.as_object_mut() {
-                    let how = p
-                        .get("disconnectType")
-                        .and_then(Value::as_str)
-                        .map(|d| format!(" ({d})"))
-                        .unwrap_or_default();
-                    map.insert(
-                        "problem".into(),
-                        json!(format!(
-                            "the call ended{how} before the {purpose} reached `{until}`"
-                        )),
-                    );
+                if !reached {
+                    let subject = format!("the call ended{}", how(p.get("disconnectType")));
+                    add_problem(&mut call, &subject, &format!("the {purpose}"), until);
                 }
                 return Ok((response, Some(call)));
             }
@@ -129,6 +120,23 @@ async fn genesys(
         }
         tokio::time::sleep(interval).await;
         interval = (interval.mul_f64(1.5)).min(MAX_INTERVAL);
+    }
+}
+
+/// " (endpoint)": how a call ended, when the vendor says.
+fn how(code: Option<&Value>) -> String {
+    code.and_then(Value::as_str)
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default()
+}
+
+/// Marks `response.call` with why the wait did not reach `until`.
+fn add_problem(call: &mut Value, subject: &str, who: &str, until: &str) {
+    if let Some(map) = call.as_object_mut() {
+        map.insert(
+            "problem".into(),
+            json!(format!("{subject} before {who} reached `{until}`")),
+        );
     }
 }
 
@@ -148,21 +156,9 @@ fn contact_call(event: &Value, until: &str) -> Value {
         "final_state": final_state,
         "disconnect_code": event.get("DisconnectCode"),
     });
-    if status != until
-        && status == "Disconnected"
-        && let Some(map) = call.as_object_mut()
-    {
-        let how = event
-            .get("DisconnectCode")
-            .and_then(Value::as_str)
-            .map(|d| format!(" ({d})"))
-            .unwrap_or_default();
-        map.insert(
-            "problem".into(),
-            json!(format!(
-                "the contact ended{how} before it reached `{until}`"
-            )),
-        );
+    if status != until && status == "Disconnected" {
+        let subject = format!("the contact ended{}", how(event.get("DisconnectCode")));
+        add_problem(&mut call, &subject, "it", until);
     }
     call
 }

@@ -185,6 +185,23 @@ pub struct Fault {
     pub processed: bool,
 }
 
+impl Fault {
+    /// A fault of `kind` on `route` with the defaults a configuration file gets: the next
+    /// request, not processed, a 60 s stall.
+    pub fn new(route: impl Into<String>, kind: FaultKind) -> Fault {
+        Fault {
+            route: route.into(),
+            kind,
+            status: None,
+            retry_after: None,
+            duration: default_stall(),
+            skip: 0,
+            count: one(),
+            processed: false,
+        }
+    }
+}
+
 fn default_stall() -> Duration {
     Duration::from_secs(60)
 }

@@ -520,12 +520,7 @@ async fn start_session(
             "stationId or stationPhoneNumber is required.",
         ));
     }
-    let agent = match param(&query, &body, "asAgentId") {
-        Some(text) => text
-            .parse::<u64>()
-            .map_err(|_| Error::bad_request("InvalidAgent", "asAgentId must be an agent id."))?,
-        None => agent,
-    };
+    let agent = as_agent(&query, &body, agent)?;
     let mut world = shared.world();
     if world.cxone.active_sessions.contains_key(&agent) {
         return Err(Error::new(
@@ -568,12 +563,7 @@ async fn join_session(
     check_version(&version)?;
     let body = json_body::<Value>(&shared, &headers, body).await?;
     let query = query_map(&query);
-    let agent = match param(&query, &body, "asAgentId") {
-        Some(text) => text
-            .parse::<u64>()
-            .map_err(|_| Error::bad_request("InvalidAgent", "asAgentId must be an agent id."))?,
-        None => agent,
-    };
+    let agent = as_agent(&query, &body, agent)?;
     let world = shared.world();
     let id = world
         .cxone
@@ -586,6 +576,20 @@ async fn join_session(
         "Accepted",
         Some(json!({ "sessionId": id })),
     ))
+}
+
+/// The agent a session request is for: `asAgentId` when given, else the token's.
+fn as_agent(
+    query: &HashMap<String, String>,
+    body: &Option<Value>,
+    token_agent: u64,
+) -> Result<u64> {
+    match param(query, body, "asAgentId") {
+        Some(text) => text
+            .parse::<u64>()
+            .map_err(|_| Error::bad_request("InvalidAgent", "asAgentId must be an agent id.")),
+        None => Ok(token_agent),
+    }
 }
 
 /// The session, if it exists and belongs to the agent.

@@ -22,7 +22,7 @@ use axum::routing::{any, post};
 use serde_json::{Map, Value, json};
 
 use super::script::timestamp;
-use super::{BodyError, Shared, basic_credentials, form_body};
+use super::{BodyError, Shared, basic_credentials, form_body, is_json};
 
 /// Where the echo API lives; the rest of the path is echoed as `path`.
 const PREFIX: &str = "/_sandbox/http";
@@ -109,19 +109,6 @@ fn forced_status(path: &str) -> Result<Option<StatusCode>, String> {
         Ok(n @ 200..=599) => Ok(StatusCode::from_u16(n).ok()),
         _ => Err(format!("`{code}` is not a status code: use 200–599")),
     }
-}
-
-/// Whether a content type is JSON (`application/json`, or any `…+json`).
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            let essence = v.split(';').next().unwrap_or("").trim();
-            essence.eq_ignore_ascii_case("application/json")
-                || essence.to_ascii_lowercase().ends_with("+json")
-        })
-        .unwrap_or(false)
 }
 
 /// The body as echoed: parsed JSON for a JSON content type, text otherwise, `null` when empty.

@@ -405,6 +405,19 @@ enum BodyError {
     Malformed(String),
 }
 
+/// Whether a content type is JSON (`application/json`, or any `…+json`).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            let essence = v.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("application/json")
+                || essence.to_ascii_lowercase().ends_with("+json")
+        })
+        .unwrap_or(false)
+}
+
 /// Reads a JSON request body (`None` when empty and not required).
 async fn json_body<T: DeserializeOwned>(
     shared: &Shared,
@@ -417,16 +430,7 @@ async fn json_body<T: DeserializeOwned>(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            let essence = v.split(';').next().unwrap_or("").trim();
-            essence.eq_ignore_ascii_case("application/json")
-                || essence.to_ascii_lowercase().ends_with("+json")
-        })
-        .unwrap_or(false);
-    if !json {
+    if !is_json(headers) {
         return Err(BodyError::NotJson);
     }
     serde_json::from_slice(&bytes)

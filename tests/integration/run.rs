@@ -122,26 +122,12 @@ fn ledger(sandbox: &Sandbox) -> Vec<Value> {
         .collect()
 }
 
-/// A fault of `kind` on `route`, for one request, every option at its default.
-fn fault(route: &str, kind: FaultKind) -> Fault {
-    Fault {
-        route: route.into(),
-        kind,
-        status: None,
-        retry_after: None,
-        duration: Duration::from_secs(60),
-        skip: 0,
-        count: 1,
-        processed: false,
-    }
-}
-
 /// A fault that changes nothing and counts: a stall of no time on every request of `route`.
 fn counter(route: &str) -> Fault {
     Fault {
         duration: Duration::ZERO,
         count: COUNTED,
-        ..fault(route, FaultKind::Stall)
+        ..Fault::new(route, FaultKind::Stall)
     }
 }
 
@@ -774,7 +760,7 @@ fn a_read_is_retried_after_server_errors_until_it_passes() {
     sb.add_fault(Fault {
         status: Some(503),
         count: 2,
-        ..fault("GET /api/v2/users/{userId}", FaultKind::Status)
+        ..Fault::new("GET /api/v2/users/{userId}", FaultKind::Status)
     })
     .expect("a valid fault");
     let out = plan.run_against(&sb, &[], &[]);
@@ -818,7 +804,7 @@ fn a_rate_limited_read_waits_for_retry_after() {
     sb.add_fault(Fault {
         status: Some(429),
         retry_after: Some(1),
-        ..fault(
+        ..Fault::new(
             "GET /api/v2/users/{userId}/routingstatus",
             FaultKind::Status,
         )
@@ -880,7 +866,7 @@ fn placed_then_stalled() -> Fault {
     Fault {
         processed: true,
         duration: Duration::from_secs(5),
-        ..fault(PLACE, FaultKind::Stall)
+        ..Fault::new(PLACE, FaultKind::Stall)
     }
 }
 
@@ -918,7 +904,7 @@ fn a_dial_that_ran_out_of_step_time_is_not_sent_again() {
 fn a_dial_whose_connection_dropped_is_not_sent_again() {
     let dropped = Fault {
         processed: true,
-        ..fault(PLACE, FaultKind::Drop)
+        ..Fault::new(PLACE, FaultKind::Drop)
     };
     let (out, calls) = dial_with(dropped, None, "5s");
     assert_exit(&out, 1);

@@ -22,26 +22,12 @@ const DIAL: &str = "POST /inContactAPI/services/{version}/agent-sessions/{sessio
 /// How long a test waits for something that should happen at once.
 const PATIENCE: Duration = Duration::from_secs(10);
 
-/// A fault of `kind` on `route`, for one request, with every option at its default.
-fn fault(route: &str, kind: FaultKind) -> Fault {
-    Fault {
-        route: route.into(),
-        kind,
-        status: None,
-        retry_after: None,
-        duration: Duration::from_secs(60),
-        skip: 0,
-        count: 1,
-        processed: false,
-    }
-}
-
 /// A `kind: status` fault for the next `count` requests of `route`.
 fn status_fault(route: &str, status: u16, count: u32) -> Fault {
     Fault {
         status: Some(status),
         count,
-        ..fault(route, FaultKind::Status)
+        ..Fault::new(route, FaultKind::Status)
     }
 }
 
@@ -250,7 +236,7 @@ async fn a_fault_with_a_wildcard_method_matches_any_method() {
 async fn a_drop_fault_closes_the_connection_and_places_nothing() {
     let sb = Sandbox::fast().await;
     sb.sandbox
-        .add_fault(fault(PLACE, FaultKind::Drop))
+        .add_fault(Fault::new(PLACE, FaultKind::Drop))
         .expect("a valid fault");
     let token = sb.genesys_token().await;
     let err = place(&sb, &token, "+13175550100")
@@ -270,7 +256,7 @@ async fn a_processed_drop_places_the_call_exactly_once() {
     sb.sandbox
         .add_fault(Fault {
             processed: true,
-            ..fault(DIAL, FaultKind::Drop)
+            ..Fault::new(DIAL, FaultKind::Drop)
         })
         .expect("a valid fault");
     let (token, session) = cxone_session(&sb).await;
@@ -307,7 +293,7 @@ async fn a_stall_outlasts_the_client_timeout_while_others_are_served() {
     sb.sandbox
         .add_fault(Fault {
             duration: Duration::from_secs(2),
-            ..fault("GET /api/v2/tokens/me", FaultKind::Stall)
+            ..Fault::new("GET /api/v2/tokens/me", FaultKind::Stall)
         })
         .expect("a valid fault");
     let token = sb.genesys_token().await;
@@ -348,7 +334,7 @@ async fn a_processed_stall_places_the_call_the_client_gave_up_on() {
         .add_fault(Fault {
             processed: true,
             duration: Duration::from_secs(2),
-            ..fault(DIAL, FaultKind::Stall)
+            ..Fault::new(DIAL, FaultKind::Stall)
         })
         .expect("a valid fault");
     let (token, session) = cxone_session(&sb).await;
@@ -464,7 +450,7 @@ async fn bad_faults_are_refused() {
 
     let err = sb
         .sandbox
-        .add_fault(fault("GET /api/v2/nowhere", FaultKind::Drop))
+        .add_fault(Fault::new("GET /api/v2/nowhere", FaultKind::Drop))
         .expect_err("refused in code too");
     assert!(err.0.contains("matches no route"), "{err}");
 

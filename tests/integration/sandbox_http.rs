@@ -33,14 +33,8 @@ fn assert_timestamp(echo: &Value) {
 /// A `kind: status` fault for the next request of `route`.
 fn status_fault(route: &str, status: u16) -> Fault {
     Fault {
-        route: route.into(),
-        kind: FaultKind::Status,
         status: Some(status),
-        retry_after: None,
-        duration: Duration::from_secs(60),
-        skip: 0,
-        count: 1,
-        processed: false,
+        ..Fault::new(route, FaultKind::Status)
     }
 }
 
