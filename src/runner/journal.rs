@@ -34,8 +34,16 @@ pub struct Journal {
 /// A step (by id) or one of its `for_each` items.
 pub type Key = (String, Option<usize>);
 
-/// How a step or item ended, and what it saved.
-pub type Finished = (Outcome, IndexMap<String, Value>);
+/// How a step or item ended, what it saved, and why it did not pass.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// Its outcome.
+    pub outcome: Outcome,
+    /// Its saved values.
+    pub saved: IndexMap<String, Value>,
+    /// Why it did not pass (a resume shows it again).
+    pub message: Option<String>,
+}
 
 /// What an earlier run recorded.
 #[derive(Debug, Default, Clone)]
@@ -105,7 +113,15 @@ impl Resume {
                         .as_object()
                         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                         .unwrap_or_default();
-                    resume.done.insert(key, (outcome, saved));
+                    let message = record["message"].as_str().map(str::to_owned);
+                    resume.done.insert(
+                        key,
+                        Finished {
+                            outcome,
+                            saved,
+                            message,
+                        },
+                    );
                 }
                 _ => {}
             }
@@ -178,19 +194,14 @@ impl Journal {
     }
 
     /// A step or item finished.
-    pub fn done(
-        &self,
-        step: &str,
-        item: Option<usize>,
-        outcome: Outcome,
-        saved: &IndexMap<String, Value>,
-    ) -> Result<(), String> {
+    pub fn done(&self, step: &str, item: Option<usize>, finished: &Finished) -> Result<(), String> {
         self.append(&json!({
             "kind": "done",
             "step": step,
             "item": item,
-            "outcome": outcome.name(),
-            "saved": saved,
+            "outcome": finished.outcome.name(),
+            "saved": finished.saved,
+            "message": finished.message,
         }))
     }
 }
@@ -208,9 +219,12 @@ mod tests {
         journal.sending("dial", Some(0), true).unwrap();
         let mut saved = IndexMap::new();
         saved.insert("id".to_owned(), json!("c-1"));
-        journal
-            .done("dial", Some(0), Outcome::Passed, &saved)
-            .unwrap();
+        let finished = Finished {
+            outcome: Outcome::Passed,
+            saved,
+            message: None,
+        };
+        journal.done("dial", Some(0), &finished).unwrap();
         journal.sending("dial", Some(1), true).unwrap();
         drop(journal);
         // A crash in the middle of a write.
@@ -225,9 +239,9 @@ mod tests {
         assert_eq!(Resume::read(&path).unwrap().done.len(), 1);
         assert_eq!(resume.plan_sha256.as_deref(), Some("abc"));
         assert_eq!(resume.done.len(), 1);
-        let (outcome, saved) = &resume.done[&("dial".to_owned(), Some(0))];
-        assert_eq!(*outcome, Outcome::Passed);
-        assert_eq!(saved["id"], "c-1");
+        let done = &resume.done[&("dial".to_owned(), Some(0))];
+        assert_eq!(done.outcome, Outcome::Passed);
+        assert_eq!(done.saved["id"], "c-1");
         assert!(resume.unknown.contains(&("dial".to_owned(), Some(1))));
         assert_eq!(resume.sent, 2);
     }

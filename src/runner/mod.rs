@@ -416,12 +416,15 @@ impl State<'_> {
         let key = (step.id.clone(), item.map(|(i, _)| i));
         if let Some(resume) = &self.run.resume {
             // Finished before: its outcome and saved values come back from the journal.
-            if let Some((outcome, saved)) = resume.done.get(&key) {
-                result.outcome = *outcome;
-                result.message = Some("finished before the resume (from the journal)".into());
-                result.saved = saved.clone();
-                self.finish(step, result, saved);
-                return (*outcome, saved.clone());
+            if let Some(done) = resume.done.get(&key) {
+                result.outcome = done.outcome;
+                result.message = Some(match &done.message {
+                    Some(why) => format!("finished before the resume (from the journal): {why}"),
+                    None => "finished before the resume (from the journal)".into(),
+                });
+                result.saved = done.saved.clone();
+                self.finish(step, result, &done.saved);
+                return (done.outcome, done.saved.clone());
             }
             // Sent, never confirmed: it may have dialed. Not sent again unless allowed.
             if resume.unknown.contains(&key) && !step.retry.allow_unsafe {
@@ -485,15 +488,15 @@ impl State<'_> {
         let Some(journal) = &self.run.journal else {
             return;
         };
-        let (journal, id, item, outcome, saved) = (
-            journal.clone(),
-            step.id.clone(),
-            result.item,
-            result.outcome,
-            saved.clone(),
-        );
-        let written =
-            tokio::task::spawn_blocking(move || journal.done(&id, item, outcome, &saved)).await;
+        let (journal, id, item) = (journal.clone(), step.id.clone(), result.item);
+        // The message goes along: a resume that finds this item done shows why it did not pass,
+        // even if this run was killed before it printed it.
+        let finished = journal::Finished {
+            outcome: result.outcome,
+            saved: saved.clone(),
+            message: result.message.clone(),
+        };
+        let written = tokio::task::spawn_blocking(move || journal.done(&id, item, &finished)).await;
         let problem = match written {
             Ok(Ok(())) => return,
             Ok(Err(e)) => e,
