@@ -299,7 +299,7 @@ fn resume() {
             .expect("callplan runs")
     };
     let started = Instant::now();
-    let mut unknown = 0usize;
+    let mut printed = String::new();
     let mut killed = 0u64;
     for round in 0..=kills {
         let mut child = spawn(round > 0);
@@ -313,14 +313,11 @@ fn resume() {
             killed += 1;
         }
         let out = child.wait_with_output().expect("reaped");
-        unknown += String::from_utf8_lossy(&out.stdout)
-            .matches("fate unknown")
-            .count();
+        printed.push_str(&String::from_utf8_lossy(&out.stdout));
     }
     let last = spawn(true).wait_with_output().expect("the last resume");
-    unknown += String::from_utf8_lossy(&last.stdout)
-        .matches("fate unknown")
-        .count();
+    printed.push_str(&String::from_utf8_lossy(&last.stdout));
+    let unknown = unknown_rows(&printed);
     let mut dialed = std::collections::HashMap::<String, usize>::new();
     for entry in sandbox.ledger() {
         *dialed.entry(entry.destination).or_default() += 1;
@@ -337,6 +334,22 @@ fn resume() {
         last.status.code(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// The rows reported as of unknown fate, counted once each (a resume repeats an earlier run's
+/// report as "finished before the resume …: fate unknown …").
+fn unknown_rows(stdout: &str) -> usize {
+    let mut rows = std::collections::HashSet::new();
+    let mut current = None;
+    for line in stdout.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if line.starts_with("  ") && !line.starts_with("        ") && words.len() >= 2 {
+            current = Some(words[1].to_owned());
+        } else if line.contains("fate unknown") {
+            rows.extend(current.clone());
+        }
+    }
+    rows.len()
 }
 
 fn main() {
