@@ -225,7 +225,9 @@ impl<W: Write + Send> Console<W> {
         let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
         let end = r.started + r.duration;
         let attempts = r.attempts.len();
-        match rows.iter_mut().rev().find(|row| row.index == r.index) {
+        // Steps run one after another, so a step's items arrive together: only the last row
+        // can be theirs (a search over every row made long plans quadratic).
+        match rows.last_mut().filter(|row| row.index == r.index) {
             Some(row) => {
                 row.items += usize::from(r.item.is_some());
                 if rank(r.outcome, r.ignored) > rank(row.outcome, row.ignored) {

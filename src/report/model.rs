@@ -278,7 +278,10 @@ impl Report {
             (ItemOutcome::Errored, false) => counts.errored += 1,
         };
         count(&mut self.counts);
-        let at = match self.steps.iter().position(|s| s.index == r.index) {
+        // Steps run one after another, so a step's items arrive together: only the last step
+        // can be theirs (a search over every step made long plans quadratic).
+        let last = self.steps.len().checked_sub(1);
+        let at = match last.filter(|&i| self.steps[i].index == r.index) {
             Some(at) => at,
             None => {
                 self.steps.push(StepReport {

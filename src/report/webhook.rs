@@ -115,6 +115,11 @@ impl Webhooks {
         drop(self.queue);
     }
 
+    /// Whether any webhook wants `kind` (payloads are built only then).
+    fn wants(&self, kind: NotifyEvent) -> bool {
+        self.hooks.iter().any(|h| wanted(h, kind))
+    }
+
     fn send(&self, kind: NotifyEvent, mut payload: Value) {
         if let Some(map) = payload.as_object_mut() {
             map.insert("run_id".into(), json!(self.run_id));
@@ -170,6 +175,16 @@ fn status_name(status: RunStatus) -> &'static str {
 
 impl Sink for Webhooks {
     fn event(&self, event: &Event) {
+        let any = [
+            NotifyEvent::RunStarted,
+            NotifyEvent::StepFinished,
+            NotifyEvent::StepFailed,
+            NotifyEvent::RunFinished,
+            NotifyEvent::RunFailed,
+        ];
+        if !any.into_iter().any(|kind| self.wants(kind)) {
+            return;
+        }
         match event {
             Event::RunStarted { steps, .. } => {
                 self.send(
