@@ -7,12 +7,15 @@
 //! - [`template`]: the minijinja environment and template checks;
 //! - [`diagnostic`]: located findings and how they are shown;
 //! - [`report`]: reporters (the terminal), and masking secrets;
+//! - [`lifecycle`]: a run from start to end: resolve, check outputs, log in, steps, finish,
+//!   and signals;
 //! - [`runner`]: running a plan's steps, error policies and retries;
 //! - [`sandbox`]: the built-in Genesys Cloud and NICE CXone emulator;
 //! - [`cli`]: the command line.
 
 pub mod cli;
 pub mod diagnostic;
+pub mod lifecycle;
 pub mod phone;
 pub mod plan;
 pub mod provider;

@@ -10,5 +10,5 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> std::process::ExitCode {
     let cli = callplan::cli::Cli::parse();
     let code = callplan::cli::run(cli, &mut std::io::stdout().lock());
-    std::process::ExitCode::from(code as u8)
+    std::process::ExitCode::from(code.code())
 }

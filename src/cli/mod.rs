@@ -15,15 +15,29 @@ use crate::{plan, sandbox};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// Every step passed; every plan is valid.
-    Success = 0,
+    Success,
     /// A step failed.
-    Failed = 1,
+    Failed,
     /// Invalid plan or command line; nothing was sent.
-    Invalid = 2,
+    Invalid,
     /// Could not run: auth failed, the guard refused, a provider was unreachable.
-    CouldNotRun = 3,
-    /// Interrupted; the partial report was written.
-    Interrupted = 130,
+    CouldNotRun,
+    /// Stopped by a signal (SIGINT 130, SIGTERM 143, SIGHUP 129); the `always` steps ran and
+    /// the partial report was written.
+    Signal(crate::lifecycle::signals::Signal),
+}
+
+impl Exit {
+    /// The process's exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Failed => 1,
+            Exit::Invalid => 2,
+            Exit::CouldNotRun => 3,
+            Exit::Signal(signal) => signal.exit_code(),
+        }
+    }
 }
 
 /// Run declarative YAML call plans against Genesys Cloud CX, NICE CXone and any HTTP API.
@@ -96,7 +110,8 @@ Exit codes: 0 every plan is valid (warnings allowed), 2 a plan is invalid.")]
   callplan run plan.yaml --sandbox -v --color never 2> requests.log
 
 Exit codes: 0 passed, 1 a step failed, 2 invalid plan or command line (nothing sent),
-3 could not run (login failed, provider unreachable, guard refused), 130 interrupted.")]
+3 could not run (login failed, provider unreachable, guard refused), 130 Ctrl-C,
+143 SIGTERM, 129 SIGHUP (the `always` steps ran and the reports were written).")]
     Run(run::RunArgs),
     /// Write a new plan to start from: commented, valid, runnable on the sandbox.
     #[command(after_help = "Examples:

@@ -105,6 +105,7 @@ impl<'a> Checker<'a> {
         let providers = self.check_providers(&root_scope);
         let guard = self.check_guard();
         let defaults = self.check_defaults();
+        let providers = self.login_retries(providers, &defaults.2);
         self.check_notify(&root_scope);
         self.check_report(&root_scope);
         let steps = self.check_steps(&providers, &guard, &defaults);
@@ -321,8 +322,40 @@ impl<'a> Checker<'a> {
                     config: provider.clone(),
                     rate_limit,
                     timeout,
+                    login_retry: RetryPolicy::login(),
                 },
             );
+        }
+        providers
+    }
+
+    /// Each provider's login retries: its own `retry`, else the plan's `defaults.retry`, else
+    /// the login default.
+    fn login_retries(
+        &mut self,
+        mut providers: IndexMap<String, model::Provider>,
+        defaults: &RetryPolicy,
+    ) -> IndexMap<String, model::Provider> {
+        let plan_default = self
+            .raw
+            .defaults
+            .as_ref()
+            .is_some_and(|d| d.retry.is_some());
+        for (name, provider) in providers.iter_mut() {
+            let own = match &provider.config {
+                raw::Provider::GenesysCloud(p) => p.retry.as_ref(),
+                raw::Provider::NiceCxone(p) => p.retry.as_ref(),
+                raw::Provider::Http(p) => p.retry.as_ref(),
+            };
+            provider.login_retry = match own {
+                Some(r) => self.retry(
+                    r,
+                    &child(&child("/providers", name), "retry"),
+                    &RetryPolicy::login(),
+                ),
+                None if plan_default => defaults.clone(),
+                None => RetryPolicy::login(),
+            };
         }
         providers
     }

@@ -49,6 +49,8 @@ pub struct Provider {
     pub rate_limit: Option<(u32, Duration)>,
     /// `timeout` of one request.
     pub timeout: Option<Duration>,
+    /// How its login is retried: its `retry`, or `defaults.retry`, or [`RetryPolicy::login`].
+    pub login_retry: RetryPolicy,
 }
 
 /// `guard`, parsed.
@@ -271,6 +273,17 @@ pub struct RetryPolicy {
     pub on: Vec<raw::RetryOn>,
     /// Retry requests that may have created something.
     pub allow_unsafe: bool,
+}
+
+impl RetryPolicy {
+    /// A login's policy when the plan sets none: a login is safe to repeat, so a passing 503
+    /// or a slow token endpoint should not fail a CI run that dials nobody yet.
+    pub fn login() -> RetryPolicy {
+        RetryPolicy {
+            attempts: 3,
+            ..RetryPolicy::default()
+        }
+    }
 }
 
 impl Default for RetryPolicy {

@@ -197,6 +197,13 @@ pub struct GenesysProvider {
     /// How long one request may take before it fails (default `15s`, or the step's timeout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<DurationText>,
+    /// Login retries
+    ///
+    /// How the provider's login is retried after a 429, a 5xx, a timeout or a failed connection
+    /// (a login is safe to repeat). Default: `defaults.retry` when the plan sets it, otherwise 3
+    /// attempts with exponential backoff from 1s, honouring `Retry-After`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
 }
 
 /// Genesys Cloud authentication
@@ -269,6 +276,13 @@ pub struct CxoneProvider {
     /// How long one request may take before it fails (default `15s`, or the step's timeout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<DurationText>,
+    /// Login retries
+    ///
+    /// How the provider's login is retried after a 429, a 5xx, a timeout or a failed connection
+    /// (a login is safe to repeat). Default: `defaults.retry` when the plan sets it, otherwise 3
+    /// attempts with exponential backoff from 1s, honouring `Retry-After`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
 }
 
 /// NICE CXone authentication
@@ -331,6 +345,13 @@ pub struct HttpProvider {
     /// How long one request may take before it fails (default `15s`, or the step's timeout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<DurationText>,
+    /// Login retries
+    ///
+    /// How the provider's login is retried after a 429, a 5xx, a timeout or a failed connection
+    /// (a login is safe to repeat). Default: `defaults.retry` when the plan sets it, otherwise 3
+    /// attempts with exponential backoff from 1s, honouring `Retry-After`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
 }
 
 /// HTTP authentication

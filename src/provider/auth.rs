@@ -143,7 +143,7 @@ impl std::fmt::Debug for Token {
 }
 
 /// Why a login failed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct AuthError {
     /// The HTTP status of the login answer, if there was one.
     pub status: Option<u16>,
@@ -153,6 +153,10 @@ pub struct AuthError {
     pub vendor: Option<VendorError>,
     /// The login endpoint could not be reached at all.
     pub unreachable: bool,
+    /// The login timed out (it may be retried: a login is safe to repeat).
+    pub timed_out: bool,
+    /// The `Retry-After` the login answer carried.
+    pub retry_after: Option<Duration>,
 }
 
 /// When to refresh a token that lives `expires_in` seconds: a minute early, or a tenth of its
@@ -221,6 +225,8 @@ fn unreachable(url: &str, e: &reqwest::Error) -> AuthError {
         message: format!("cannot reach {url}: {}", describe_transport(e)),
         vendor: None,
         unreachable: true,
+        timed_out: e.is_timeout(),
+        retry_after: None,
     }
 }
 
@@ -290,6 +296,12 @@ async fn token_request(
             message: format!("login at {url} answered {status} ({detail})"),
             vendor,
             unreachable: false,
+            timed_out: false,
+            retry_after: headers
+                .iter()
+                .find(|(k, _)| k == "retry-after")
+                .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs),
         });
     }
     let value = body
@@ -299,8 +311,7 @@ async fn token_request(
         .ok_or_else(|| AuthError {
             status: Some(status),
             message: format!("login at {url} answered 200 without an access_token"),
-            vendor: None,
-            unreachable: false,
+            ..AuthError::default()
         })?;
     Ok(Token {
         value: value.to_owned(),

@@ -223,8 +223,7 @@ impl Connection {
         .ok_or_else(|| AuthError {
             status: None,
             message: "these credentials have no token".into(),
-            vendor: None,
-            unreachable: false,
+            ..AuthError::default()
         })
     }
 
@@ -271,10 +270,8 @@ impl Connection {
     async fn discover(&self) -> Result<String, AuthError> {
         let token = self.token().await?;
         let fail = |message: String| AuthError {
-            status: None,
             message,
-            vendor: None,
-            unreachable: false,
+            ..AuthError::default()
         };
         let tenant = token
             .as_ref()
@@ -298,10 +295,10 @@ impl Connection {
             .send()
             .await
             .map_err(|e| AuthError {
-                status: None,
                 message: format!("cannot reach {url}: {}", auth::describe_transport(&e)),
-                vendor: None,
                 unreachable: true,
+                timed_out: e.is_timeout(),
+                ..AuthError::default()
             })?;
         let status = response.status().as_u16();
         let body: Value = response.json().await.unwrap_or(Value::Null);

@@ -375,6 +375,27 @@ impl<W: Write + Send> Sink for Console<W> {
                     live.retried();
                 }
             }
+            Event::LoginRetried {
+                provider,
+                attempt,
+                error,
+                retry_in,
+            } => {
+                let millis = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX);
+                self.line(&format!(
+                    "  retry login of `{provider}`: attempt {attempt} failed: {error}; retrying in {}",
+                    humantime::format_duration(Duration::from_millis(millis))
+                ));
+            }
+            Event::LoginFinished(login) => {
+                if login.error.is_none() && login.attempts.len() > 1 && !self.quiet {
+                    self.line(&format!(
+                        "  login of `{}`: logged in at attempt {}",
+                        login.provider,
+                        login.attempts.len()
+                    ));
+                }
+            }
             Event::StepFinished(result) => {
                 let slot = match (result.outcome, result.ignored) {
                     (Outcome::Passed, _) | (_, true) => 0,
@@ -400,6 +421,7 @@ impl<W: Write + Send> Sink for Console<W> {
                 status,
                 reason,
                 duration,
+                ..
             } => {
                 if let Some(live) = &self.live {
                     live.bar.finish_and_clear();
@@ -717,6 +739,7 @@ mod tests {
             status,
             reason: None,
             duration: Duration::from_millis(42),
+            at: std::time::SystemTime::now(),
         });
     }
 

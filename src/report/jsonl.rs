@@ -24,7 +24,10 @@ struct Open {
 
 /// The JSONL report's sink.
 pub struct ItemLog {
+    /// As given (what messages show).
     path: PathBuf,
+    /// What is written: the end of `path`'s symlinks.
+    target: PathBuf,
     open: Mutex<Option<Open>>,
     redactor: Arc<Redactor>,
 }
@@ -38,14 +41,14 @@ impl std::fmt::Debug for ItemLog {
 impl ItemLog {
     /// Starts a JSONL report that will end up at `path`.
     pub fn create(path: PathBuf, redactor: Arc<Redactor>) -> std::io::Result<ItemLog> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        // Through a symlink to its target, renamed into place in the target's directory.
+        let target = super::destination::resolve(&path).map_err(std::io::Error::other)?;
+        let dir = super::destination::directory_of(&target);
         std::fs::create_dir_all(&dir)?;
         let file = tempfile::NamedTempFile::new_in(&dir)?;
         Ok(ItemLog {
             path,
+            target,
             open: Mutex::new(Some(Open {
                 file: BufWriter::new(file),
                 waiting: BTreeMap::new(),
@@ -87,7 +90,7 @@ impl ItemLog {
                 .set_permissions(std::fs::Permissions::from_mode(0o644))?;
         }
         file.as_file().sync_all()?;
-        file.persist(&self.path).map_err(|e| e.error)?;
+        file.persist(&self.target).map_err(|e| e.error)?;
         Ok(())
     }
 }

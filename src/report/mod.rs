@@ -4,15 +4,19 @@
 //! - [`model`]: the results model every file report renders;
 //! - [`json`], [`junit`], [`markdown`], [`html`]: one file format each;
 //! - [`jsonl`]: every step and item, streamed as the run goes;
-//! - [`webhook`]: `notify:` lifecycle events.
+//! - [`webhook`]: `notify:` lifecycle events;
+//! - [`destination`]: output paths, checked before a run and written through symlinks;
+//! - [`notices`]: errors, warnings and report paths on stderr.
 
 pub mod console;
+pub mod destination;
 pub mod html;
 pub mod json;
 pub mod jsonl;
 pub mod junit;
 pub mod markdown;
 pub mod model;
+pub mod notices;
 pub mod webhook;
 
 use std::io::Write as _;
@@ -51,6 +55,14 @@ impl Format {
         }
     }
 
+    /// Its name, as `--report` takes it.
+    pub fn name(self) -> &'static str {
+        Format::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("json", |(n, _)| n)
+    }
+
     /// Renders a report in this format.
     pub fn render(self, report: &model::Report) -> String {
         match self {
@@ -65,12 +77,11 @@ impl Format {
 /// Writes a file atomically: a temporary file beside it, then a rename, so that a reader never
 /// sees half a report and an interrupted write leaves the old one.
 pub fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)?;
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    // Through a symlink to its target: the link stays, the file it names is replaced.
+    let path = &destination::resolve(path).map_err(std::io::Error::other)?;
+    let dir = destination::directory_of(path);
+    std::fs::create_dir_all(&dir)?;
+    let mut file = tempfile::NamedTempFile::new_in(&dir)?;
     file.write_all(contents.as_bytes())?;
     // A temporary file is private (0600); a report is an ordinary file.
     #[cfg(unix)]

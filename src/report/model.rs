@@ -39,8 +39,29 @@ pub struct Report {
     pub reason: Option<String>,
     /// Outcome counts, over steps and `for_each` items.
     pub counts: Counts,
+    /// The providers' logins, in the order they happened (before the first step).
+    pub logins: Vec<LoginReport>,
     /// The steps, in plan order.
     pub steps: Vec<StepReport>,
+}
+
+/// A provider's login.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct LoginReport {
+    /// The provider's name.
+    pub provider: String,
+    /// `passed`, or `errored` when it gave up.
+    pub outcome: ItemOutcome,
+    /// Why it failed.
+    pub message: Option<String>,
+    /// What to do about it.
+    pub hint: Option<String>,
+    /// When it started, in milliseconds from the start of the run.
+    pub started_ms: u64,
+    /// Wall time, in milliseconds.
+    pub duration_ms: u64,
+    /// Every attempt (a login is retried on 429, 5xx, timeouts and connection failures).
+    pub attempts: Vec<AttemptReport>,
 }
 
 /// The plan a run ran.
@@ -200,16 +221,7 @@ impl ItemReport {
             status: r.status,
             started_ms: ms(r.started),
             duration_ms: ms(r.duration),
-            attempts: r
-                .attempts
-                .iter()
-                .map(|a| AttemptReport {
-                    status: a.status,
-                    error: mask(&a.error),
-                    elapsed_ms: ms(a.elapsed),
-                    retry_after_ms: a.retry_after.map(ms),
-                })
-                .collect(),
+            attempts: AttemptReport::all(&r.attempts, redactor),
             saved: r
                 .saved
                 .iter()
@@ -234,6 +246,21 @@ pub struct AttemptReport {
     pub elapsed_ms: u64,
     /// The wait before the next attempt, in milliseconds.
     pub retry_after_ms: Option<u64>,
+}
+
+impl AttemptReport {
+    /// Attempts, secrets masked.
+    fn all(attempts: &[crate::runner::events::Attempt], redactor: &Redactor) -> Vec<AttemptReport> {
+        attempts
+            .iter()
+            .map(|a| AttemptReport {
+                status: a.status,
+                error: a.error.as_ref().map(|e| redactor.mask(e)),
+                elapsed_ms: ms(a.elapsed),
+                retry_after_ms: a.retry_after.map(ms),
+            })
+            .collect()
+    }
 }
 
 fn ms(d: Duration) -> u64 {
@@ -263,6 +290,7 @@ impl Report {
             status: Status::Running,
             reason: None,
             counts: Counts::default(),
+            logins: Vec::new(),
             steps: Vec::new(),
         }
     }
@@ -382,7 +410,8 @@ impl Sink for Collector {
     fn event(&self, event: &Event) {
         let mut report = self.report.lock().unwrap_or_else(PoisonError::into_inner);
         match event {
-            Event::RunStarted { providers, .. } => {
+            Event::RunStarted { providers, at, .. } => {
+                report.started_at = crate::sandbox::script::timestamp(*at);
                 report.providers = providers
                     .iter()
                     .map(|(name, kind, target)| ProviderInfo {
@@ -393,10 +422,27 @@ impl Sink for Collector {
                     .collect();
             }
             Event::StepFinished(result) => report.add(result, &self.redactor),
+            Event::LoginFinished(login) => {
+                let mask = |s: &Option<String>| s.as_ref().map(|s| self.redactor.mask(s));
+                report.logins.push(LoginReport {
+                    provider: login.provider.clone(),
+                    outcome: if login.error.is_some() {
+                        ItemOutcome::Errored
+                    } else {
+                        ItemOutcome::Passed
+                    },
+                    message: mask(&login.error),
+                    hint: mask(&login.hint),
+                    started_ms: ms(login.started),
+                    duration_ms: ms(login.duration),
+                    attempts: AttemptReport::all(&login.attempts, &self.redactor),
+                });
+            }
             Event::RunFinished {
                 status,
                 reason,
                 duration,
+                at,
             } => {
                 report.status = match status {
                     RunStatus::Passed => Status::Passed,
@@ -406,9 +452,12 @@ impl Sink for Collector {
                 };
                 report.reason = reason.as_ref().map(|r| self.redactor.mask(r));
                 report.duration_ms = ms(*duration);
-                report.finished_at = Some(crate::sandbox::script::timestamp(SystemTime::now()));
+                report.finished_at = Some(crate::sandbox::script::timestamp(*at));
             }
-            Event::StepStarted { .. } | Event::AttemptFailed { .. } | Event::Note(_) => {}
+            Event::StepStarted { .. }
+            | Event::AttemptFailed { .. }
+            | Event::LoginRetried { .. }
+            | Event::Note(_) => {}
         }
     }
 }

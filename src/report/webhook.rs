@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::Redactor;
 use crate::plan::raw::NotifyEvent;
-use crate::runner::events::{Event, Outcome, RunStatus, Sink};
+use crate::runner::events::{Clock, Event, Outcome, RunStatus, Sink};
 
 /// One webhook, rendered.
 #[derive(Clone)]
@@ -47,6 +47,7 @@ pub struct Webhooks {
     run_id: String,
     plan: String,
     redactor: Arc<Redactor>,
+    clock: Clock,
 }
 
 /// The delivery task; [`Delivery::finish`] waits for what is queued (with a deadline).
@@ -82,6 +83,7 @@ impl Webhooks {
         run_id: &str,
         plan: &str,
         redactor: Arc<Redactor>,
+        clock: Clock,
     ) -> (Webhooks, Delivery) {
         let (queue, mut receive) = mpsc::unbounded_channel::<(usize, String)>();
         let targets = hooks.clone();
@@ -105,6 +107,7 @@ impl Webhooks {
                 run_id: run_id.to_owned(),
                 plan: plan.to_owned(),
                 redactor,
+                clock,
             },
             Delivery(task),
         )
@@ -120,14 +123,11 @@ impl Webhooks {
         self.hooks.iter().any(|h| wanted(h, kind))
     }
 
-    fn send(&self, kind: NotifyEvent, mut payload: Value) {
+    fn send(&self, kind: NotifyEvent, at: SystemTime, mut payload: Value) {
         if let Some(map) = payload.as_object_mut() {
             map.insert("run_id".into(), json!(self.run_id));
             map.insert("plan".into(), json!(self.plan));
-            map.insert(
-                "at".into(),
-                json!(crate::sandbox::script::timestamp(SystemTime::now())),
-            );
+            map.insert("at".into(), json!(crate::sandbox::script::timestamp(at)));
         }
         let text = self.redactor.mask(&payload.to_string());
         for (index, hook) in self.hooks.iter().enumerate() {
@@ -164,15 +164,6 @@ async fn deliver(client: &reqwest::Client, hook: &Hook, payload: String) -> Resu
     Err(format!("{last} (after {ATTEMPTS} attempts)"))
 }
 
-fn status_name(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Passed => "passed",
-        RunStatus::Failed => "failed",
-        RunStatus::CouldNotRun => "could_not_run",
-        RunStatus::Interrupted => "interrupted",
-    }
-}
-
 impl Sink for Webhooks {
     fn event(&self, event: &Event) {
         let any = [
@@ -186,9 +177,10 @@ impl Sink for Webhooks {
             return;
         }
         match event {
-            Event::RunStarted { steps, .. } => {
+            Event::RunStarted { steps, at, .. } => {
                 self.send(
                     NotifyEvent::RunStarted,
+                    *at,
                     json!({ "event": "run_started", "steps": steps }),
                 );
             }
@@ -208,32 +200,38 @@ impl Sink for Webhooks {
                         "call_state": r.call.as_ref().and_then(|c| c.get("state")),
                     },
                 });
-                self.send(NotifyEvent::StepFinished, payload.clone());
+                let at = self.clock.wall(r.started + r.duration);
+                self.send(NotifyEvent::StepFinished, at, payload.clone());
                 if matches!(r.outcome, Outcome::Failed | Outcome::Errored) && !r.ignored {
                     let mut failed = payload;
                     failed["event"] = json!("step_failed");
-                    self.send(NotifyEvent::StepFailed, failed);
+                    self.send(NotifyEvent::StepFailed, at, failed);
                 }
             }
             Event::RunFinished {
                 status,
                 reason,
                 duration,
+                at,
             } => {
                 let payload = json!({
                     "event": "run_finished",
-                    "status": status_name(*status),
+                    "status": status.name(),
                     "reason": reason,
                     "duration_ms": duration.as_millis() as u64,
                 });
-                self.send(NotifyEvent::RunFinished, payload.clone());
+                self.send(NotifyEvent::RunFinished, *at, payload.clone());
                 if *status != RunStatus::Passed {
                     let mut failed = payload;
                     failed["event"] = json!("run_failed");
-                    self.send(NotifyEvent::RunFailed, failed);
+                    self.send(NotifyEvent::RunFailed, *at, failed);
                 }
             }
-            Event::StepStarted { .. } | Event::AttemptFailed { .. } | Event::Note(_) => {}
+            Event::StepStarted { .. }
+            | Event::AttemptFailed { .. }
+            | Event::LoginRetried { .. }
+            | Event::LoginFinished(_)
+            | Event::Note(_) => {}
         }
     }
 }

@@ -1,9 +1,72 @@
-//! What the runner tells the world: the only interface between running and reporting.
+//! What a run tells the world: the only interface between running and reporting.
+//!
+//! Every moment an event names comes from the run's one [`Clock`].
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use indexmap::IndexMap;
 use serde_json::Value;
+
+/// A run's clock: one monotonic start and the wall time it stands for. Every moment a run
+/// reports (its start, its end, when each step started) is read from it, so the report's
+/// timestamps and offsets agree with each other.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    start: Instant,
+    wall: SystemTime,
+}
+
+impl Clock {
+    /// A clock starting now.
+    pub fn start() -> Clock {
+        Clock {
+            start: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    /// When the run started (wall time).
+    pub fn started_at(&self) -> SystemTime {
+        self.wall
+    }
+
+    /// When the run started (monotonic).
+    pub fn started(&self) -> Instant {
+        self.start
+    }
+
+    /// Time since the start.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// The wall time of a moment `offset` after the start.
+    pub fn wall(&self, offset: Duration) -> SystemTime {
+        self.wall + offset
+    }
+
+    /// Now, as wall time on this clock.
+    pub fn now(&self) -> SystemTime {
+        self.wall(self.elapsed())
+    }
+}
+
+/// How a provider's login went.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LoginResult {
+    /// The provider's name.
+    pub provider: String,
+    /// Every attempt.
+    pub attempts: Vec<Attempt>,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// What to do about it.
+    pub hint: Option<String>,
+    /// When it started, from the start of the run.
+    pub started: Duration,
+    /// Wall time.
+    pub duration: Duration,
+}
 
 /// How a step (or one `for_each` item) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -105,8 +168,20 @@ pub enum RunStatus {
     Failed,
     /// It could not run: a provider's login failed, or the guard refused the first dial.
     CouldNotRun,
-    /// Ctrl-C.
+    /// Stopped by a signal (Ctrl-C, SIGTERM, SIGHUP).
     Interrupted,
+}
+
+impl RunStatus {
+    /// Its name in reports, webhooks and the journal.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStatus::Passed => "passed",
+            RunStatus::Failed => "failed",
+            RunStatus::CouldNotRun => "could_not_run",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
 }
 
 /// Something that happened during a run.
@@ -127,6 +202,19 @@ pub enum Event {
         /// When.
         at: SystemTime,
     },
+    /// A provider's login attempt failed and will be retried.
+    LoginRetried {
+        /// The provider's name.
+        provider: String,
+        /// The attempt that failed (1-based).
+        attempt: u32,
+        /// What went wrong.
+        error: String,
+        /// When the next attempt goes.
+        retry_in: Duration,
+    },
+    /// A provider's login ended (logged in, or gave up).
+    LoginFinished(Box<LoginResult>),
     /// A step (or item) began.
     StepStarted {
         /// Position in the plan.
@@ -163,6 +251,8 @@ pub enum Event {
         reason: Option<String>,
         /// Wall time.
         duration: Duration,
+        /// When.
+        at: SystemTime,
     },
 }
 

@@ -7,7 +7,9 @@
 //! - `{"kind":"sending","step":…,"item":…}` before a request that creates something (a call, a
 //!   callback, a contact) leaves: written ahead, so that after a crash the journal knows a
 //!   request may have reached the provider;
-//! - `{"kind":"done","step":…,"item":…,"outcome":…,"saved":{…}}` when a step or item finishes.
+//! - `{"kind":"done","step":…,"item":…,"outcome":…,"saved":{…}}` when a step or item finishes;
+//! - `{"kind":"end","run_id":…,"status":…}` when a run ends, interrupted runs included (a journal
+//!   without one after its last `run` record was killed).
 //!
 //! Resuming skips what is done (restoring its saved values) and reports an item that was
 //! `sending` but never `done` as of unknown fate instead of sending it again, unless its step
@@ -178,13 +180,29 @@ impl Journal {
     }
 
     /// A run (or a resume) starts.
-    pub fn start(&self, run_id: &str, plan_sha256: &str, resumed: bool) -> Result<(), String> {
+    pub fn start(
+        &self,
+        run_id: &str,
+        plan_sha256: &str,
+        resumed: bool,
+        at: std::time::SystemTime,
+    ) -> Result<(), String> {
         self.append(&json!({
             "kind": "run",
             "run_id": run_id,
             "plan_sha256": plan_sha256,
             "resumed": resumed,
-            "at": crate::sandbox::script::timestamp(std::time::SystemTime::now()),
+            "at": crate::sandbox::script::timestamp(at),
+        }))
+    }
+
+    /// The run ended (`status` as the JSON report says it: `passed`, `interrupted`, …).
+    pub fn end(&self, run_id: &str, status: &str, at: std::time::SystemTime) -> Result<(), String> {
+        self.append(&json!({
+            "kind": "end",
+            "run_id": run_id,
+            "status": status,
+            "at": crate::sandbox::script::timestamp(at),
         }))
     }
 
@@ -215,7 +233,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
         let journal = Journal::open(&path).unwrap();
-        journal.start("r1", "abc", false).unwrap();
+        journal
+            .start("r1", "abc", false, std::time::SystemTime::now())
+            .unwrap();
         journal.sending("dial", Some(0), true).unwrap();
         let mut saved = IndexMap::new();
         saved.insert("id".to_owned(), json!("c-1"));
@@ -234,7 +254,7 @@ mod tests {
         // Appending after the crash cuts the torn line off first.
         Journal::open(&path)
             .unwrap()
-            .start("r2", "abc", true)
+            .start("r2", "abc", true, std::time::SystemTime::now())
             .unwrap();
         assert_eq!(Resume::read(&path).unwrap().done.len(), 1);
         assert_eq!(resume.plan_sha256.as_deref(), Some("abc"));

@@ -30,7 +30,7 @@ use crate::plan::raw::OnError;
 use crate::provider::connection::{Connection, Response, SendError};
 use crate::provider::hints;
 use crate::provider::request::{self, Request};
-use events::{Attempt, Event, Outcome, RunStatus, Sink, StepResult};
+use events::{Attempt, Clock, Event, Outcome, RunStatus, Sink, StepResult};
 use render::{Json, Renderer, Steps};
 use retry::{Decision, Failure};
 
@@ -48,8 +48,14 @@ pub struct Run<'a> {
     pub run_id: String,
     /// Where events go.
     pub sink: &'a dyn Sink,
-    /// Turns true on Ctrl-C.
+    /// Turns true when a signal stops the run (Ctrl-C, SIGTERM, SIGHUP).
     pub interrupted: watch::Receiver<bool>,
+    /// The run's clock: every moment a result reports is read from it.
+    pub clock: Clock,
+    /// The `run` template variable (id, start time, plan).
+    pub context: serde_json::Value,
+    /// Once the run is stopped by a signal, how long the `always` steps may take in all.
+    pub cleanup: Duration,
     /// `--timeout`: the whole run's budget.
     pub timeout: Option<Duration>,
     /// `--journal`: every finished step and item, and every create before it leaves.
@@ -66,7 +72,8 @@ struct State<'a> {
     dials: AtomicU64,
     refused_first: AtomicBool,
     deadline: Option<Instant>,
-    started: Instant,
+    /// Set when a signal stopped the run: the `always` steps' shared budget ends then.
+    cleanup_deadline: std::sync::Mutex<Option<Instant>>,
 }
 
 /// How much of a response body a result keeps.
@@ -90,21 +97,15 @@ impl Halt {
     }
 }
 
-/// Runs the plan's steps; returns how the run ended.
-pub async fn run(run: &Run<'_>) -> RunStatus {
+/// Runs the plan's steps (logins are done); returns how the run ended, and why when it did not
+/// pass.
+pub async fn run(run: &Run<'_>) -> (RunStatus, Option<String>) {
     let started = Instant::now();
     let steps = Arc::new(Steps::default());
     let mut base = BTreeMap::new();
     base.insert("vars".to_owned(), render::value(&run.vars));
     base.insert("secrets".to_owned(), render::value(&run.secrets));
-    base.insert(
-        "run".to_owned(),
-        render::value(serde_json::json!({
-            "id": run.run_id,
-            "started_at": crate::sandbox::script::timestamp(SystemTime::now()),
-            "plan": run.plan.name,
-        })),
-    );
+    base.insert("run".to_owned(), render::value(&run.context));
     base.insert("steps".to_owned(), Value::from_dyn_object(steps.clone()));
     let state = State {
         run,
@@ -114,29 +115,8 @@ pub async fn run(run: &Run<'_>) -> RunStatus {
         dials: AtomicU64::new(run.resume.as_ref().map_or(0, |r| r.sent)),
         refused_first: AtomicBool::new(false),
         deadline: run.timeout.map(|t| started + t),
-        started,
+        cleanup_deadline: std::sync::Mutex::new(None),
     };
-    let providers = run
-        .connections
-        .iter()
-        .map(|(name, c)| {
-            let target = c
-                .settings
-                .api_base
-                .clone()
-                .or_else(|| c.settings.discovery_base.clone())
-                .unwrap_or_default();
-            (name.clone(), c.settings.kind.name().to_owned(), target)
-        })
-        .collect();
-    run.sink.event(&Event::RunStarted {
-        run_id: run.run_id.clone(),
-        plan: run.plan.name.clone(),
-        path: run.plan.path.clone(),
-        providers,
-        steps: run.plan.steps.len(),
-        at: SystemTime::now(),
-    });
     let mut halt: Option<Halt> = None;
     let mut failed: Option<String> = None;
     for (index, step) in run.plan.steps.iter().enumerate() {
@@ -152,6 +132,9 @@ pub async fn run(run: &Run<'_>) -> RunStatus {
         {
             state.skip(index, step, None, h.reason());
             continue;
+        }
+        if halt == Some(Halt::Interrupted) {
+            state.start_cleanup();
         }
         let outcome = state.run_step(index, step).await;
         if outcome.is_failure() {
@@ -189,12 +172,7 @@ pub async fn run(run: &Run<'_>) -> RunStatus {
     } else {
         (RunStatus::Passed, None)
     };
-    run.sink.event(&Event::RunFinished {
-        status,
-        reason,
-        duration: started.elapsed(),
-    });
-    status
+    (status, reason)
 }
 
 /// The numbers a dialing parameter holds.
@@ -220,6 +198,23 @@ enum Tried {
 }
 
 impl State<'_> {
+    /// A signal stopped the run: from now on the `always` steps share the cleanup budget.
+    fn start_cleanup(&self) {
+        let mut deadline = self
+            .cleanup_deadline
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        deadline.get_or_insert_with(|| Instant::now() + self.run.cleanup);
+    }
+
+    /// What is left of the cleanup budget, once a signal stopped the run.
+    fn cleanup_left(&self) -> Option<Duration> {
+        self.cleanup_deadline
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
     fn context(
         &self,
         step: &Step,
@@ -279,7 +274,7 @@ impl State<'_> {
             call: None,
             ignored: false,
             always: step.always,
-            started: self.started.elapsed(),
+            started: self.run.clock.elapsed(),
             request: None,
             response: None,
         }
@@ -445,6 +440,10 @@ impl State<'_> {
                 .timeout
                 .min(d.saturating_duration_since(Instant::now())),
             _ => step.timeout,
+        };
+        let budget = match self.cleanup_left() {
+            Some(left) if step.always => budget.min(left),
+            _ => budget,
         };
         let saved = tokio::select! {
             finished = tokio::time::timeout(budget, attempt) => match finished {

@@ -25,7 +25,12 @@ use super::script::timestamp;
 use super::{BodyError, Shared, basic_credentials, form_body, is_json};
 
 /// Where the echo API lives; the rest of the path is echoed as `path`.
-const PREFIX: &str = "/_sandbox/http";
+pub const HTTP_ECHO_PREFIX: &str = "/_sandbox/http";
+
+/// Where the OAuth2 client-credentials token endpoint for `http` providers lives.
+pub const OAUTH2_TOKEN_PATH: &str = "/_sandbox/oauth2/token";
+
+const PREFIX: &str = HTTP_ECHO_PREFIX;
 
 /// What an echoed credential becomes.
 const MASK: &str = "****";
@@ -36,7 +41,7 @@ const TOKEN_LIFETIME: u64 = 3600;
 pub(super) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/_sandbox/http/{*rest}", any(echo))
-        .route("/_sandbox/oauth2/token", post(token))
+        .route(OAUTH2_TOKEN_PATH, post(token))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, watch};
 
 pub use config::Config;
+pub use http::{HTTP_ECHO_PREFIX, OAUTH2_TOKEN_PATH};
 pub use ledger::LedgerEntry;
 
 /// Which vendor a path belongs to; it decides the error shape of anything that goes wrong.

@@ -68,6 +68,7 @@ fn report(steps: Vec<StepReport>) -> Report {
         },
         reason,
         counts,
+        logins: Vec::new(),
         steps,
     }
 }
