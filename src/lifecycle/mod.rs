@@ -446,7 +446,7 @@ async fn execute(
         match logged_in {
             None => (
                 RunStatus::Interrupted,
-                Some("interrupted during the login; nothing was sent".to_owned()),
+                Some("interrupted during the login; no step ran".to_owned()),
             ),
             Some(Err(failed)) => {
                 notices.error(&failed.message);
@@ -482,6 +482,17 @@ async fn execute(
         ),
     };
     announce.abort();
+    // Name the signal: CI logs show which one stopped the run (a cancelled job, a timeout).
+    let reason = match (status, signals.first()) {
+        (RunStatus::Interrupted, Some(signal)) if !signals.received().again => reason.map(|r| {
+            r.replacen(
+                "interrupted",
+                &format!("interrupted by {}", signal.name()),
+                1,
+            )
+        }),
+        _ => reason,
+    };
     sinks.event(&Event::RunFinished {
         status,
         reason,

@@ -4,6 +4,7 @@ mod campaign;
 mod check;
 mod cli;
 mod html_report;
+mod lifecycle;
 mod reports;
 mod resume;
 mod robust;

@@ -68,25 +68,37 @@ fn command(dir: &std::path::Path, url: &str, resume: bool) -> Command {
     c
 }
 
-/// Kills a run after `after` (SIGKILL); returns its exit code (None when killed) and stdout.
-fn run_for(
+/// Lines in the journal so far.
+fn journal_lines(dir: &std::path::Path) -> usize {
+    std::fs::read_to_string(dir.join("journal.jsonl"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+/// Kills a run (SIGKILL) once its journal has grown by `records` lines, which puts the kill in
+/// the middle of the campaign however fast or loaded the machine is; returns its exit code
+/// (None when killed) and stdout.
+fn run_until(
     dir: &std::path::Path,
     url: &str,
     resume: bool,
-    after: Duration,
+    records: usize,
 ) -> (Option<i32>, String) {
+    let before = journal_lines(dir);
     let mut child = command(dir, url, resume).spawn().expect("callplan runs");
-    let started = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut killed = false;
-    while started.elapsed() < after {
+    loop {
         if let Ok(Some(_)) = child.try_wait() {
             break;
         }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    if matches!(child.try_wait(), Ok(None)) {
-        let _ = child.kill();
-        killed = true;
+        if journal_lines(dir) >= before + records {
+            let _ = child.kill();
+            killed = true;
+            break;
+        }
+        assert!(Instant::now() < deadline, "the journal never grew");
+        std::thread::sleep(Duration::from_millis(1));
     }
     let out = child.wait_with_output().expect("reaped");
     let code = if killed { None } else { out.status.code() };
@@ -123,10 +135,12 @@ fn killed_and_resumed_campaigns_dial_every_row_at_most_once() {
     std::fs::write(dir.path().join("rows.csv"), csv).expect("written");
 
     let url = sandbox.url();
-    let (first, mut stdout) = run_for(dir.path(), &url, false, Duration::from_millis(120));
+    // 80 rows journal about 160 records (sending, done): the kills land at about a quarter, a
+    // half and three quarters of the campaign.
+    let (first, mut stdout) = run_until(dir.path(), &url, false, 40);
     assert_eq!(first, None, "the first run was killed mid-campaign");
-    for kill_after in [60, 90] {
-        stdout.push_str(&run_for(dir.path(), &url, true, Duration::from_millis(kill_after)).1);
+    for records in [40, 40] {
+        stdout.push_str(&run_until(dir.path(), &url, true, records).1);
     }
     let last = command(dir.path(), &url, true)
         .output()

@@ -20,13 +20,13 @@ use tempfile::TempDir;
 use crate::{Output, callplan_in, fast_config, root};
 
 /// The route that places a Genesys call on behalf of a user.
-const PLACE: &str = "POST /api/v2/conversations/calls/user/{userId}";
+pub(crate) const PLACE: &str = "POST /api/v2/conversations/calls/user/{userId}";
 /// The Genesys login.
-const LOGIN: &str = "POST /oauth/token";
+pub(crate) const LOGIN: &str = "POST /oauth/token";
 /// How many requests a counting fault lets through (far more than any test sends).
 const COUNTED: u32 = 10_000;
 /// How long a test waits for something that should take a second or two.
-const PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The head of a Genesys plan: the default agent as `vars.user`, and provider `gc` with client
 /// credentials from `CP_GC_ID` and `CP_GC_SECRET` (the sandbox supplies its own when unset).
@@ -46,7 +46,7 @@ providers:
 "#;
 
 /// A plan named `name`: [`GENESYS`], then `rest` (a guard, the steps).
-fn genesys_plan(name: &str, rest: &str) -> String {
+pub(crate) fn genesys_plan(name: &str, rest: &str) -> String {
     format!("version: 1\nname: {name}\n{GENESYS}{rest}")
 }
 
@@ -57,23 +57,23 @@ fn insert(yaml: &str, after: &str, line: &str) -> String {
 }
 
 /// A plan file, `plan.yaml`, in a directory of its own.
-struct PlanFile {
+pub(crate) struct PlanFile {
     dir: TempDir,
 }
 
 impl PlanFile {
-    fn new(yaml: &str) -> PlanFile {
+    pub(crate) fn new(yaml: &str) -> PlanFile {
         let dir = tempfile::tempdir().expect("a temporary directory");
         std::fs::write(dir.path().join("plan.yaml"), yaml).expect("the plan is written");
         PlanFile { dir }
     }
 
-    fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         self.dir.path()
     }
 
     /// `callplan run plan.yaml ARGS...` in the plan's directory, with `env` set.
-    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    pub(crate) fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut command = run_command(self.dir(), "plan.yaml", args);
         command.envs(env.iter().copied());
         let out = command.output().expect("callplan runs");
@@ -85,7 +85,12 @@ impl PlanFile {
     }
 
     /// The same, against `sandbox`.
-    fn run_against(&self, sandbox: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> Output {
+    pub(crate) fn run_against(
+        &self,
+        sandbox: &Sandbox,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Output {
         let url = sandbox.url();
         let mut all = vec!["--sandbox-url", url.as_str()];
         all.extend_from_slice(args);
@@ -95,7 +100,7 @@ impl PlanFile {
 
 /// `callplan run PLAN ARGS...` in `dir`, with none of the `CP_*` variables the tests' secrets
 /// read set from the outside, and no proxy between callplan and the sandbox.
-fn run_command(dir: &Path, plan: &str, args: &[&str]) -> Command {
+pub(crate) fn run_command(dir: &Path, plan: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_callplan"));
     command.arg("run").arg(plan).args(args).current_dir(dir);
     for (name, _) in std::env::vars_os() {
@@ -109,12 +114,12 @@ fn run_command(dir: &Path, plan: &str, args: &[&str]) -> Command {
 }
 
 /// A sandbox on its own thread.
-fn sandbox(config: Config) -> Sandbox {
+pub(crate) fn sandbox(config: Config) -> Sandbox {
     Sandbox::start_background(config).expect("the sandbox starts")
 }
 
 /// The ledger as JSON, as `GET /_sandbox/calls` lists it.
-fn ledger(sandbox: &Sandbox) -> Vec<Value> {
+pub(crate) fn ledger(sandbox: &Sandbox) -> Vec<Value> {
     sandbox
         .ledger()
         .iter()
@@ -123,7 +128,7 @@ fn ledger(sandbox: &Sandbox) -> Vec<Value> {
 }
 
 /// A fault that changes nothing and counts: a stall of no time on every request of `route`.
-fn counter(route: &str) -> Fault {
+pub(crate) fn counter(route: &str) -> Fault {
     Fault {
         duration: Duration::ZERO,
         count: COUNTED,
@@ -132,7 +137,7 @@ fn counter(route: &str) -> Fault {
 }
 
 /// `GET url`, as JSON.
-fn get_json(url: &str) -> Value {
+pub(crate) fn get_json(url: &str) -> Value {
     callplan::provider::connection::install_crypto();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -150,7 +155,7 @@ fn get_json(url: &str) -> Value {
 }
 
 /// How many requests the faults on `route` have taken so far (from `GET /_sandbox/faults`).
-fn faulted(sandbox: &Sandbox, route: &str) -> u32 {
+pub(crate) fn faulted(sandbox: &Sandbox, route: &str) -> u32 {
     let listing = get_json(&format!("{}/_sandbox/faults", sandbox.url()));
     listing["faults"]
         .as_array()
@@ -167,7 +172,7 @@ fn faulted(sandbox: &Sandbox, route: &str) -> u32 {
 
 /// The label (`PASS`, `FAIL`, `ERROR`, `SKIP`, `WARN`) of the console line of step `id`
 /// (`dial`, or `dial[2]` for an item), and that line with its indented message lines.
-fn step(stdout: &str, id: &str) -> Option<(String, String)> {
+pub(crate) fn step(stdout: &str, id: &str) -> Option<(String, String)> {
     let mut lines = stdout.lines().peekable();
     while let Some(line) = lines.next() {
         let Some(rest) = line.strip_prefix("  ") else {
@@ -194,7 +199,7 @@ fn step(stdout: &str, id: &str) -> Option<(String, String)> {
 
 /// Asserts step `id` has `label`; returns its line and messages.
 #[track_caller]
-fn assert_step(out: &Output, id: &str, label: &str) -> String {
+pub(crate) fn assert_step(out: &Output, id: &str, label: &str) -> String {
     // No line at all reads as an empty label.
     let (found, text) = step(&out.stdout, id).unwrap_or_default();
     assert_eq!(found, label, "step `{id}`: {text}\n{out:#?}");
@@ -203,7 +208,7 @@ fn assert_step(out: &Output, id: &str, label: &str) -> String {
 
 /// Asserts the exit code, showing the whole output when it differs.
 #[track_caller]
-fn assert_exit(out: &Output, code: i32) {
+pub(crate) fn assert_exit(out: &Output, code: i32) {
     assert_eq!(out.code, code, "exit code\n{out:#?}");
 }
 
