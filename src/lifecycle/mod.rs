@@ -154,7 +154,7 @@ struct Prepared {
     hooks: Vec<Hook>,
     notes: Vec<String>,
     resume: Option<Resume>,
-    journal: Option<PathBuf>,
+    journal: Option<Journal>,
     plan_sha: String,
 }
 
@@ -211,8 +211,32 @@ fn prepare(
         ("vars", render::value(&vars)),
         ("run", render::value(&run_context)),
     ]);
-    let journal = options.journal.clone().or_else(|| options.resume.clone());
+    let journal_path = options.journal.clone().or_else(|| options.resume.clone());
     let plan_sha = model::sha256_of(&options.plan);
+    if !options.dry_run {
+        let flag = if options.resume.is_some() {
+            "--resume"
+        } else {
+            "--journal"
+        };
+        if let Some(path) = &options.resume
+            && !path.exists()
+        {
+            return Err(format!("--resume {}: no such journal", path.display()));
+        }
+        outputs::check_flags(&outputs, journal_path.as_deref().map(|p| (flag, p)))
+            .map_err(|e| e.to_string())?;
+        outputs::add_plan_section(&mut outputs, plan, source, &renderer, &context)
+            .map_err(|e| e.to_string())?;
+    }
+    // The journal is locked before it is read: a second run on it is refused here, before it
+    // sends anything.
+    let journal = match (&journal_path, options.dry_run) {
+        (Some(path), false) => {
+            Some(Journal::open(path).map_err(|e| format!("{e}; nothing was sent"))?)
+        }
+        _ => None,
+    };
     let resume = match &options.resume {
         None => None,
         Some(path) => {
@@ -230,17 +254,6 @@ fn prepare(
             Some(r)
         }
     };
-    if !options.dry_run {
-        let flag = if options.resume.is_some() {
-            "--resume"
-        } else {
-            "--journal"
-        };
-        outputs::check_flags(&outputs, journal.as_deref().map(|p| (flag, p)))
-            .map_err(|e| e.to_string())?;
-        outputs::add_plan_section(&mut outputs, plan, source, &renderer, &context)
-            .map_err(|e| e.to_string())?;
-    }
     Ok(Prepared {
         clock,
         run_id,
@@ -339,18 +352,12 @@ async fn execute(
             }
         }
     }
-    let journal = match &journal {
+    let journal = match journal {
         None => None,
-        Some(path) => match Journal::open(path) {
-            Ok(j) => match j.start(&run_id, &plan_sha, resume.is_some(), clock.started_at()) {
-                Ok(()) => Some(Arc::new(j)),
-                Err(e) => {
-                    notices.error(&format!("{e}; nothing was sent"));
-                    return Ending::Invalid;
-                }
-            },
+        Some(j) => match j.start(&run_id, &plan_sha, resume.is_some(), clock.started_at()) {
+            Ok(()) => Some(Arc::new(j)),
             Err(e) => {
-                notices.error(&format!("--journal: {e}; nothing was sent"));
+                notices.error(&format!("{e}; nothing was sent"));
                 return Ending::Invalid;
             }
         },

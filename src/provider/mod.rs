@@ -14,6 +14,7 @@ pub mod cxone;
 pub mod genesys;
 pub mod hints;
 pub mod http;
+pub mod pacing;
 pub mod request;
 
 /// How long `calls.wait` waits when its `with:` sets no `timeout`.

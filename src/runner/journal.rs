@@ -139,6 +139,21 @@ impl Journal {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         }
         let fail = |e: std::io::Error| format!("{}: {e}", path.display());
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(fail)?;
+        // One run at a time: two runs on one journal would each dial what the other has not
+        // recorded yet. The lock lasts as long as the file is open (the process, at most), and
+        // is taken before the journal is read or repaired.
+        file.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => format!(
+                "{} is in use by another run of callplan; wait for it to end, or give this run a journal of its own",
+                path.display()
+            ),
+            std::fs::TryLockError::Error(e) => fail(e),
+        })?;
         // A run killed in the middle of a write leaves a torn last line: cut it off, so that
         // what is appended next starts on a line of its own.
         if let Ok(bytes) = std::fs::read(path)
@@ -146,15 +161,9 @@ impl Journal {
             && !bytes.ends_with(b"\n")
         {
             let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-            let file = OpenOptions::new().write(true).open(path).map_err(fail)?;
             file.set_len(keep as u64).map_err(fail)?;
             file.sync_all().map_err(fail)?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(fail)?;
         Ok(Journal {
             path: path.to_owned(),
             file: Mutex::new(file),

@@ -610,3 +610,28 @@ steps:
         assert!(!everything.contains(value), "{value} appeared somewhere");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// One run per journal.
+
+#[test]
+fn a_second_run_on_a_journal_in_use_is_refused_before_anything_is_sent() {
+    let sb = counting();
+    let plan = PlanFile::new(&genesys_plan("journal-in-use", ONE_DIAL));
+    let path = plan.dir().join("journal.jsonl");
+    // Another run holds it (the lock is the one callplan takes: an exclusive advisory lock).
+    let held = std::fs::File::create(&path).expect("created");
+    held.try_lock().expect("locked");
+    for flag in ["--journal", "--resume"] {
+        let out = plan.run_against(&sb, &[flag, "journal.jsonl"], &[]);
+        assert_exit(&out, 2);
+        assert!(
+            out.stderr.contains("is in use by another run of callplan"),
+            "{flag}: {out:#?}"
+        );
+    }
+    assert_nothing_sent(&sb);
+    drop(held);
+    let out = plan.run_against(&sb, &["--journal", "journal.jsonl"], &[]);
+    assert_exit(&out, 0);
+}
