@@ -1,6 +1,7 @@
 //! callplan runs declarative, versioned YAML call plans against contact-centre platforms
 //! (Genesys Cloud CX, NICE CXone) and any HTTP API.
 //!
+//! - [`call`]: the call-state vocabulary (phases, end reasons) and timestamps, shared by all;
 //! - [`plan`]: reading, checking and modelling plan files;
 //! - [`provider`]: the providers and their action catalogues;
 //! - [`phone`]: E.164 validation and normalization;
@@ -11,6 +12,7 @@
 //! - [`sandbox`]: the built-in Genesys Cloud and NICE CXone emulator;
 //! - [`cli`]: the command line.
 
+pub mod call;
 pub mod cli;
 pub mod diagnostic;
 pub mod phone;

@@ -211,7 +211,7 @@ async fn run_async(
     let run_id = uuid::Uuid::new_v4().to_string();
     let run_fields = serde_json::json!({
         "id": run_id,
-        "started_at": crate::sandbox::script::timestamp(std::time::SystemTime::now()),
+        "started_at": crate::call::timestamp(std::time::SystemTime::now()),
         "plan": plan.name,
     });
     let mut settings = IndexMap::new();

@@ -257,7 +257,7 @@ impl Report {
             run_id: run_id.to_owned(),
             plan,
             providers: Vec::new(),
-            started_at: crate::sandbox::script::timestamp(SystemTime::now()),
+            started_at: crate::call::timestamp(SystemTime::now()),
             finished_at: None,
             duration_ms: 0,
             status: Status::Running,
@@ -406,7 +406,7 @@ impl Sink for Collector {
                 };
                 report.reason = reason.as_ref().map(|r| self.redactor.mask(r));
                 report.duration_ms = ms(*duration);
-                report.finished_at = Some(crate::sandbox::script::timestamp(SystemTime::now()));
+                report.finished_at = Some(crate::call::timestamp(SystemTime::now()));
             }
             Event::StepStarted { .. } | Event::AttemptFailed { .. } | Event::Note(_) => {}
         }

@@ -126,7 +126,7 @@ impl Webhooks {
             map.insert("plan".into(), json!(self.plan));
             map.insert(
                 "at".into(),
-                json!(crate::sandbox::script::timestamp(SystemTime::now())),
+                json!(crate::call::timestamp(SystemTime::now())),
             );
         }
         let text = self.redactor.mask(&payload.to_string());

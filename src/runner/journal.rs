@@ -184,7 +184,7 @@ impl Journal {
             "run_id": run_id,
             "plan_sha256": plan_sha256,
             "resumed": resumed,
-            "at": crate::sandbox::script::timestamp(std::time::SystemTime::now()),
+            "at": crate::call::timestamp(std::time::SystemTime::now()),
         }))
     }
 

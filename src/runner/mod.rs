@@ -101,7 +101,7 @@ pub async fn run(run: &Run<'_>) -> RunStatus {
         "run".to_owned(),
         render::value(serde_json::json!({
             "id": run.run_id,
-            "started_at": crate::sandbox::script::timestamp(SystemTime::now()),
+            "started_at": crate::call::timestamp(SystemTime::now()),
             "plan": run.plan.name,
         })),
     );

@@ -17,11 +17,12 @@ use axum::routing::{delete, get, post};
 use serde_json::{Value, json};
 
 use super::ledger::{Kind, Record, VendorName};
-use super::script::{EndReason, Outcome, Phase, timestamp};
+use super::script::Outcome;
 use super::{
     BodyError, Params, Shared, World as Everything, basic_credentials, bearer_token, form_body,
     json_body, origin,
 };
+use crate::call::{EndReason, Phase, timestamp};
 
 // ---------------------------------------------------------------------------------------------
 // Errors
