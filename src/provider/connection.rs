@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::auth::{self, AuthError, Credentials, TokenCache};
+use super::failure::Failure;
 use super::request::Request;
 use super::{Method, ProviderKind, cxone};
-use crate::runner::retry::Failure;
 
 /// Makes ring rustls's process-wide crypto provider (reqwest is built without one, to avoid
 /// compiling aws-lc); harmless when already done.

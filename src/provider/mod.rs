@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod connection;
 pub mod cxone;
+pub mod failure;
 pub mod genesys;
 pub mod hints;
 pub mod http;

@@ -28,11 +28,12 @@ use tokio::sync::watch;
 use crate::plan::model::{Plan, Step};
 use crate::plan::raw::OnError;
 use crate::provider::connection::{Connection, Response, SendError};
+use crate::provider::failure::Failure;
 use crate::provider::hints;
 use crate::provider::request::{self, Request};
 use events::{Attempt, Event, Outcome, RunStatus, Sink, StepResult};
 use render::{Json, Renderer, Steps};
-use retry::{Decision, Failure};
+use retry::Decision;
 
 /// Everything a run needs besides the plan.
 pub struct Run<'a> {

@@ -12,30 +12,7 @@ use std::time::Duration;
 
 use crate::plan::model::RetryPolicy;
 use crate::plan::raw::{Backoff, RetryOn};
-
-/// How an attempt failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
-    /// The server answered with an error status.
-    Status {
-        /// The HTTP status code.
-        status: u16,
-        /// The `Retry-After` the server sent, if any.
-        retry_after: Option<Duration>,
-    },
-    /// The request timed out.
-    Timeout {
-        /// It may have reached the server (the timeout was not in connecting).
-        sent: bool,
-    },
-    /// Could not connect (refused, DNS, TLS handshake): nothing reached the server.
-    Connect,
-    /// The connection broke after the request was sent (reset, closed mid-response): it may have
-    /// reached the server.
-    Broken,
-    /// The server answered, but an `expect` was not met.
-    Expectation,
-}
+use crate::provider::failure::Failure;
 
 /// What to do after a failed attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,9 +12,9 @@ use indexmap::IndexMap;
 use serde_json::{Value, json};
 
 use crate::provider::connection::{Connection, Response, SendError};
+use crate::provider::failure::Failure;
 use crate::provider::request::Request;
 use crate::provider::{Method, ProviderKind, WAIT_TIMEOUT};
-use crate::runner::retry::Failure;
 
 const MAX_INTERVAL: Duration = Duration::from_secs(5);
 /// How long one CXone long poll may be held.
