@@ -1,11 +1,13 @@
 //! NICE CXone: everything callplan knows about the platform.
 //!
-//! - `catalogue`: the actions a step can name, and the request each one sends.
+//! - `catalogue`: the actions a step can name, and the request each one sends;
+//! - `auth`: its password-grant login and the discovery of the API endpoint.
 //!
 //! ACD paths sit under `{api_endpoint}/inContactAPI/services/v{N}/` (see
 //! `shared/reference/nice-cxone.md`), and the provider's `api_version` picks `N` (default
 //! [`DEFAULT_API_VERSION`]).
 
+pub(crate) mod auth;
 mod catalogue;
 
 pub use catalogue::{ACTIONS, CONTACT_STATES};

@@ -1,9 +1,11 @@
 //! Genesys Cloud CX: everything callplan knows about the platform.
 //!
-//! - `catalogue`: the actions a step can name, and the request each one sends.
+//! - `catalogue`: the actions a step can name, and the request each one sends;
+//! - `auth`: its client-credentials login.
 //!
 //! API base `https://api.<region>`, login host `https://login.<region>`.
 
+pub(crate) mod auth;
 mod catalogue;
 
 pub use catalogue::{ACTIONS, CALL_STATES, PURPOSES};
