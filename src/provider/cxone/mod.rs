@@ -1,7 +1,8 @@
 //! NICE CXone: everything callplan knows about the platform.
 //!
 //! - `catalogue`: the actions a step can name, and the request each one sends;
-//! - `auth`: its password-grant login and the discovery of the API endpoint.
+//! - `auth`: its password-grant login and the discovery of the API endpoint;
+//! - `hints`: reading its error answers, and hints for the errors users commonly hit.
 //!
 //! ACD paths sit under `{api_endpoint}/inContactAPI/services/v{N}/` (see
 //! `shared/reference/nice-cxone.md`), and the provider's `api_version` picks `N` (default
@@ -9,6 +10,7 @@
 
 pub(crate) mod auth;
 mod catalogue;
+pub(crate) mod hints;
 
 pub use catalogue::{ACTIONS, CONTACT_STATES};
 

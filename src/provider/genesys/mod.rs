@@ -1,12 +1,14 @@
 //! Genesys Cloud CX: everything callplan knows about the platform.
 //!
 //! - `catalogue`: the actions a step can name, and the request each one sends;
-//! - `auth`: its client-credentials login.
+//! - `auth`: its client-credentials login;
+//! - `hints`: reading its error bodies, and hints for the errors users commonly hit.
 //!
 //! API base `https://api.<region>`, login host `https://login.<region>`.
 
 pub(crate) mod auth;
 mod catalogue;
+pub(crate) mod hints;
 
 pub use catalogue::{ACTIONS, CALL_STATES, PURPOSES};
 
