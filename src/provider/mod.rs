@@ -16,6 +16,7 @@ pub mod genesys;
 pub mod hints;
 pub mod http;
 pub mod request;
+pub(crate) mod wait;
 
 /// How long `calls.wait` waits when its `with:` sets no `timeout`.
 pub const WAIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);

@@ -2,7 +2,8 @@
 //!
 //! - `catalogue`: the actions a step can name, and the request each one sends;
 //! - `auth`: its password-grant login and the discovery of the API endpoint;
-//! - `hints`: reading its error answers, and hints for the errors users commonly hit.
+//! - `hints`: reading its error answers, and hints for the errors users commonly hit;
+//! - `wait`: following a call by long-polling the agent session.
 //!
 //! ACD paths sit under `{api_endpoint}/inContactAPI/services/v{N}/` (see
 //! `shared/reference/nice-cxone.md`), and the provider's `api_version` picks `N` (default
@@ -11,6 +12,7 @@
 pub(crate) mod auth;
 mod catalogue;
 pub(crate) mod hints;
+pub(crate) mod wait;
 
 pub use catalogue::{ACTIONS, CONTACT_STATES};
 

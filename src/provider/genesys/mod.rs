@@ -2,13 +2,15 @@
 //!
 //! - `catalogue`: the actions a step can name, and the request each one sends;
 //! - `auth`: its client-credentials login;
-//! - `hints`: reading its error bodies, and hints for the errors users commonly hit.
+//! - `hints`: reading its error bodies, and hints for the errors users commonly hit;
+//! - `wait`: following a call by polling its conversation.
 //!
 //! API base `https://api.<region>`, login host `https://login.<region>`.
 
 pub(crate) mod auth;
 mod catalogue;
 pub(crate) mod hints;
+pub(crate) mod wait;
 
 pub use catalogue::{ACTIONS, CALL_STATES, PURPOSES};
 
