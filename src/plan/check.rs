@@ -15,7 +15,7 @@ use super::model::{self, DEFAULT_TIMEOUT, DestinationPattern, ForEachSource, Pla
 use super::raw::{self, RawPlan};
 use super::source::{Source, SourceMap, child};
 use crate::diagnostic::{Diagnostic, Span, did_you_mean, suggest};
-use crate::provider::{ActionSpec, In, ParamSpec, ParamType, ProviderKind};
+use crate::provider::{ActionKind, ActionSpec, In, ParamSpec, ParamType, ProviderKind};
 use crate::template::{self, Problem};
 
 /// Fields of `run` in templates.
@@ -918,7 +918,7 @@ impl<'a> Checker<'a> {
             Some(r) => self.retry(r, &child(base, "retry"), &defaults.2),
             None => defaults.2.clone(),
         };
-        if action.is_some_and(|a| a.name == "calls.wait") {
+        if action.is_some_and(|a| a.kind == ActionKind::Wait) {
             let wait = match step.with.get("timeout") {
                 Some(Value::String(t)) => humantime::parse_duration(t.trim()).ok(),
                 Some(_) => None,

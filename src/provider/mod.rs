@@ -107,6 +107,16 @@ pub enum Effect {
     ByMethod,
 }
 
+/// What running an action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionKind {
+    /// Sends its request once, and the answer is judged.
+    Request,
+    /// Follows a call until it reaches a state: the vendor's own polling, repeated until the
+    /// state is reached, the call ends or the wait's `timeout` runs out.
+    Wait,
+}
+
 /// Where a `with:` parameter goes in the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum In {
@@ -201,6 +211,8 @@ pub struct ActionSpec {
     pub summary: &'static str,
     /// Whether repeating it could do something twice.
     pub effect: Effect,
+    /// What running it does: one request, or a wait.
+    pub kind: ActionKind,
     /// The request needs a user context: a client-credentials token is refused.
     pub needs_user: bool,
     /// The parameters holding numbers this action dials (the guard judges these, not caller ids).
@@ -215,7 +227,8 @@ pub struct ActionSpec {
 }
 
 impl ActionSpec {
-    /// An action with no user-context requirement, nothing dialed and no exclusive parameters.
+    /// An action that sends one request, with no user-context requirement, nothing dialed and no
+    /// exclusive parameters.
     pub(crate) const fn new(
         name: &'static str,
         method: Method,
@@ -230,6 +243,7 @@ impl ActionSpec {
             path,
             summary,
             effect,
+            kind: ActionKind::Request,
             needs_user: false,
             dials: &[],
             exclusive: &[],
@@ -253,6 +267,12 @@ impl ActionSpec {
     /// The request needs a user context.
     pub(crate) const fn needs_user(mut self) -> Self {
         self.needs_user = true;
+        self
+    }
+
+    /// The action follows a call until it reaches a state (see [`ActionKind::Wait`]).
+    pub(crate) const fn waits(mut self) -> Self {
+        self.kind = ActionKind::Wait;
         self
     }
 
@@ -478,6 +498,23 @@ mod tests {
                         "{} dials but does not create",
                         action.name
                     );
+                }
+                if action.kind == ActionKind::Wait {
+                    assert!(
+                        wait::default_until(kind).is_some(),
+                        "{}: {} has no way to wait",
+                        action.name,
+                        kind.name()
+                    );
+                    for control in ["until", "timeout"] {
+                        assert!(
+                            action
+                                .param(control)
+                                .is_some_and(|p| p.location == In::Control),
+                            "{}: a wait without `{control}`",
+                            action.name
+                        );
+                    }
                 }
                 for name in action.exclusive {
                     assert!(

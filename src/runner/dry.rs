@@ -18,7 +18,7 @@ use super::render::{self, Renderer};
 use crate::plan::model::Plan;
 use crate::provider::auth::Credentials;
 use crate::provider::connection::Settings;
-use crate::provider::{ProviderKind, cxone, request, wait};
+use crate::provider::{ActionKind, ProviderKind, cxone, request, wait};
 
 /// How many items of a `for_each` step are shown.
 const ITEMS_SHOWN: usize = 10;
@@ -244,7 +244,7 @@ fn describe(
         url.push_str(&query.join("&"));
     }
     let mut block = format!("{} {url}", request.method.as_str());
-    if step.action.name == "calls.wait"
+    if step.action.kind == ActionKind::Wait
         && let Some(until) = with
             .get("until")
             .and_then(|v| v.as_str())

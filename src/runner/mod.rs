@@ -28,7 +28,7 @@ use crate::plan::raw::OnError;
 use crate::provider::connection::{Connection, Response, SendError};
 use crate::provider::failure::Failure;
 use crate::provider::request::{self, Request};
-use crate::provider::{self, hints};
+use crate::provider::{self, ActionKind, hints};
 use events::{Attempt, Event, Outcome, RunStatus, Sink, StepResult};
 use render::{Json, Renderer, Steps};
 use retry::Decision;
@@ -767,10 +767,9 @@ impl State<'_> {
         context: &BTreeMap<String, Value>,
         timeout: Option<Duration>,
     ) -> Tried {
-        let sent = if step.action.name == "calls.wait" {
-            provider::wait::follow(connection, request, with, timeout).await
-        } else {
-            connection.send(request, timeout).await.map(|r| (r, None))
+        let sent = match step.action.kind {
+            ActionKind::Wait => provider::wait::follow(connection, request, with, timeout).await,
+            ActionKind::Request => connection.send(request, timeout).await.map(|r| (r, None)),
         };
         let (response, call) = match sent {
             Ok(answer) => answer,

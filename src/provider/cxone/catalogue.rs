@@ -131,7 +131,8 @@ pub const ACTIONS: &[ActionSpec] = &[
                 "How long to wait (default `60s`).",
             ),
         ],
-    ),
+    )
+    .waits(),
     ActionSpec::new(
         "agent_sessions.end_contact",
         Method::Post,

@@ -175,7 +175,8 @@ pub const ACTIONS: &[ActionSpec] = &[
                 "Purpose of the participant to follow (default `customer`).",
             ),
         ],
-    ),
+    )
+    .waits(),
     ActionSpec::new(
         "calls.disconnect",
         Method::Patch,
