@@ -3,7 +3,7 @@
 //! A call leg goes through the same [`Phase`]s on every platform, and ends for one of a few
 //! [`EndReason`]s; each vendor spells them its own way (Genesys participant states and disconnect
 //! types, CXone contact statuses and disconnect codes), but the sandbox that emulates both, the
-//! runner and the reports speak of them in these words. [`timestamp`] writes an instant the way
+//! runner and the reports speak of them in these words. `timestamp` writes an instant the way
 //! both vendors and callplan's own reports do.
 //!
 //! This module is a leaf: it depends on nothing else in the crate.

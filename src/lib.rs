@@ -3,7 +3,7 @@
 //!
 //! - [`call`]: the call-state vocabulary (phases, end reasons) and timestamps, shared by all;
 //! - [`plan`]: reading, checking and modelling plan files;
-//! - [`provider`]: the providers and their action catalogues;
+//! - [`provider`]: the providers, one folder per vendor: catalogue, login, waiting, error hints;
 //! - [`phone`]: E.164 validation and normalization;
 //! - [`template`]: the minijinja environment and template checks;
 //! - [`diagnostic`]: located findings and how they are shown;

@@ -1,5 +1,18 @@
 //! Providers: the platforms a plan talks to, and the catalogue of actions each one offers.
 //!
+//! Each vendor is a folder holding everything about it: [`genesys`], [`cxone`] and [`http`], each
+//! with its action catalogue, its login, its error hints and, for the contact centres, how it
+//! follows a call. What the vendors share sits at this level:
+//!
+//! - this module: the catalogue's types ([`ActionSpec`], [`ParamSpec`], [`ActionKind`],
+//!   [`Effect`]) and [`ProviderKind`];
+//! - [`connection`]: a live provider, sending requests with its token;
+//! - [`auth`]: credentials, the token cache, and picking the vendor's login;
+//! - [`request`]: building a request from an action and its rendered `with:`;
+//! - [`hints`]: vendor errors as read, picking the vendor's hints, and the hints all share;
+//! - [`failure`]: how an attempt failed, for the retry decision;
+//! - `wait`: following a call, with the vendor's own way of waiting.
+//!
 //! The catalogue is data. Every action is a thin, documented mapping from a step's `with:` keys to
 //! one real request of the vendor's API (see `docs/actions.md`, generated from these tables). `check`
 //! validates `with:` against it; the runner builds requests from it.
