@@ -1,10 +1,11 @@
-//! The call-state vocabulary every part of callplan shares, and how instants are written.
+//! The shared call-state vocabulary, and how instants are written.
 //!
-//! A call leg goes through the same [`Phase`]s on every platform, and ends for one of a few
+//! A call leg goes through the same [`Phase`]s on every platform and ends for one of a few
 //! [`EndReason`]s; each vendor spells them its own way (Genesys participant states and disconnect
-//! types, CXone contact statuses and disconnect codes), but the sandbox that emulates both, the
-//! runner and the reports speak of them in these words. `timestamp` writes an instant the way
-//! both vendors and callplan's own reports do.
+//! types, CXone contact statuses and disconnect codes). These are callplan's own words for them:
+//! the sandbox emulates both vendors from them and its ledger reports in them. `timestamp` writes
+//! an instant as both vendors do; the run context, the journal, the reports and the webhooks write
+//! theirs the same way.
 //!
 //! This module is a leaf: it depends on nothing else in the crate.
 
