@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use crate::plan::model::RetryPolicy;
 use crate::plan::raw::{Backoff, RetryOn};
-use crate::provider::failure::Failure;
+// The decision is made on how an attempt failed: callers of `decide` name both from here.
+pub use crate::provider::failure::Failure;
 
 /// What to do after a failed attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
