@@ -1,8 +1,9 @@
 //! callplan runs declarative, versioned YAML call plans against contact-centre platforms
 //! (Genesys Cloud CX, NICE CXone) and any HTTP API.
 //!
+//! - [`call`]: the call-state vocabulary (phases, end reasons) and timestamps, shared by all;
 //! - [`plan`]: reading, checking and modelling plan files;
-//! - [`provider`]: the providers and their action catalogues;
+//! - [`provider`]: the providers, one folder per vendor: catalogue, login, waiting, error hints;
 //! - [`phone`]: E.164 validation and normalization;
 //! - [`template`]: the minijinja environment and template checks;
 //! - [`diagnostic`]: located findings and how they are shown;
@@ -13,6 +14,7 @@
 //! - [`sandbox`]: the built-in Genesys Cloud and NICE CXone emulator;
 //! - [`cli`]: the command line.
 
+pub mod call;
 pub mod cli;
 pub mod diagnostic;
 pub mod lifecycle;

@@ -189,7 +189,7 @@ fn prepare(
     let run_id = uuid::Uuid::new_v4().to_string();
     let run_context = serde_json::json!({
         "id": run_id,
-        "started_at": crate::sandbox::script::timestamp(clock.started_at()),
+        "started_at": crate::call::timestamp(clock.started_at()),
         "plan": plan.name,
     });
     let mut settings = IndexMap::new();

@@ -15,7 +15,7 @@ use super::model::{self, DEFAULT_TIMEOUT, DestinationPattern, ForEachSource, Pla
 use super::raw::{self, RawPlan};
 use super::source::{Source, SourceMap, child};
 use crate::diagnostic::{Diagnostic, Span, did_you_mean, suggest};
-use crate::provider::{ActionSpec, In, ParamSpec, ParamType, ProviderKind};
+use crate::provider::{ActionKind, ActionSpec, In, ParamSpec, ParamType, ProviderKind};
 use crate::template::{self, Problem};
 
 /// Fields of `run` in templates.
@@ -799,35 +799,34 @@ impl<'a> Checker<'a> {
             }
             found
         });
-        if let (Some(p), Some(a)) = (provider, action) {
-            if a.needs_user
-                && matches!(
-                    p.config,
-                    raw::Provider::GenesysCloud(raw::GenesysProvider {
-                        auth: raw::GenesysAuth::ClientCredentials { .. },
-                        ..
-                    })
+        if let (Some(p), Some(a)) = (provider, action)
+            && a.needs_user
+            && matches!(
+                p.config,
+                raw::Provider::GenesysCloud(raw::GenesysProvider {
+                    auth: raw::GenesysAuth::ClientCredentials { .. },
+                    ..
+                })
+            )
+        {
+            let alternative = match a.name {
+                "calls.create" => "use `calls.create_for_user` with a `user_id`",
+                _ => "use `conversations.disconnect`",
+            };
+            self.push(
+                Diagnostic::error(
+                    "plan.needs-user",
+                    format!(
+                        "`{}` needs a user context, but provider `{}` uses client credentials",
+                        a.name, step.provider
+                    ),
                 )
-            {
-                let alternative = match a.name {
-                    "calls.create" => "use `calls.create_for_user` with a `user_id`",
-                    _ => "use `conversations.disconnect`",
-                };
-                self.push(
-                    Diagnostic::error(
-                        "plan.needs-user",
-                        format!(
-                            "`{}` needs a user context, but provider `{}` uses client credentials",
-                            a.name, step.provider
-                        ),
-                    )
-                    .at(self.value_span(&child(base, "action")))
-                    .label("Genesys answers 400 `not.a.user` to a client-credentials token")
-                    .help(format!(
-                        "{alternative}, or give the provider a user token (`grant: bearer`)"
-                    )),
-                );
-            }
+                .at(self.value_span(&child(base, "action")))
+                .label("Genesys answers 400 `not.a.user` to a client-credentials token")
+                .help(format!(
+                    "{alternative}, or give the provider a user token (`grant: bearer`)"
+                )),
+            );
         }
 
         // for_each, `as`, concurrency.
@@ -951,7 +950,7 @@ impl<'a> Checker<'a> {
             Some(r) => self.retry(r, &child(base, "retry"), &defaults.2),
             None => defaults.2.clone(),
         };
-        if action.is_some_and(|a| a.name == "calls.wait") {
+        if action.is_some_and(|a| a.kind == ActionKind::Wait) {
             let wait = match step.with.get("timeout") {
                 Some(Value::String(t)) => humantime::parse_duration(t.trim()).ok(),
                 Some(_) => None,
@@ -1273,13 +1272,13 @@ impl<'a> Checker<'a> {
         guard: &model::Guard,
     ) {
         let dialed = action.dials.contains(&param.name);
-        if let Value::String(s) = value {
-            if template::is_template(s) {
-                if dialed {
-                    self.dialed_template(s, pointer, guard);
-                }
-                return;
+        if let Value::String(s) = value
+            && template::is_template(s)
+        {
+            if dialed {
+                self.dialed_template(s, pointer, guard);
             }
+            return;
         }
         let ok = match (param.ty, value) {
             (ParamType::Any, _) => true,
@@ -1368,16 +1367,19 @@ impl<'a> Checker<'a> {
                 .help(hint),
             );
         }
-        if param.name == "path" && param.location == In::Control {
-            if let Value::String(s) = value {
-                if !s.starts_with('/') {
-                    self.push(
-                        Diagnostic::error("plan.parameter-value", format!("request path `{s}` must start with `/`"))
-                            .at(self.value_span(pointer))
-                            .help("paths are relative to the provider's API base, e.g. `/api/v2/users/me`"),
-                    );
-                }
-            }
+        if param.name == "path"
+            && param.location == In::Control
+            && let Value::String(s) = value
+            && !s.starts_with('/')
+        {
+            self.push(
+                Diagnostic::error(
+                    "plan.parameter-value",
+                    format!("request path `{s}` must start with `/`"),
+                )
+                .at(self.value_span(pointer))
+                .help("paths are relative to the provider's API base, e.g. `/api/v2/users/me`"),
+            );
         }
     }
 

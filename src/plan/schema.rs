@@ -59,14 +59,15 @@ fn strip_null(value: &mut Value) {
                 }
             }
             let is_null = |v: &Value| v.get("type").is_some_and(|t| t == "null");
-            if let Some(Value::Array(branches)) = map.get("anyOf") {
-                if branches.len() == 2 && branches.iter().any(is_null) {
-                    let kept = branches.iter().find(|b| !is_null(b)).cloned();
-                    map.shift_remove("anyOf");
-                    if let Some(Value::Object(kept)) = kept {
-                        for (k, v) in kept {
-                            map.entry(k).or_insert(v);
-                        }
+            if let Some(Value::Array(branches)) = map.get("anyOf")
+                && branches.len() == 2
+                && branches.iter().any(is_null)
+            {
+                let kept = branches.iter().find(|b| !is_null(b)).cloned();
+                map.shift_remove("anyOf");
+                if let Some(Value::Object(kept)) = kept {
+                    for (k, v) in kept {
+                        map.entry(k).or_insert(v);
                     }
                 }
             }
@@ -97,10 +98,10 @@ fn split_titles(value: &mut Value) {
                     })
                     .collect::<Vec<_>>()
                     .join("\n\n");
-                if let Some(title) = title {
-                    if !map.contains_key("title") {
-                        map.insert("title".into(), Value::String(title));
-                    }
+                if let Some(title) = title
+                    && !map.contains_key("title")
+                {
+                    map.insert("title".into(), Value::String(title));
                 }
                 map.insert("description".into(), Value::String(unwrapped));
             }
@@ -112,13 +113,11 @@ fn split_titles(value: &mut Value) {
             let doc = (map.get("title").cloned(), map.get("description").cloned());
             if let (Some(title), Some(description), Some(Value::Object(props))) =
                 (doc.0, doc.1, map.get_mut("properties"))
+                && props.len() == 1
+                && let Some(Value::Object(prop)) = props.values_mut().next()
             {
-                if props.len() == 1 {
-                    if let Some(Value::Object(prop)) = props.values_mut().next() {
-                        prop.entry("title").or_insert(title);
-                        prop.entry("description").or_insert(description);
-                    }
-                }
+                prop.entry("title").or_insert(title);
+                prop.entry("description").or_insert(description);
             }
         }
         Value::Array(items) => items.iter_mut().for_each(split_titles),

@@ -172,11 +172,11 @@ impl Source {
     pub fn find_in(&self, r: Region, needle: &str) -> Span {
         let start = self.offset(r.line, r.col);
         let end = self.offset(r.end_line, r.end_col).max(start);
-        if !needle.is_empty() {
-            if let Some(found) = self.text.get(start..end).and_then(|s| s.find(needle)) {
-                let (line, col) = self.position(start + found);
-                return Span::new(self.path.clone(), line, col + 1, needle.chars().count());
-            }
+        if !needle.is_empty()
+            && let Some(found) = self.text.get(start..end).and_then(|s| s.find(needle))
+        {
+            let (line, col) = self.position(start + found);
+            return Span::new(self.path.clone(), line, col + 1, needle.chars().count());
         }
         self.span(r)
     }

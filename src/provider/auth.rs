@@ -1,5 +1,8 @@
 //! Credentials, logins and the token cache (one per provider).
 //!
+//! Each vendor's own grant lives in its folder (`genesys::auth`, `cxone::auth`, `http::auth`);
+//! this module holds what they share: the credentials, the token and reading the token answer.
+//!
 //! A token is reused until shortly before it expires, fetched once even when many steps need
 //! it at the same moment (the cache holds its lock while it fetches), and fetched again once
 //! when a request comes back 401.
@@ -10,8 +13,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use super::ProviderKind;
 use super::hints::{self, VendorError};
+use super::{ProviderKind, cxone, genesys, http};
 
 /// A provider's credentials, rendered (secrets resolved).
 #[derive(Clone)]
@@ -266,8 +269,8 @@ pub(super) fn header_pairs(headers: &reqwest::header::HeaderMap) -> Vec<(String,
         .collect()
 }
 
-/// Posts a token request and reads a token from a 200 answer.
-async fn token_request(
+/// Posts a vendor's token request and reads a token from a 200 answer (`kind` reads its errors).
+pub(super) async fn token_request(
     kind: ProviderKind,
     request: reqwest::RequestBuilder,
     url: &str,
@@ -327,10 +330,10 @@ async fn token_request(
     })
 }
 
-/// Logs in with `credentials`; `None` for credentials that need no login.
+/// Logs in with `credentials`, with the vendor's own grant; `None` for credentials that need no
+/// login.
 pub async fn login(
     client: &reqwest::Client,
-    kind: ProviderKind,
     credentials: &Credentials,
     timeout: Duration,
 ) -> Result<Option<Token>, AuthError> {
@@ -339,15 +342,9 @@ pub async fn login(
             login_base,
             client_id,
             client_secret,
-        } => {
-            let url = format!("{}/oauth/token", login_base.trim_end_matches('/'));
-            let request = client
-                .post(&url)
-                .timeout(timeout)
-                .basic_auth(client_id, Some(client_secret))
-                .form(&[("grant_type", "client_credentials")]);
-            token_request(kind, request, &url).await.map(Some)
-        }
+        } => genesys::auth::login(client, login_base, client_id, client_secret, timeout)
+            .await
+            .map(Some),
         Credentials::CxonePassword {
             auth_base,
             access_key_id,
@@ -355,17 +352,14 @@ pub async fn login(
             client_id,
             client_secret,
         } => {
-            let url = format!("{}/auth/token", auth_base.trim_end_matches('/'));
-            let request = client
-                .post(&url)
-                .timeout(timeout)
-                .basic_auth(client_id, Some(client_secret))
-                .form(&[
-                    ("grant_type", "password"),
-                    ("username", access_key_id.as_str()),
-                    ("password", access_key_secret.as_str()),
-                ]);
-            token_request(kind, request, &url).await.map(Some)
+            let grant = cxone::auth::PasswordGrant {
+                auth_base,
+                access_key_id,
+                access_key_secret,
+                client_id,
+                client_secret,
+            };
+            cxone::auth::login(client, &grant, timeout).await.map(Some)
         }
         Credentials::OAuth2 {
             token_url,
@@ -374,19 +368,14 @@ pub async fn login(
             scope,
             audience,
         } => {
-            let mut form = vec![("grant_type", "client_credentials")];
-            if let Some(scope) = scope {
-                form.push(("scope", scope));
-            }
-            if let Some(audience) = audience {
-                form.push(("audience", audience));
-            }
-            let request = client
-                .post(token_url)
-                .timeout(timeout)
-                .basic_auth(client_id, Some(client_secret))
-                .form(&form);
-            token_request(kind, request, token_url).await.map(Some)
+            let grant = http::auth::ClientCredentials {
+                token_url,
+                client_id,
+                client_secret,
+                scope: scope.as_deref(),
+                audience: audience.as_deref(),
+            };
+            http::auth::login(client, &grant, timeout).await.map(Some)
         }
         Credentials::Bearer { token } => Ok(Some(Token {
             value: token.clone(),
@@ -395,22 +384,6 @@ pub async fn login(
         })),
         Credentials::Basic { .. } | Credentials::None => Ok(None),
     }
-}
-
-/// The `tenantId` claim of a CXone id_token (its payload is read, not verified: the token came
-/// straight from the login over TLS).
-pub fn tenant_of(id_token: &str) -> Option<String> {
-    use base64::Engine as _;
-    let payload = id_token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: Value = serde_json::from_slice(&bytes).ok()?;
-    claims
-        .get("tenantId")
-        .or_else(|| claims.get("tenant_id"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -488,19 +461,6 @@ mod tests {
         assert_eq!(next.value, "b");
         let margin = refresh_at(Some(86_400)).unwrap() - Instant::now();
         assert!(margin > Duration::from_secs(86_300) && margin <= Duration::from_secs(86_340));
-    }
-
-    #[test]
-    fn the_tenant_is_read_from_the_id_token() {
-        use base64::Engine as _;
-        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
-        let id = format!(
-            "{}.{}.",
-            b64(r#"{"alg":"none"}"#),
-            b64(r#"{"tenantId":"t-1"}"#)
-        );
-        assert_eq!(tenant_of(&id).as_deref(), Some("t-1"));
-        assert_eq!(tenant_of("garbage"), None);
     }
 
     #[test]

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::auth::{self, AuthError, Credentials, TokenCache};
+use super::failure::Failure;
 use super::request::Request;
 use super::{Method, ProviderKind, cxone};
-use crate::runner::retry::Failure;
 
 /// Makes ring rustls's process-wide crypto provider (reqwest is built without one, to avoid
 /// compiling aws-lc); harmless when already done.
@@ -213,18 +213,13 @@ impl Connection {
 
     async fn fetch(&self) -> Result<auth::Token, AuthError> {
         let timeout = self.settings.timeout.unwrap_or(LOGIN_TIMEOUT);
-        auth::login(
-            &self.client,
-            self.settings.kind,
-            &self.settings.credentials,
-            timeout,
-        )
-        .await?
-        .ok_or_else(|| AuthError {
-            status: None,
-            message: "these credentials have no token".into(),
-            ..AuthError::default()
-        })
+        auth::login(&self.client, &self.settings.credentials, timeout)
+            .await?
+            .ok_or_else(|| AuthError {
+                status: None,
+                message: "these credentials have no token".into(),
+                ..AuthError::default()
+            })
     }
 
     /// The current token (`None` for Basic and no auth).
@@ -265,52 +260,16 @@ impl Connection {
         })
     }
 
-    /// CXone: the tenant's `api_endpoint`, from the id_token's tenant and
-    /// `/.well-known/cxone-configuration`.
+    /// CXone: the tenant's `api_endpoint`, discovered with the login's id_token.
     async fn discover(&self) -> Result<String, AuthError> {
         let token = self.token().await?;
-        let fail = |message: String| AuthError {
-            message,
-            ..AuthError::default()
-        };
-        let tenant = token
-            .as_ref()
-            .and_then(|t| t.id_token.as_deref())
-            .and_then(auth::tenant_of)
-            .ok_or_else(|| fail("the login returned no id_token with a tenantId; set the provider's base_url to the API endpoint".into()))?;
-        let discovery = self
-            .settings
-            .discovery_base
-            .clone()
-            .unwrap_or_else(|| cxone::DEFAULT_AUTH_URL.to_owned());
-        let url = format!(
-            "{}/.well-known/cxone-configuration",
-            discovery.trim_end_matches('/')
-        );
-        let response = self
-            .client
-            .get(&url)
-            .query(&[("tenantId", tenant.as_str())])
-            .timeout(self.settings.timeout.unwrap_or(LOGIN_TIMEOUT))
-            .send()
-            .await
-            .map_err(|e| AuthError {
-                message: format!("cannot reach {url}: {}", auth::describe_transport(&e)),
-                unreachable: true,
-                timed_out: e.is_timeout(),
-                ..AuthError::default()
-            })?;
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        body.get("api_endpoint")
-            .and_then(Value::as_str)
-            .filter(|_| status == 200)
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                fail(format!(
-                    "{url}?tenantId={tenant} answered {status} without an api_endpoint; set the provider's base_url"
-                ))
-            })
+        cxone::auth::discover(
+            &self.client,
+            self.settings.discovery_base.as_deref(),
+            token.as_ref().and_then(|t| t.id_token.as_deref()),
+            self.settings.timeout.unwrap_or(LOGIN_TIMEOUT),
+        )
+        .await
     }
 
     /// The absolute URL of a request.

@@ -1,5 +1,18 @@
 //! Providers: the platforms a plan talks to, and the catalogue of actions each one offers.
 //!
+//! Each vendor is a folder holding everything about it: [`genesys`], [`cxone`] and [`http`], each
+//! with its action catalogue, its login, its error hints and, for the contact centres, how it
+//! follows a call. What the vendors share sits at this level:
+//!
+//! - this module: the catalogue's types ([`ActionSpec`], [`ParamSpec`], [`ActionKind`],
+//!   [`Effect`]) and [`ProviderKind`];
+//! - [`connection`]: a live provider, sending requests with its token;
+//! - [`auth`]: credentials, the token cache, and picking the vendor's login;
+//! - [`request`]: building a request from an action and its rendered `with:`;
+//! - [`hints`]: vendor errors as read, picking the vendor's hints, and the hints all share;
+//! - [`failure`]: how an attempt failed, for the retry decision;
+//! - `wait`: following a call, with the vendor's own way of waiting.
+//!
 //! The catalogue is data. Every action is a thin, documented mapping from a step's `with:` keys to
 //! one real request of the vendor's API (see `docs/actions.md`, generated from these tables). `check`
 //! validates `with:` against it; the runner builds requests from it.
@@ -11,11 +24,13 @@
 pub mod auth;
 pub mod connection;
 pub mod cxone;
+pub mod failure;
 pub mod genesys;
 pub mod hints;
 pub mod http;
 pub mod pacing;
 pub mod request;
+pub(crate) mod wait;
 
 /// How long `calls.wait` waits when its `with:` sets no `timeout`.
 pub const WAIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -104,6 +119,16 @@ pub enum Effect {
     Creates,
     /// Raw requests: decided by the method (POST and PATCH create; the rest are idempotent).
     ByMethod,
+}
+
+/// What running an action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionKind {
+    /// Sends its request once, and the answer is judged.
+    Request,
+    /// Follows a call until it reaches a state: the vendor's own polling, repeated until the
+    /// state is reached, the call ends or the wait's `timeout` runs out.
+    Wait,
 }
 
 /// Where a `with:` parameter goes in the request.
@@ -200,6 +225,8 @@ pub struct ActionSpec {
     pub summary: &'static str,
     /// Whether repeating it could do something twice.
     pub effect: Effect,
+    /// What running it does: one request, or a wait.
+    pub kind: ActionKind,
     /// The request needs a user context: a client-credentials token is refused.
     pub needs_user: bool,
     /// The parameters holding numbers this action dials (the guard judges these, not caller ids).
@@ -214,7 +241,8 @@ pub struct ActionSpec {
 }
 
 impl ActionSpec {
-    /// An action with no user-context requirement, nothing dialed and no exclusive parameters.
+    /// An action that sends one request, with no user-context requirement, nothing dialed and no
+    /// exclusive parameters.
     pub(crate) const fn new(
         name: &'static str,
         method: Method,
@@ -229,6 +257,7 @@ impl ActionSpec {
             path,
             summary,
             effect,
+            kind: ActionKind::Request,
             needs_user: false,
             dials: &[],
             exclusive: &[],
@@ -252,6 +281,12 @@ impl ActionSpec {
     /// The request needs a user context.
     pub(crate) const fn needs_user(mut self) -> Self {
         self.needs_user = true;
+        self
+    }
+
+    /// The action follows a call until it reaches a state (see [`ActionKind::Wait`]).
+    pub(crate) const fn waits(mut self) -> Self {
+        self.kind = ActionKind::Wait;
         self
     }
 
@@ -477,6 +512,23 @@ mod tests {
                         "{} dials but does not create",
                         action.name
                     );
+                }
+                if action.kind == ActionKind::Wait {
+                    assert!(
+                        wait::default_until(kind).is_some(),
+                        "{}: {} has no way to wait",
+                        action.name,
+                        kind.name()
+                    );
+                    for control in ["until", "timeout"] {
+                        assert!(
+                            action
+                                .param(control)
+                                .is_some_and(|p| p.location == In::Control),
+                            "{}: a wait without `{control}`",
+                            action.name
+                        );
+                    }
                 }
                 for name in action.exclusive {
                     assert!(

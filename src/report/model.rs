@@ -284,7 +284,7 @@ impl Report {
             run_id: run_id.to_owned(),
             plan,
             providers: Vec::new(),
-            started_at: crate::sandbox::script::timestamp(SystemTime::now()),
+            started_at: crate::call::timestamp(SystemTime::now()),
             finished_at: None,
             duration_ms: 0,
             status: Status::Running,
@@ -411,7 +411,7 @@ impl Sink for Collector {
         let mut report = self.report.lock().unwrap_or_else(PoisonError::into_inner);
         match event {
             Event::RunStarted { providers, at, .. } => {
-                report.started_at = crate::sandbox::script::timestamp(*at);
+                report.started_at = crate::call::timestamp(*at);
                 report.providers = providers
                     .iter()
                     .map(|(name, kind, target)| ProviderInfo {
@@ -452,7 +452,7 @@ impl Sink for Collector {
                 };
                 report.reason = reason.as_ref().map(|r| self.redactor.mask(r));
                 report.duration_ms = ms(*duration);
-                report.finished_at = Some(crate::sandbox::script::timestamp(*at));
+                report.finished_at = Some(crate::call::timestamp(*at));
             }
             Event::StepStarted { .. }
             | Event::AttemptFailed { .. }

@@ -127,7 +127,7 @@ impl Webhooks {
         if let Some(map) = payload.as_object_mut() {
             map.insert("run_id".into(), json!(self.run_id));
             map.insert("plan".into(), json!(self.plan));
-            map.insert("at".into(), json!(crate::sandbox::script::timestamp(at)));
+            map.insert("at".into(), json!(crate::call::timestamp(at)));
         }
         let text = self.redactor.mask(&payload.to_string());
         for (index, hook) in self.hooks.iter().enumerate() {

@@ -18,7 +18,7 @@ use super::render::{self, Renderer};
 use crate::plan::model::Plan;
 use crate::provider::auth::Credentials;
 use crate::provider::connection::Settings;
-use crate::provider::{ProviderKind, cxone, request};
+use crate::provider::{ActionKind, ProviderKind, cxone, request, wait};
 
 /// How many items of a `for_each` step are shown.
 const ITEMS_SHOWN: usize = 10;
@@ -244,14 +244,12 @@ fn describe(
         url.push_str(&query.join("&"));
     }
     let mut block = format!("{} {url}", request.method.as_str());
-    if step.action.name == "calls.wait" {
-        let until = with.get("until").and_then(|v| v.as_str()).unwrap_or(
-            if provider.kind == ProviderKind::NiceCxone {
-                "Active"
-            } else {
-                "connected"
-            },
-        );
+    if step.action.kind == ActionKind::Wait
+        && let Some(until) = with
+            .get("until")
+            .and_then(|v| v.as_str())
+            .or(wait::default_until(provider.kind))
+    {
         let _ = write!(block, "  (repeated until the call is {until})");
     }
     block.push('\n');

@@ -201,7 +201,7 @@ impl Journal {
             "run_id": run_id,
             "plan_sha256": plan_sha256,
             "resumed": resumed,
-            "at": crate::sandbox::script::timestamp(at),
+            "at": crate::call::timestamp(at),
         }))
     }
 
@@ -211,7 +211,7 @@ impl Journal {
             "kind": "end",
             "run_id": run_id,
             "status": status,
-            "at": crate::sandbox::script::timestamp(at),
+            "at": crate::call::timestamp(at),
         }))
     }
 

@@ -3,7 +3,6 @@
 //!
 //! - [`render`]: the template context and rendering;
 //! - [`retry`]: the retry decision (a pure function);
-//! - `wait`: following a call until it reaches a state;
 //! - [`items`]: `for_each` sources;
 //! - [`dry`]: what `--dry-run` prints.
 
@@ -13,7 +12,6 @@ pub mod items;
 pub mod journal;
 pub mod render;
 pub mod retry;
-mod wait;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,11 +26,12 @@ use tokio::sync::watch;
 use crate::plan::model::{Plan, Step};
 use crate::plan::raw::OnError;
 use crate::provider::connection::{Connection, Response, SendError};
-use crate::provider::hints;
+use crate::provider::failure::Failure;
 use crate::provider::request::{self, Request};
+use crate::provider::{self, ActionKind, hints};
 use events::{Attempt, Clock, Event, Outcome, RunStatus, Sink, StepResult};
 use render::{Json, Renderer, Steps};
-use retry::{Decision, Failure};
+use retry::Decision;
 
 /// Everything a run needs besides the plan.
 pub struct Run<'a> {
@@ -767,10 +766,9 @@ impl State<'_> {
         context: &BTreeMap<String, Value>,
         timeout: Option<Duration>,
     ) -> Tried {
-        let sent = if step.action.name == "calls.wait" {
-            wait::follow(connection, request, with, timeout).await
-        } else {
-            connection.send(request, timeout).await.map(|r| (r, None))
+        let sent = match step.action.kind {
+            ActionKind::Wait => provider::wait::follow(connection, request, with, timeout).await,
+            ActionKind::Request => connection.send(request, timeout).await.map(|r| (r, None)),
         };
         let (response, call) = match sent {
             Ok(answer) => answer,

@@ -12,30 +12,8 @@ use std::time::Duration;
 
 use crate::plan::model::RetryPolicy;
 use crate::plan::raw::{Backoff, RetryOn};
-
-/// How an attempt failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
-    /// The server answered with an error status.
-    Status {
-        /// The HTTP status code.
-        status: u16,
-        /// The `Retry-After` the server sent, if any.
-        retry_after: Option<Duration>,
-    },
-    /// The request timed out.
-    Timeout {
-        /// It may have reached the server (the timeout was not in connecting).
-        sent: bool,
-    },
-    /// Could not connect (refused, DNS, TLS handshake): nothing reached the server.
-    Connect,
-    /// The connection broke after the request was sent (reset, closed mid-response): it may have
-    /// reached the server.
-    Broken,
-    /// The server answered, but an `expect` was not met.
-    Expectation,
-}
+// The decision is made on how an attempt failed: callers of `decide` name both from here.
+pub use crate::provider::failure::Failure;
 
 /// What to do after a failed attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,10 +94,11 @@ pub fn decide(
     if attempt >= policy.attempts {
         return stop(format!("gave up after {attempt} attempts"));
     }
-    if creates && !policy.allow_unsafe {
-        if let Some(why) = unsafe_because(failure) {
-            return stop(why);
-        }
+    if creates
+        && !policy.allow_unsafe
+        && let Some(why) = unsafe_because(failure)
+    {
+        return stop(why);
     }
     let reason = describe(failure);
     if let Failure::Status {

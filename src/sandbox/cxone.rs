@@ -17,11 +17,12 @@ use axum::routing::{delete, get, post};
 use serde_json::{Value, json};
 
 use super::ledger::{Kind, Record, VendorName};
-use super::script::{EndReason, Outcome, Phase, timestamp};
+use super::script::Outcome;
 use super::{
     BodyError, Params, Shared, World as Everything, basic_credentials, bearer_token, form_body,
     json_body, origin,
 };
+use crate::call::{EndReason, Phase, timestamp};
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -842,10 +843,10 @@ fn poll(world: &mut Everything, session_id: &str, agent: u64, now: Instant) -> R
         let all = contact_events(world, contact, now);
         let fresh: Vec<Value> = all.iter().skip(contact.delivered).cloned().collect();
         let count = all.len();
-        if let Some(leg) = contact.leg {
-            if let Some(at) = world.legs[leg].next_change(now) {
-                next = Some(next.map_or(at, |n| n.min(at)));
-            }
+        if let Some(leg) = contact.leg
+            && let Some(at) = world.legs[leg].next_change(now)
+        {
+            next = Some(next.map_or(at, |n| n.min(at)));
         }
         events.extend(fresh);
         if let Some(contact) = world.cxone.contacts.get_mut(id) {

@@ -19,11 +19,12 @@ use serde_json::{Map, Value, json};
 
 use super::config::User;
 use super::ledger::{Kind, Record, VendorName};
-use super::script::{EndReason, Outcome, Phase, timestamp};
+use super::script::Outcome;
 use super::{
     BodyError, Params, Shared, World as Everything, basic_credentials, bearer_token,
     correlation_id, form_body, json_body,
 };
+use crate::call::{EndReason, Phase, timestamp};
 
 // ---------------------------------------------------------------------------------------------
 // Errors

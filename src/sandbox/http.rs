@@ -21,8 +21,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use serde_json::{Map, Value, json};
 
-use super::script::timestamp;
 use super::{BodyError, Shared, basic_credentials, form_body, is_json};
+use crate::call::timestamp;
 
 /// Where the echo API lives; the rest of the path is echoed as `path`.
 pub const HTTP_ECHO_PREFIX: &str = "/_sandbox/http";

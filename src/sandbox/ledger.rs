@@ -14,8 +14,9 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
 use super::config::Fault;
-use super::script::{EndReason, Outcome, Phase, timestamp};
+use super::script::Outcome;
 use super::{BodyError, Shared, faults, json_body};
+use crate::call::{EndReason, Phase, timestamp};
 
 /// Which vendor placed a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,10 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+// The call vocabulary is shared with the runner and the reports; the sandbox's public paths keep
+// naming it here.
+pub use crate::call::{EndReason, Phase};
+
 /// What the destination does with a call (the sandbox's scripted outcomes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -25,42 +29,6 @@ pub enum Outcome {
     CustomerHangup,
     /// The caller's own leg (an agent's station): connected at once, until the call ends.
     Station,
-}
-
-/// Why a call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EndReason {
-    /// A client hung up through the API (as a participant or as the agent).
-    Client,
-    /// An administrator forced it to end (Genesys teardown, CXone `contacts/{id}/end`).
-    Forced,
-    /// The other side of the call went away first.
-    Peer,
-    /// The customer hung up.
-    CustomerHangup,
-    /// The destination was busy.
-    Busy,
-    /// Nobody answered.
-    NoAnswer,
-    /// The number is invalid or unreachable.
-    Invalid,
-}
-
-/// The vendor-neutral phase of a call leg.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    /// Being dialed.
-    Dialing,
-    /// Ringing at the destination.
-    Alerting,
-    /// Answered.
-    Connected,
-    /// Over.
-    Disconnected,
 }
 
 // Timelines, in virtual milliseconds from the moment the call is placed.
@@ -223,11 +191,6 @@ impl Leg {
     pub fn wall(&self, offset: Duration) -> SystemTime {
         self.placed_wall + offset
     }
-}
-
-/// An RFC 3339 timestamp with milliseconds, as both vendors write them.
-pub fn timestamp(t: SystemTime) -> String {
-    humantime::format_rfc3339_millis(t).to_string()
 }
 
 #[cfg(test)]

@@ -1,19 +1,8 @@
 //! NICE CXone: the action catalogue.
 //!
-//! ACD paths sit under `{api_endpoint}/inContactAPI/services/v{N}/` (see
-//! `shared/reference/nice-cxone.md`); the paths below are relative to that prefix, and the
-//! provider's `api_version` picks `N` (default [`DEFAULT_API_VERSION`]).
+//! The paths below are relative to the ACD prefix, `{api_endpoint}/inContactAPI/services/v{N}`.
 
-use super::{ActionSpec, Effect, In, Method, ParamSpec, ParamType as T, p, req};
-
-/// The ACD API version used unless the provider sets `api_version` (the vendor's current spec).
-pub const DEFAULT_API_VERSION: &str = "34.0";
-
-/// Where CXone logins and discovery live unless the provider sets `auth_url`.
-pub const DEFAULT_AUTH_URL: &str = "https://cxone.niceincontact.com";
-
-/// Prefix of every ACD path, before the version.
-pub const SERVICES_PREFIX: &str = "/inContactAPI/services/v";
+use crate::provider::{ActionSpec, Effect, In, Method, ParamSpec, ParamType as T, p, req};
 
 /// `CallContactEvent.Status` values a `calls.wait` can wait for.
 pub const CONTACT_STATES: &[&str] = &["Dialing", "Active", "Holding", "Disconnected"];
@@ -142,7 +131,8 @@ pub const ACTIONS: &[ActionSpec] = &[
                 "How long to wait (default `60s`).",
             ),
         ],
-    ),
+    )
+    .waits(),
     ActionSpec::new(
         "agent_sessions.end_contact",
         Method::Post,

@@ -2,32 +2,9 @@
 //!
 //! Endpoints, bodies and status codes follow the vendor's SDK models (see
 //! `shared/reference/genesys-cloud.md`): `CreateCallRequest` for calls, `ExternalContact`,
-//! `CreateCallbackCommand`, and the user endpoints. API base `https://api.<region>`, login host
-//! `https://login.<region>`.
+//! `CreateCallbackCommand`, and the user endpoints.
 
-use super::{ActionSpec, Effect, In, Method, ParamSpec, ParamType as T, p, req};
-
-/// Region domains (`api.<region>` / `login.<region>`), from the SDKs' region tables.
-pub const REGIONS: &[&str] = &[
-    "mypurecloud.com",
-    "mypurecloud.ie",
-    "mypurecloud.com.au",
-    "mypurecloud.jp",
-    "mypurecloud.de",
-    "usw2.pure.cloud",
-    "cac1.pure.cloud",
-    "apne2.pure.cloud",
-    "euw2.pure.cloud",
-    "aps1.pure.cloud",
-    "use2.us-gov-pure.cloud",
-    "sae1.pure.cloud",
-    "mec1.pure.cloud",
-    "apne3.pure.cloud",
-    "euc2.pure.cloud",
-    "mxc1.pure.cloud",
-    "apse1.pure.cloud",
-    "edee1.eusc-pure.cloud",
-];
+use crate::provider::{ActionSpec, Effect, In, Method, ParamSpec, ParamType as T, p, req};
 
 /// Participant states a `calls.wait` can wait for (`CallMediaParticipant.state`).
 pub const CALL_STATES: &[&str] = &[
@@ -198,7 +175,8 @@ pub const ACTIONS: &[ActionSpec] = &[
                 "Purpose of the participant to follow (default `customer`).",
             ),
         ],
-    ),
+    )
+    .waits(),
     ActionSpec::new(
         "calls.disconnect",
         Method::Patch,

@@ -1,6 +1,6 @@
 //! Generic HTTP APIs: the action catalogue (one raw `request` action).
 
-use super::ActionSpec;
+use crate::provider::ActionSpec;
 
 /// Every action of an `http` provider.
 pub const ACTIONS: &[ActionSpec] = &[ActionSpec::request(

@@ -1,0 +1,82 @@
+//! `calls.wait`: following a call until it reaches a state.
+//!
+//! Each vendor follows a call its own way: `genesys::wait` polls the conversation,
+//! `cxone::wait` long-polls the agent session. This module picks the vendor and holds what the
+//! two share. Either way the result is the last answer plus `response.call`: the state reached,
+//! the disconnect type, and `problem` when the call ended without reaching the wanted state.
+
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde_json::{Value, json};
+
+use super::connection::{Connection, Response, SendError};
+use super::failure::Failure;
+use super::request::Request;
+use super::{ProviderKind, cxone, genesys};
+
+/// Follows a call with the provider's own way of waiting; `timeout` bounds each request.
+pub(crate) async fn follow(
+    connection: &Connection,
+    request: &Request,
+    with: &IndexMap<String, Value>,
+    timeout: Option<Duration>,
+) -> Result<(Response, Option<Value>), SendError> {
+    match connection.settings.kind {
+        ProviderKind::GenesysCloud => {
+            genesys::wait::follow(connection, request, with, timeout).await
+        }
+        ProviderKind::NiceCxone => cxone::wait::follow(connection, request, with, timeout).await,
+        // No `http` action waits: its request is sent once.
+        ProviderKind::Http => connection.send(request, timeout).await.map(|r| (r, None)),
+    }
+}
+
+/// The state a wait of this provider type waits for unless the step sets `until`; `None` for
+/// types that have no wait.
+pub(crate) fn default_until(kind: ProviderKind) -> Option<&'static str> {
+    match kind {
+        ProviderKind::GenesysCloud => Some(genesys::wait::DEFAULT_UNTIL),
+        ProviderKind::NiceCxone => Some(cxone::wait::DEFAULT_UNTIL),
+        ProviderKind::Http => None,
+    }
+}
+
+/// A duration control of `with:` (already checked), or `default`.
+pub(super) fn duration(with: &IndexMap<String, Value>, name: &str, default: Duration) -> Duration {
+    with.get(name)
+        .and_then(Value::as_str)
+        .and_then(|s| humantime::parse_duration(s).ok())
+        .unwrap_or(default)
+}
+
+/// A string control of `with:`, or `default`.
+pub(super) fn text<'a>(with: &'a IndexMap<String, Value>, name: &str, default: &'a str) -> &'a str {
+    with.get(name).and_then(Value::as_str).unwrap_or(default)
+}
+
+/// A wait that ran out of time.
+pub(super) fn timed_out(what: String) -> SendError {
+    // A wait that runs out of time is not a transport failure: nothing to retry blindly.
+    SendError::Transport {
+        failure: Failure::Timeout { sent: false },
+        message: what,
+    }
+}
+
+/// " (endpoint)": how a call ended, when the vendor says.
+pub(super) fn how(code: Option<&Value>) -> String {
+    code.and_then(Value::as_str)
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default()
+}
+
+/// Marks `response.call` with why the wait did not reach `until`.
+pub(super) fn add_problem(call: &mut Value, subject: &str, who: &str, until: &str) {
+    if let Some(map) = call.as_object_mut() {
+        map.insert(
+            "problem".into(),
+            json!(format!("{subject} before {who} reached `{until}`")),
+        );
+    }
+}
