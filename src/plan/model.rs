@@ -241,6 +241,16 @@ pub struct Step {
     pub timeout: Duration,
     /// `always`.
     pub always: bool,
+    /// A flow's steps, run in order once per `for_each` row (`None` for an action step, whose
+    /// `provider` and `action` are then its own; a flow's action is [`crate::provider::FLOW`]).
+    pub flow: Option<Vec<Step>>,
+}
+
+impl Step {
+    /// The flow's steps, when it is one.
+    pub fn flow(&self) -> Option<&[Step]> {
+        self.flow.as_deref()
+    }
 }
 
 /// Where a `for_each` step's items come from (files resolved against the plan's directory).
@@ -254,6 +264,9 @@ pub enum ForEachSource {
     Json(PathBuf),
     /// One JSON value per line.
     Jsonl(PathBuf),
+    /// A list an earlier step saved: a template rendered when the step starts
+    /// (`"{{ steps.lookup.contacts }}"`).
+    Saved(String),
 }
 
 /// A retry policy with its defaults applied.

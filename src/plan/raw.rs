@@ -704,9 +704,15 @@ pub struct ReportSettings {
 
 /// A step
 ///
-/// One action of one provider, with its parameters, expectations, captures and error policy.
+/// One action of one provider, with its parameters, expectations, captures and error policy;
+/// or a flow: `steps` run once per row of `for_each`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend(
+    "if" = { "required": ["steps"] },
+    "then" = { "required": ["for_each"] },
+    "else" = { "required": ["provider", "action"] }
+))]
 pub struct Step {
     /// Step id
     ///
@@ -721,12 +727,21 @@ pub struct Step {
     pub name: Option<String>,
     /// Provider
     ///
-    /// The name of an entry of `providers`.
+    /// The name of an entry of `providers` (every step but a flow).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub provider: String,
     /// Action
     ///
-    /// What to do, from the provider's catalogue (docs/actions.md), e.g. `calls.create_for_user`.
+    /// What to do, from the provider's catalogue (docs/actions.md), e.g. `calls.create_for_user`
+    /// (every step but a flow).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub action: String,
+    /// Flow steps
+    ///
+    /// A flow: these steps run in order once per row of `for_each` (dial, wait, hang up, post to
+    /// the CRM), each row with its own saved values and its own `always` steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<Step>>,
     /// Parameters
     ///
     /// The action's parameters; string values are templates.
@@ -820,6 +835,8 @@ pub enum ForEach {
     Inline(Vec<serde_json::Value>),
     /// Items read from a file.
     File(ForEachFile),
+    /// A list an earlier step saved, as a template: `"{{ steps.lookup.contacts }}"`.
+    Saved(String),
 }
 
 impl Serialize for ForEach {
@@ -827,6 +844,7 @@ impl Serialize for ForEach {
         match self {
             ForEach::Inline(items) => items.serialize(serializer),
             ForEach::File(file) => file.serialize(serializer),
+            ForEach::Saved(template) => template.serialize(serializer),
         }
     }
 }
@@ -836,6 +854,7 @@ impl<'de> Deserialize<'de> for ForEach {
         let value = serde_json::Value::deserialize(deserializer)?;
         match value {
             serde_json::Value::Array(items) => Ok(ForEach::Inline(items)),
+            serde_json::Value::String(template) => Ok(ForEach::Saved(template)),
             other => ForEachFile::deserialize(other)
                 .map(ForEach::File)
                 .map_err(serde::de::Error::custom),
@@ -852,7 +871,7 @@ impl JsonSchema for ForEach {
         let file = generator.subschema_for::<ForEachFile>();
         json_schema!({
             "title": "For each",
-            "description": "An inline list of items, or one file: `{csv: contacts.csv}`, `{json: items.json}` or `{jsonl: items.jsonl}`.",
+            "description": "An inline list of items, one file: `{csv: contacts.csv}`, `{json: items.json}` or `{jsonl: items.jsonl}`, or a list an earlier step saved: `\"{{ steps.lookup.contacts }}\"`.",
             "oneOf": [
                 {
                     "type": "array",
@@ -860,6 +879,11 @@ impl JsonSchema for ForEach {
                     "description": "The items, written in the plan.",
                 },
                 file,
+                {
+                    "type": "string",
+                    "title": "A saved list",
+                    "description": "A template that renders to a list an earlier step saved, e.g. `{{ steps.lookup.contacts }}`.",
+                },
             ],
         })
     }

@@ -204,7 +204,14 @@ impl Cx<'_> {
             }
             ValidationErrorKind::Required { property } => {
                 let name = property.as_str().unwrap_or_default();
-                let about = schema_node
+                // A key required by an `if`/`then`/`else` branch is described by the schema the
+                // branch belongs to.
+                let path = error.schema_path().as_str();
+                let owner = match parent_of(path).rsplit_once('/') {
+                    Some((up, "then" | "else")) => resolve(schema(), up),
+                    _ => schema_node,
+                };
+                let about = owner
                     .and_then(|p| p.get("properties"))
                     .and_then(|p| p.get(name))
                     .and_then(describe);

@@ -32,6 +32,17 @@ pub mod pacing;
 pub mod request;
 pub(crate) mod wait;
 
+/// What a flow step (`steps:` run per `for_each` row) is in place of an action: it sends nothing
+/// itself, and no catalogue lists it.
+pub const FLOW: ActionSpec = ActionSpec::new(
+    "flow",
+    Method::Get,
+    "",
+    "Runs its steps once per row",
+    Effect::Idempotent,
+    &[],
+);
+
 /// How long `calls.wait` waits when its `with:` sets no `timeout`.
 pub const WAIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 

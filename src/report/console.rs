@@ -142,13 +142,18 @@ impl<W: Write + Send> Console<W> {
     }
 
     fn step_line(&self, r: &StepResult) -> String {
-        let id = match r.item {
-            Some(i) => format!("{}[{}]", r.id, i + 1),
-            None => r.id.clone(),
+        let id = match (r.item, &r.inner) {
+            (Some(i), Some(inner)) => format!("{}[{}].{}", r.id, i + 1, inner.id),
+            (Some(i), None) => format!("{}[{}]", r.id, i + 1),
+            (None, _) => r.id.clone(),
         };
         let mut line = format!("  {} {id}", self.label(r.outcome, r.ignored));
-        if r.name != r.id {
-            line.push_str(&format!("  {}", r.name));
+        let (id, name) = match &r.inner {
+            Some(inner) => (&inner.id, &inner.name),
+            None => (&r.id, &r.name),
+        };
+        if name != id {
+            line.push_str(&format!("  {name}"));
         }
         if let Some(status) = r.status {
             line.push_str(&format!("  {status}"));
@@ -394,6 +399,13 @@ impl<W: Write + Send> Sink for Console<W> {
                         login.provider,
                         login.attempts.len()
                     ));
+                }
+            }
+            // A flow row's step: shown when it did not pass (the row's own line follows).
+            Event::StepFinished(result) if result.inner.is_some() => {
+                let shown = !matches!(result.outcome, Outcome::Passed);
+                if shown && (!self.quiet || (result.outcome.is_failure() && !result.ignored)) {
+                    self.line(&self.step_line(result));
                 }
             }
             Event::StepFinished(result) => {
@@ -689,6 +701,7 @@ mod tests {
             action: "users.get".into(),
             item,
             outcome,
+            inner: None,
             message: None,
             hint: None,
             status: Some(200),

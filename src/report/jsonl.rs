@@ -17,6 +17,8 @@ struct Open {
     file: BufWriter<tempfile::NamedTempFile>,
     /// Finished items waiting for those before them: (step index, item) → line.
     waiting: BTreeMap<(usize, usize), String>,
+    /// The lines of flow rows' steps, until their row is written.
+    rows: HashMap<(usize, usize), Vec<String>>,
     /// Per step, the next item to write.
     next: HashMap<usize, usize>,
     failed: Option<String>,
@@ -52,6 +54,7 @@ impl ItemLog {
             open: Mutex::new(Some(Open {
                 file: BufWriter::new(file),
                 waiting: BTreeMap::new(),
+                rows: HashMap::new(),
                 next: HashMap::new(),
                 failed: None,
             })),
@@ -110,6 +113,11 @@ impl Sink for ItemLog {
             return;
         };
         let mut line = serde_json::json!({ "step": r.id, "step_index": r.index });
+        if let (Some(map), Some(inner)) = (line.as_object_mut(), &r.inner) {
+            // A flow row's step: which step of the row.
+            map.insert("row_step".into(), inner.id.clone().into());
+            map.insert("row_step_position".into(), inner.position.into());
+        }
         if let (Some(map), Ok(serde_json::Value::Object(item))) = (
             line.as_object_mut(),
             serde_json::to_value(ItemReport::of(r, &self.redactor)),
@@ -125,7 +133,14 @@ impl Sink for ItemLog {
             write_line(open, &line);
             return;
         };
-        open.waiting.insert((r.index, item), line);
+        // A row's steps are written with their row, just before it, in the rows' order.
+        if r.inner.is_some() {
+            open.rows.entry((r.index, item)).or_default().push(line);
+            return;
+        }
+        let mut group = open.rows.remove(&(r.index, item)).unwrap_or_default();
+        group.push(line);
+        open.waiting.insert((r.index, item), group.join("\n"));
         let mut next = open.next.get(&r.index).copied().unwrap_or(0);
         while let Some(line) = open.waiting.remove(&(r.index, next)) {
             write_line(open, &line);

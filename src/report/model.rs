@@ -207,6 +207,45 @@ pub struct ItemReport {
     pub request: Option<String>,
     /// The start of the last answer's body, secrets masked.
     pub response: Option<String>,
+    /// A flow's row: each of its steps, in the order they ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<RowStepReport>,
+}
+
+/// One step of a flow's row.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct RowStepReport {
+    /// Its position in the flow, from 0.
+    pub position: usize,
+    /// `id`.
+    pub id: String,
+    /// `name`.
+    pub name: String,
+    /// The provider's name.
+    pub provider: String,
+    /// The action.
+    pub action: String,
+    /// An `always` step of the row.
+    pub always: bool,
+    /// How it went (`item` is the row).
+    #[serde(flatten)]
+    pub result: Box<ItemReport>,
+}
+
+impl RowStepReport {
+    /// A row's step, secrets masked.
+    pub fn of(r: &StepResult, redactor: &Redactor) -> Option<RowStepReport> {
+        let inner = r.inner.as_ref()?;
+        Some(RowStepReport {
+            position: inner.position,
+            id: inner.id.clone(),
+            name: inner.name.clone(),
+            provider: inner.provider.clone(),
+            action: inner.action.clone(),
+            always: inner.always,
+            result: Box::new(ItemReport::of(r, redactor)),
+        })
+    }
 }
 
 impl ItemReport {
@@ -231,6 +270,7 @@ impl ItemReport {
             call: r.call.as_ref().map(|c| mask_json(c, redactor)),
             request: mask(&r.request),
             response: mask(&r.response),
+            steps: Vec::new(),
         }
     }
 }
@@ -297,7 +337,13 @@ impl Report {
 
     /// Adds a finished step or item.
     pub fn add(&mut self, r: &StepResult, redactor: &Redactor) {
-        let item = ItemReport::of(r, redactor);
+        self.add_row(r, Vec::new(), redactor);
+    }
+
+    /// Adds a finished step, item or flow row (with the row's steps).
+    pub fn add_row(&mut self, r: &StepResult, steps: Vec<RowStepReport>, redactor: &Redactor) {
+        let mut item = ItemReport::of(r, redactor);
+        item.steps = steps;
         let count = |counts: &mut Counts| match (item.outcome, r.ignored) {
             (ItemOutcome::Passed, _) => counts.passed += 1,
             (ItemOutcome::Skipped, _) => counts.skipped += 1,
@@ -386,6 +432,8 @@ pub fn sha256_of(path: &std::path::Path) -> String {
 pub struct Collector {
     report: Mutex<Report>,
     redactor: Arc<Redactor>,
+    /// The steps of flow rows still running, by (step index, row).
+    rows: Mutex<std::collections::HashMap<(usize, usize), Vec<RowStepReport>>>,
 }
 
 impl Collector {
@@ -394,6 +442,7 @@ impl Collector {
         Collector {
             report: Mutex::new(report),
             redactor,
+            rows: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -421,7 +470,18 @@ impl Sink for Collector {
                     })
                     .collect();
             }
-            Event::StepFinished(result) => report.add(result, &self.redactor),
+            Event::StepFinished(result) => {
+                let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
+                let key = (result.index, result.item.unwrap_or(0));
+                match RowStepReport::of(result, &self.redactor) {
+                    // A row's step waits for its row.
+                    Some(step) => rows.entry(key).or_default().push(step),
+                    None => {
+                        let steps = rows.remove(&key).unwrap_or_default();
+                        report.add_row(result, steps, &self.redactor);
+                    }
+                }
+            }
             Event::LoginFinished(login) => {
                 let mask = |s: &Option<String>| s.as_ref().map(|s| self.redactor.mask(s));
                 report.logins.push(LoginReport {

@@ -182,20 +182,28 @@ pub fn requests(
                             "index": i + 1, "index0": i, "first": *i == 0,
                         })),
                     );
-                    format!("{header} item {}", i + 1)
+                    let what = if step.flow().is_some() { "row" } else { "item" };
+                    format!("{header} {what} {}", i + 1)
                 }
                 None => header.clone(),
             };
-            let context = Value::from_pairs(context);
-            match describe(plan, settings, step, &renderer, &context) {
-                Ok(block) => {
-                    let _ = write!(text, "{label}: {block}");
+            if let Some(inner) = step.flow() {
+                // A flow's row: its steps in order, each reading the row's earlier steps.
+                let mut row_steps = steps.clone();
+                for s in inner {
+                    let mut context = context.clone();
+                    context.insert("steps".to_owned(), Value::from(row_steps.clone()));
+                    let label = format!(
+                        "{label} {}{}",
+                        s.id,
+                        if s.always { " (always)" } else { "" }
+                    );
+                    ok &= show(plan, settings, s, &renderer, context, &label, &mut text);
+                    row_steps.insert(s.id.clone(), Value::from_object(Placeholder(s.id.clone())));
                 }
-                Err(e) => {
-                    ok = false;
-                    let _ = writeln!(text, "{label}: error: {e}");
-                }
+                continue;
             }
+            ok &= show(plan, settings, step, &renderer, context, &label, &mut text);
         }
         steps.insert(
             step.id.clone(),
@@ -203,6 +211,44 @@ pub fn requests(
         );
     }
     DryRun { text, ok }
+}
+
+/// Renders one step's request into `text` (its `if` first); false when it did not render.
+fn show(
+    plan: &Plan,
+    settings: &IndexMap<String, Settings>,
+    step: &crate::plan::model::Step,
+    renderer: &Renderer,
+    context: BTreeMap<String, Value>,
+    label: &str,
+    text: &mut String,
+) -> bool {
+    let context = Value::from_pairs(context);
+    if let Some(condition) = &step.condition
+        && step.flow().is_none()
+    {
+        match renderer.eval(condition, &context) {
+            Ok(v) if !v.is_true() => {
+                let _ = writeln!(text, "{label}: skipped (`if: {condition}` is false)");
+                return true;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = writeln!(text, "{label}: error: `if`: {e}");
+                return false;
+            }
+        }
+    }
+    match describe(plan, settings, step, renderer, &context) {
+        Ok(block) => {
+            let _ = write!(text, "{label}: {block}");
+            true
+        }
+        Err(e) => {
+            let _ = writeln!(text, "{label}: error: {e}");
+            false
+        }
+    }
 }
 
 fn describe(

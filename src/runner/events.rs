@@ -126,8 +126,10 @@ pub struct StepResult {
     pub provider: String,
     /// The action.
     pub action: String,
-    /// The `for_each` item (0-based), if any.
+    /// The `for_each` item or flow row (0-based), if any.
     pub item: Option<usize>,
+    /// For a step of a flow's row: which step (`id`, `name`, `action` above are the flow's).
+    pub inner: Option<InnerStep>,
     /// How it ended.
     pub outcome: Outcome,
     /// Why, in words, when it did not pass (or was skipped).
@@ -156,6 +158,23 @@ pub struct StepResult {
     pub request: Option<String>,
     /// The start of the last answer's body.
     pub response: Option<String>,
+}
+
+/// A step of a flow, as run in one row.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InnerStep {
+    /// Its position in the flow, from 0.
+    pub position: usize,
+    /// `id`.
+    pub id: String,
+    /// `name`.
+    pub name: String,
+    /// The provider's name.
+    pub provider: String,
+    /// The action.
+    pub action: String,
+    /// An `always` step of the row.
+    pub always: bool,
 }
 
 /// How the run ended.

@@ -20,6 +20,10 @@ pub fn iterate(source: &ForEachSource) -> Box<dyn Iterator<Item = Item> + Send> 
         ForEachSource::Csv(path) => csv_items(path),
         ForEachSource::Json(path) => json_items(path),
         ForEachSource::Jsonl(path) => jsonl_items(path),
+        // Rendered by the runner into the list it names before the step runs.
+        ForEachSource::Saved(template) => Box::new(std::iter::once(Err(format!(
+            "`for_each: {template}` was not rendered into a list"
+        )))),
     }
 }
 

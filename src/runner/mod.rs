@@ -8,6 +8,7 @@
 
 pub mod dry;
 pub mod events;
+mod flow;
 pub mod items;
 pub mod journal;
 pub mod render;
@@ -75,6 +76,39 @@ struct State<'a> {
     cleanup_deadline: std::sync::Mutex<Option<Instant>>,
 }
 
+/// Where a step runs: at the plan's top level, or in one row of a flow.
+#[derive(Clone, Copy)]
+struct Place<'p> {
+    /// Its position in the plan (a row's steps report under their flow's).
+    index: usize,
+    /// What `steps.<id>` reads, and where the step's values are published.
+    steps: &'p Arc<Steps>,
+    /// For a row's step: its flow and row.
+    row: Option<RowPlace<'p>>,
+}
+
+/// A step's row of a flow.
+#[derive(Clone, Copy)]
+struct RowPlace<'p> {
+    flow: &'p Step,
+    /// The row, from 0.
+    row: usize,
+    /// The row's item.
+    item: &'p serde_json::Value,
+    /// The step's position in the flow.
+    position: usize,
+}
+
+impl Place<'_> {
+    /// The journal's key for `step` (and `item`) here: a row's step is `flow.step`.
+    fn key(&self, step: &Step, item: Option<usize>) -> journal::Key {
+        match self.row {
+            Some(r) => (format!("{}.{}", r.flow.id, step.id), Some(r.row)),
+            None => (step.id.clone(), item),
+        }
+    }
+}
+
 /// How much of a response body a result keeps.
 const EXCERPT: usize = 2_000;
 
@@ -129,7 +163,12 @@ pub async fn run(run: &Run<'_>) -> (RunStatus, Option<String>) {
         if let Some(h) = &halt
             && !step.always
         {
-            state.skip(index, step, None, h.reason());
+            let top = Place {
+                index,
+                steps: &state.steps,
+                row: None,
+            };
+            state.skip(&top, step, None, h.reason());
             continue;
         }
         if halt == Some(Halt::Interrupted) {
@@ -216,10 +255,19 @@ impl State<'_> {
 
     fn context(
         &self,
+        place: &Place<'_>,
         step: &Step,
         item: Option<(usize, &serde_json::Value)>,
     ) -> BTreeMap<String, Value> {
         let mut map = self.base.clone();
+        if place.row.is_some() {
+            map.insert(
+                "steps".to_owned(),
+                Value::from_dyn_object(place.steps.clone()),
+            );
+        }
+        // A row's step reads its row.
+        let item = item.or(place.row.map(|r| (r.row, r.item)));
         if let Some((i, value)) = item {
             map.insert(step.item_name.clone(), Json::value(value.clone()));
             map.insert(
@@ -254,14 +302,40 @@ impl State<'_> {
         Value::from_pairs(map)
     }
 
-    fn result(&self, index: usize, step: &Step, item: Option<usize>) -> StepResult {
+    fn result(&self, place: &Place<'_>, step: &Step, item: Option<usize>) -> StepResult {
+        let (id, name, provider, action, item, inner) = match place.row {
+            Some(r) => (
+                r.flow.id.clone(),
+                r.flow.name.clone(),
+                String::new(),
+                r.flow.action.name.to_owned(),
+                Some(r.row),
+                Some(events::InnerStep {
+                    position: r.position,
+                    id: step.id.clone(),
+                    name: step.name.clone(),
+                    provider: step.provider.clone(),
+                    action: step.action.name.to_owned(),
+                    always: step.always,
+                }),
+            ),
+            None => (
+                step.id.clone(),
+                step.name.clone(),
+                step.provider.clone(),
+                step.action.name.to_owned(),
+                item,
+                None,
+            ),
+        };
         StepResult {
-            index,
-            id: step.id.clone(),
-            name: step.name.clone(),
-            provider: step.provider.clone(),
-            action: step.action.name.to_owned(),
+            index: place.index,
+            id,
+            name,
+            provider,
+            action,
             item,
+            inner,
             outcome: Outcome::Passed,
             message: None,
             hint: None,
@@ -279,69 +353,87 @@ impl State<'_> {
         }
     }
 
-    fn skip(&self, index: usize, step: &Step, item: Option<usize>, reason: String) {
-        let mut result = self.result(index, step, item);
+    fn skip(&self, place: &Place<'_>, step: &Step, item: Option<usize>, reason: String) {
+        let mut result = self.result(place, step, item);
         result.outcome = Outcome::Skipped;
         result.message = Some(reason);
-        self.steps.set(
+        place.steps.set(
             &step.id,
             Json::value(serde_json::json!({ "outcome": "skipped" })),
         );
         self.run.sink.event(&Event::StepFinished(Box::new(result)));
     }
 
-    /// Runs a step (every item of a `for_each`); returns its overall outcome.
-    async fn run_step(&self, index: usize, step: &Step) -> Outcome {
-        if let Some(condition) = &step.condition {
-            let context = Value::from_pairs(self.context(step, None));
-            match self.renderer.eval(condition, &context) {
-                Ok(v) if !v.is_true() => {
-                    self.skip(index, step, None, format!("`if: {condition}` was false"));
-                    return Outcome::Skipped;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    let mut result = self.result(index, step, None);
-                    result.outcome = Outcome::Errored;
-                    result.message = Some(format!("`if` could not be evaluated: {e}"));
-                    result.ignored = step.on_error == OnError::Ignore;
-                    self.finish(step, result.clone(), &IndexMap::new());
-                    return Outcome::Errored;
-                }
+    /// Evaluates a step's `if`: `Some(outcome)` when the step does not run (skipped, or the
+    /// condition could not be evaluated).
+    fn unless(&self, place: &Place<'_>, step: &Step) -> Option<Outcome> {
+        let condition = step.condition.as_ref()?;
+        let context = Value::from_pairs(self.context(place, step, None));
+        match self.renderer.eval(condition, &context) {
+            Ok(v) if !v.is_true() => {
+                self.skip(place, step, None, format!("`if: {condition}` was false"));
+                Some(Outcome::Skipped)
+            }
+            Ok(_) => None,
+            Err(e) => {
+                let mut result = self.result(place, step, None);
+                result.outcome = Outcome::Errored;
+                result.message = Some(format!("`if` could not be evaluated: {e}"));
+                result.ignored = step.on_error == OnError::Ignore;
+                self.finish(place, step, result.clone(), &IndexMap::new());
+                Some(Outcome::Errored)
             }
         }
-        let Some(source) = &step.for_each else {
-            return self.run_item(index, step, None).await;
+    }
+
+    /// Runs a step (every item of a `for_each`, every row of a flow); returns its overall
+    /// outcome.
+    async fn run_step(&self, index: usize, step: &Step) -> Outcome {
+        let place = Place {
+            index,
+            steps: &self.steps,
+            row: None,
         };
+        if let Some(outcome) = self.unless(&place, step) {
+            return outcome;
+        }
+        if let Some(inner) = step.flow() {
+            return self.run_flow(index, step, inner).await;
+        }
+        let Some(source) = &step.for_each else {
+            return self.run_item_with(&place, step, None).await.0;
+        };
+        let place = &place;
         // Items run `concurrency` at a time; once a failure aborts the step (or Ctrl-C comes),
         // no new item starts, and those under way finish.
         let stop = AtomicBool::new(false);
         let width = (step.concurrency.max(1)) as usize;
         let stop_ref = &stop;
-        let mut running = futures_util::stream::iter(items::iterate(source).enumerate())
-            .take_while(|_| {
-                let go = !stop_ref.load(Ordering::Relaxed)
-                    && (step.always || !*self.run.interrupted.borrow());
-                std::future::ready(go)
-            })
-            .map(|(i, item)| async move {
-                match item {
-                    Ok(value) => {
-                        let (outcome, values) =
-                            self.run_item_with(index, step, Some((i, &value))).await;
-                        (i, outcome, values)
+        let mut running =
+            futures_util::stream::iter(self.items_of(place, step, source).enumerate())
+                .take_while(|_| {
+                    let go = !stop_ref.load(Ordering::Relaxed)
+                        && (step.always || !*self.run.interrupted.borrow());
+                    std::future::ready(go)
+                })
+                .map(|(i, item)| async move {
+                    match item {
+                        Ok(value) => {
+                            let (outcome, values) =
+                                self.run_item_with(place, step, Some((i, &value))).await;
+                            (i, outcome, values)
+                        }
+                        Err(problem) => {
+                            let mut result = self.result(place, step, Some(i));
+                            result.outcome = Outcome::Errored;
+                            result.message = Some(problem);
+                            result.ignored = step.on_error == OnError::Ignore;
+                            self.run.sink.event(&Event::StepFinished(Box::new(result)));
+                            (i, Outcome::Errored, IndexMap::new())
+                        }
                     }
-                    Err(problem) => {
-                        let mut result = self.result(index, step, Some(i));
-                        result.outcome = Outcome::Errored;
-                        result.message = Some(problem);
-                        result.ignored = step.on_error == OnError::Ignore;
-                        self.run.sink.event(&Event::StepFinished(Box::new(result)));
-                        (i, Outcome::Errored, IndexMap::new())
-                    }
-                }
-            })
-            .buffer_unordered(width);
+                })
+                .buffer_unordered(width);
         let mut overall = Outcome::Passed;
         let mut saved = IndexMap::new();
         let mut saved_from = None;
@@ -372,42 +464,53 @@ impl State<'_> {
         overall
     }
 
-    async fn run_item(
+    /// Records a finished item and publishes its values as `steps.<id>` where it ran.
+    fn finish(
         &self,
-        index: usize,
+        place: &Place<'_>,
         step: &Step,
-        item: Option<(usize, &serde_json::Value)>,
-    ) -> Outcome {
-        self.run_item_with(index, step, item).await.0
-    }
-
-    /// Records a finished item and publishes its values as `steps.<id>`.
-    fn finish(&self, step: &Step, result: StepResult, saved: &IndexMap<String, serde_json::Value>) {
+        result: StepResult,
+        saved: &IndexMap<String, serde_json::Value>,
+    ) {
         let mut values = serde_json::Map::new();
         values.insert("outcome".into(), result.outcome.name().into());
         for (k, v) in saved {
             values.insert(k.clone(), v.clone());
         }
-        self.steps
+        place
+            .steps
             .set(&step.id, Json::value(serde_json::Value::Object(values)));
         self.run.sink.event(&Event::StepFinished(Box::new(result)));
     }
 
     async fn run_item_with(
         &self,
-        index: usize,
+        place: &Place<'_>,
         step: &Step,
         item: Option<(usize, &serde_json::Value)>,
     ) -> (Outcome, IndexMap<String, serde_json::Value>) {
+        let (outcome, saved, _) = self.run_item_full(place, step, item).await;
+        (outcome, saved)
+    }
+
+    /// Runs a step or item; its outcome, saved values and message.
+    async fn run_item_full(
+        &self,
+        place: &Place<'_>,
+        step: &Step,
+        item: Option<(usize, &serde_json::Value)>,
+    ) -> (Outcome, IndexMap<String, serde_json::Value>, Option<String>) {
         let started = Instant::now();
-        self.run.sink.event(&Event::StepStarted {
-            index,
-            id: step.id.clone(),
-            item: item.map(|(i, _)| i),
-        });
-        let mut result = self.result(index, step, item.map(|(i, _)| i));
+        if place.row.is_none() {
+            self.run.sink.event(&Event::StepStarted {
+                index: place.index,
+                id: step.id.clone(),
+                item: item.map(|(i, _)| i),
+            });
+        }
+        let mut result = self.result(place, step, item.map(|(i, _)| i));
         result.ignored = step.on_error == OnError::Ignore;
-        let key = (step.id.clone(), item.map(|(i, _)| i));
+        let key = place.key(step, item.map(|(i, _)| i));
         if let Some(resume) = &self.run.resume {
             // Finished before: its outcome and saved values come back from the journal.
             if let Some(done) = resume.done.get(&key) {
@@ -417,8 +520,9 @@ impl State<'_> {
                     None => "finished before the resume (from the journal)".into(),
                 });
                 result.saved = done.saved.clone();
-                self.finish(step, result, &done.saved);
-                return (done.outcome, done.saved.clone());
+                let message = result.message.clone();
+                self.finish(place, step, result, &done.saved);
+                return (done.outcome, done.saved.clone(), message);
             }
             // Sent, never confirmed: it may have dialed. Not sent again unless allowed.
             if resume.unknown.contains(&key) && !step.retry.allow_unsafe {
@@ -426,14 +530,15 @@ impl State<'_> {
                 result.message = Some(
                     "fate unknown: the request was sent before the earlier run stopped and may have placed a call; not sent again (`retry.unsafe: true` would resend it)".into(),
                 );
-                self.record(step, &result, &IndexMap::new()).await;
-                self.finish(step, result, &IndexMap::new());
-                return (Outcome::Errored, IndexMap::new());
+                self.record(&key, &result, &IndexMap::new()).await;
+                let message = result.message.clone();
+                self.finish(place, step, result, &IndexMap::new());
+                return (Outcome::Errored, IndexMap::new(), message);
             }
         }
-        let context = self.context(step, item);
+        let context = self.context(place, step, item);
         let mut interrupted = self.run.interrupted.clone();
-        let attempt = self.attempts(step, &context, &mut result);
+        let attempt = self.attempts(step, &key, &context, &mut result);
         let budget = match self.deadline {
             Some(d) if !step.always => step
                 .timeout
@@ -470,23 +575,24 @@ impl State<'_> {
         // An interrupted item is not done: a resume runs it again, or reports it as of unknown
         // fate if a create of it was on its way.
         if result.message.as_deref() != Some("interrupted") {
-            self.record(step, &result, &saved).await;
+            self.record(&key, &result, &saved).await;
         }
-        self.finish(step, result, &saved);
-        (outcome, saved)
+        let message = result.message.clone();
+        self.finish(place, step, result, &saved);
+        (outcome, saved, message)
     }
 
     /// Journals a finished item (the fsync off the runtime's thread).
     async fn record(
         &self,
-        step: &Step,
+        key: &journal::Key,
         result: &StepResult,
         saved: &IndexMap<String, serde_json::Value>,
     ) {
         let Some(journal) = &self.run.journal else {
             return;
         };
-        let (journal, id, item) = (journal.clone(), step.id.clone(), result.item);
+        let (journal, id, item) = (journal.clone(), key.0.clone(), key.1);
         // The message goes along: a resume that finds this item done shows why it did not pass,
         // even if this run was killed before it printed it.
         let finished = journal::Finished {
@@ -545,6 +651,7 @@ impl State<'_> {
     async fn attempts(
         &self,
         step: &Step,
+        key: &journal::Key,
         scope: &BTreeMap<String, Value>,
         result: &mut StepResult,
     ) -> IndexMap<String, serde_json::Value> {
@@ -612,7 +719,7 @@ impl State<'_> {
             // The fsync runs off the runtime's thread, so other items' requests go out meanwhile
             // (it would otherwise widen the window in which a kill leaves a "sending" record for
             // a request that never left).
-            let (journal, id, item) = (journal.clone(), step.id.clone(), result.item);
+            let (journal, id, item) = (journal.clone(), key.0.clone(), key.1);
             let written =
                 tokio::task::spawn_blocking(move || journal.sending(&id, item, dials)).await;
             match written {

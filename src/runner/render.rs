@@ -12,14 +12,27 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::{Environment, Expression, Template, Value};
 
-/// Every earlier step's results, readable as `steps.<id>.<name>` while the run adds more.
+/// Every earlier step's results, readable as `steps.<id>.<name>` while the run adds more. A
+/// flow's row has its own, which falls back to the plan's: a row's steps read the steps before
+/// them in the row, and every step before the flow.
 #[derive(Debug, Default)]
-pub struct Steps(RwLock<BTreeMap<String, Value>>);
+pub struct Steps {
+    values: RwLock<BTreeMap<String, Value>>,
+    outer: Option<Arc<Steps>>,
+}
 
 impl Steps {
+    /// A row's values, over the plan's.
+    pub fn within(outer: Arc<Steps>) -> Steps {
+        Steps {
+            values: RwLock::default(),
+            outer: Some(outer),
+        }
+    }
+
     /// Records (or replaces) a step's values.
     pub fn set(&self, id: &str, values: Value) {
-        self.0
+        self.values
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(id.to_owned(), values);
@@ -27,11 +40,28 @@ impl Steps {
 
     /// A step's values.
     pub fn get(&self, id: &str) -> Option<Value> {
-        self.0
+        let own = self
+            .values
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(id)
-            .cloned()
+            .cloned();
+        own.or_else(|| self.outer.as_ref().and_then(|o| o.get(id)))
+    }
+
+    /// The ids it knows, the plan's included.
+    fn ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.outer.as_ref().map(|o| o.ids()).unwrap_or_default();
+        ids.extend(
+            self.values
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .keys()
+                .cloned(),
+        );
+        ids.sort();
+        ids.dedup();
+        ids
     }
 }
 
@@ -45,13 +75,7 @@ impl Object for Steps {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let keys: Vec<Value> = self
-            .0
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .keys()
-            .map(|k| Value::from(k.as_str()))
-            .collect();
+        let keys: Vec<Value> = self.ids().into_iter().map(Value::from).collect();
         Enumerator::Values(keys)
     }
 }

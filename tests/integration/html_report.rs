@@ -114,6 +114,7 @@ fn item(outcome: ItemOutcome, started_ms: u64, duration_ms: u64, status: u16) ->
         call: None,
         request: None,
         response: None,
+        steps: Vec::new(),
     }
 }
 
@@ -564,6 +565,7 @@ fn a_large_step_notes_the_items_the_report_did_not_keep() {
                 provider: "gc".to_owned(),
                 action: "calls.create".to_owned(),
                 item: Some(i),
+                inner: None,
                 outcome,
                 message: (outcome != Outcome::Passed).then(|| format!("item {i} did not connect")),
                 hint: None,

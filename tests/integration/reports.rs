@@ -30,6 +30,7 @@ fn result(index: usize, id: &str, name: &str, action: &str, outcome: Outcome) ->
         action: action.to_owned(),
         item: None,
         outcome,
+        inner: None,
         message: None,
         hint: None,
         status: None,

@@ -18,6 +18,8 @@ use crate::diagnostic::{Diagnostic, Span, did_you_mean, suggest};
 use crate::provider::{ActionKind, ActionSpec, In, ParamSpec, ParamType, ProviderKind};
 use crate::template::{self, Problem};
 
+mod flow;
+
 /// Fields of `run` in templates.
 pub const RUN_FIELDS: &[&str] = &["id", "started_at", "plan"];
 /// Fields of `response` in `expect` and `save`.
@@ -44,6 +46,19 @@ pub fn check(raw: &RawPlan, source: &Source, map: &SourceMap) -> (Option<Plan>, 
     let plan = cx.run();
     let has_error = cx.out.iter().any(Diagnostic::is_error);
     (if has_error { None } else { Some(plan) }, cx.out)
+}
+
+/// A step's loop: where its items come from, what the item is called and which fields it has.
+#[derive(Debug, Clone)]
+struct Loop {
+    /// The step loops (even if its source is broken: its item is still named).
+    declared: bool,
+    source: Option<ForEachSource>,
+    name: String,
+    /// The item's fields, when known.
+    fields: Option<BTreeSet<String>>,
+    /// Inline items (the guard judges the numbers they dial).
+    inline: Option<Vec<Value>>,
 }
 
 /// What templates may read at one place in the plan.
@@ -710,21 +725,38 @@ impl<'a> Checker<'a> {
         let mut steps = Vec::new();
         for (i, step) in self.raw.steps.iter().enumerate() {
             let base = format!("/steps/{i}");
-            if let Some(resolved) = self.check_step(
-                step,
-                &base,
-                providers,
-                guard,
-                defaults,
-                &earlier,
-                &step_lines,
-            ) {
+            let resolved = match &step.steps {
+                Some(inner) => self.check_flow(
+                    step,
+                    inner,
+                    &base,
+                    providers,
+                    guard,
+                    defaults,
+                    &earlier,
+                    &step_lines,
+                ),
+                None => self.check_step(
+                    step,
+                    &base,
+                    providers,
+                    guard,
+                    defaults,
+                    &earlier,
+                    &step_lines,
+                    None,
+                ),
+            };
+            if let Some(resolved) = resolved {
                 steps.push(resolved);
             }
             // A name that cannot be read back is reported once, where it is saved; later steps
             // then read it as it should have been written.
             let mut saved: BTreeSet<String> = step.save.keys().map(|k| identifier_for(k)).collect();
             saved.extend(STEP_FIELDS.iter().map(|s| (*s).to_owned()));
+            if step.steps.is_some() {
+                saved.extend(flow::FLOW_FIELDS.iter().map(|s| (*s).to_owned()));
+            }
             earlier.entry(step.id.clone()).or_insert(saved);
         }
         steps
@@ -740,6 +772,7 @@ impl<'a> Checker<'a> {
         defaults: &(Duration, raw::OnError, RetryPolicy),
         earlier: &IndexMap<String, BTreeSet<String>>,
         step_lines: &HashMap<String, usize>,
+        inherited: Option<&Loop>,
     ) -> Option<model::Step> {
         // Provider and action.
         let provider = match providers.get(&step.provider) {
@@ -829,46 +862,14 @@ impl<'a> Checker<'a> {
             );
         }
 
-        // for_each, `as`, concurrency.
-        let item_name = step.as_.clone().unwrap_or_else(|| "item".to_owned());
-        let mut item_fields: Option<BTreeSet<String>> = None;
-        let for_each = step
-            .for_each
-            .as_ref()
-            .and_then(|f| self.for_each(f, &child(base, "for_each"), &item_name, &mut item_fields));
-        if step.for_each.is_none() {
-            for (key, set) in [
-                ("as", step.as_.is_some()),
-                ("concurrency", step.concurrency.is_some()),
-            ] {
-                if set {
-                    self.push(
-                        Diagnostic::error(
-                            "plan.needs-for-each",
-                            format!("`{key}` only applies to a step with `for_each`"),
-                        )
-                        .at(self.key_span(&child(base, key)))
-                        .help("add `for_each:` or remove it"),
-                    );
-                }
-            }
-        }
-        if RESERVED.contains(&item_name.as_str()) {
-            self.push(
-                Diagnostic::error(
-                    "plan.reserved-name",
-                    format!("`{item_name}` is a reserved name and cannot name the loop item"),
-                )
-                .at(self.value_span(&child(base, "as")))
-                .help("pick another name, e.g. `row` or `contact`"),
-            );
-        }
-
-        // Templates, with what each place may read.
-        let item = step
-            .for_each
-            .as_ref()
-            .map(|_| (item_name.as_str(), item_fields.as_ref()));
+        // for_each, `as`, concurrency: the step's own, or its flow's.
+        let looped = match inherited {
+            Some(l) => l.clone(),
+            None => self.loop_of(step, base, earlier, step_lines),
+        };
+        let item = looped
+            .declared
+            .then_some((looped.name.as_str(), looped.fields.as_ref()));
         let scope = Scope {
             response: false,
             steps: Some(earlier),
@@ -932,10 +933,10 @@ impl<'a> Checker<'a> {
 
         // `with:` against the catalogue.
         if let Some(action) = action {
-            self.inline_items = match &step.for_each {
-                Some(raw::ForEach::Inline(items)) => Some((item_name.clone(), items.clone())),
-                _ => None,
-            };
+            self.inline_items = looped
+                .inline
+                .clone()
+                .map(|items| (looped.name.clone(), items));
             self.check_with(step, action, base, guard);
             self.inline_items = None;
         }
@@ -991,8 +992,12 @@ impl<'a> Checker<'a> {
             action: action?,
             with: step.with.clone(),
             condition: step.if_.clone(),
-            for_each,
-            item_name,
+            for_each: if inherited.is_some() {
+                None
+            } else {
+                looped.source
+            },
+            item_name: looped.name,
             concurrency: step.concurrency.unwrap_or(1),
             expect: step.expect.clone(),
             save: step.save.clone(),
@@ -1000,7 +1005,72 @@ impl<'a> Checker<'a> {
             retry,
             timeout,
             always: step.always,
+            flow: None,
         })
+    }
+
+    /// A step's `for_each`, `as` and `concurrency`.
+    fn loop_of(
+        &mut self,
+        step: &raw::Step,
+        base: &str,
+        earlier: &IndexMap<String, BTreeSet<String>>,
+        step_lines: &HashMap<String, usize>,
+    ) -> Loop {
+        let name = step.as_.clone().unwrap_or_else(|| "item".to_owned());
+        let mut fields: Option<BTreeSet<String>> = None;
+        let pointer = child(base, "for_each");
+        let source = step
+            .for_each
+            .as_ref()
+            .and_then(|f| self.for_each(f, &pointer, &name, &mut fields));
+        if let Some(raw::ForEach::Saved(template)) = &step.for_each {
+            let scope = Scope {
+                response: false,
+                steps: Some(earlier),
+                step_lines,
+                item: None,
+            };
+            self.template(template, &pointer, &scope);
+        }
+        if step.for_each.is_none() {
+            for (key, set) in [
+                ("as", step.as_.is_some()),
+                ("concurrency", step.concurrency.is_some()),
+            ] {
+                if set {
+                    self.push(
+                        Diagnostic::error(
+                            "plan.needs-for-each",
+                            format!("`{key}` only applies to a step with `for_each`"),
+                        )
+                        .at(self.key_span(&child(base, key)))
+                        .help("add `for_each:` or remove it"),
+                    );
+                }
+            }
+        }
+        if RESERVED.contains(&name.as_str()) {
+            self.push(
+                Diagnostic::error(
+                    "plan.reserved-name",
+                    format!("`{name}` is a reserved name and cannot name the loop item"),
+                )
+                .at(self.value_span(&child(base, "as")))
+                .help("pick another name, e.g. `row` or `contact`"),
+            );
+        }
+        let inline = match &step.for_each {
+            Some(raw::ForEach::Inline(items)) => Some(items.clone()),
+            _ => None,
+        };
+        Loop {
+            declared: step.for_each.is_some(),
+            source,
+            name,
+            fields,
+            inline,
+        }
     }
 
     fn for_each(
@@ -1042,6 +1112,22 @@ impl<'a> Checker<'a> {
             raw::ForEach::File(raw::ForEachFile::Csv(p)) => (p, "csv", ForEachSource::Csv),
             raw::ForEach::File(raw::ForEachFile::Json(p)) => (p, "json", ForEachSource::Json),
             raw::ForEach::File(raw::ForEachFile::Jsonl(p)) => (p, "jsonl", ForEachSource::Jsonl),
+            raw::ForEach::Saved(template) => {
+                // What the list holds is known only when it is rendered.
+                *fields = None;
+                if !template::is_template(template) {
+                    self.push(
+                        Diagnostic::error(
+                            "plan.for-each-saved",
+                            format!("`for_each: {template}` is a string, not a list"),
+                        )
+                        .at(self.value_span(pointer))
+                        .help("write the items as a list, name a file (`{csv: contacts.csv}`), or a list an earlier step saved: `\"{{ steps.lookup.contacts }}\"`"),
+                    );
+                    return None;
+                }
+                return Some(ForEachSource::Saved(template.clone()));
+            }
         };
         let file_pointer = child(pointer, key);
         let path = self.source.dir().join(file);

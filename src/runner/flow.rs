@@ -1,0 +1,227 @@
+//! Flows: a sequence of steps run once per `for_each` row, `concurrency` rows at a time.
+//!
+//! Each row has its own saved values (`steps.<id>` inside the row reads the row's steps, then
+//! the plan's) and its own `always` steps: a row's hang-up runs whatever happened to its dial.
+//! Within a row, a step's `on_error` decides whether the row goes on; the flow's own `on_error`
+//! decides whether new rows start after a row failed. A row whose fate is unknown (a create sent
+//! before an earlier run was killed, never confirmed) never stops the others.
+//!
+//! The journal records every step of every row (`flow.step`, row) and each finished row (`flow`,
+//! row), so a resume skips finished rows and continues a row in the middle.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use futures_util::StreamExt as _;
+use indexmap::IndexMap;
+
+use super::events::{Event, Outcome};
+use super::render::{Json, Steps};
+use super::{Place, RowPlace, State, items, worse};
+use crate::plan::model::{ForEachSource, Step};
+use crate::plan::raw::OnError;
+
+/// The marker a fate-unknown step leaves in its message (a row carrying it never stops others).
+pub(super) const FATE_UNKNOWN: &str = "fate unknown";
+
+impl State<'_> {
+    /// The rows (or items) of a step's `for_each`; a saved list is rendered first.
+    pub(super) fn items_of(
+        &self,
+        place: &Place<'_>,
+        step: &Step,
+        source: &ForEachSource,
+    ) -> Box<dyn Iterator<Item = items::Item> + Send> {
+        let ForEachSource::Saved(template) = source else {
+            return items::iterate(source);
+        };
+        let context = minijinja::Value::from_pairs(self.context(place, step, None));
+        let rendered = self
+            .renderer
+            .render_str(template, &context)
+            .and_then(|v| super::render::to_json(&v));
+        match rendered {
+            Ok(serde_json::Value::Array(rows)) => Box::new(rows.into_iter().map(Ok)),
+            Ok(other) => Box::new(std::iter::once(Err(format!(
+                "`for_each: {template}` is not a list: it is {}",
+                kind_of(&other)
+            )))),
+            Err(e) => Box::new(std::iter::once(Err(format!("`for_each: {template}`: {e}")))),
+        }
+    }
+
+    /// Runs every row of a flow; returns the flow's overall outcome.
+    pub(super) async fn run_flow(&self, index: usize, flow: &Step, inner: &[Step]) -> Outcome {
+        let top = Place {
+            index,
+            steps: &self.steps,
+            row: None,
+        };
+        let source = flow.for_each.as_ref();
+        let rows = match source {
+            Some(source) => self.items_of(&top, flow, source),
+            None => Box::new(std::iter::empty()),
+        };
+        let stop = AtomicBool::new(false);
+        let stop_ref = &stop;
+        let width = flow.concurrency.max(1) as usize;
+        let mut running = futures_util::stream::iter(rows.enumerate())
+            .take_while(|_| {
+                let go = !stop_ref.load(Ordering::Relaxed) && !*self.run.interrupted.borrow();
+                std::future::ready(go)
+            })
+            .map(|(row, item)| async move {
+                match item {
+                    Ok(value) => self.run_row(index, flow, inner, row, &value).await,
+                    Err(problem) => {
+                        let mut result = self.result(&top, flow, Some(row));
+                        result.outcome = Outcome::Errored;
+                        result.message = Some(problem);
+                        result.ignored = flow.on_error == OnError::Ignore;
+                        self.run.sink.event(&Event::StepFinished(Box::new(result)));
+                        (Outcome::Errored, false)
+                    }
+                }
+            })
+            .buffer_unordered(width);
+        let (mut overall, mut rows, mut passed, mut failed) = (Outcome::Passed, 0u64, 0u64, 0u64);
+        while let Some((outcome, unknown)) = running.next().await {
+            rows += 1;
+            match outcome {
+                Outcome::Passed | Outcome::Skipped => {
+                    passed += u64::from(outcome == Outcome::Passed)
+                }
+                Outcome::Failed | Outcome::Errored => failed += 1,
+            }
+            overall = worse(overall, outcome);
+            // A row of unknown fate is reported, and the campaign goes on.
+            if outcome.is_failure() && !unknown && flow.on_error == OnError::Abort {
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+        drop(running);
+        self.steps.set(
+            &flow.id,
+            Json::value(serde_json::json!({
+                "outcome": overall.name(),
+                "rows": rows,
+                "passed": passed,
+                "failed": failed,
+            })),
+        );
+        overall
+    }
+
+    /// Runs one row: its steps in order, its `always` steps whatever happened. Returns the
+    /// row's outcome, and whether its failure is only an unknown fate.
+    async fn run_row(
+        &self,
+        index: usize,
+        flow: &Step,
+        inner: &[Step],
+        row: usize,
+        item: &serde_json::Value,
+    ) -> (Outcome, bool) {
+        let started = Instant::now();
+        let top = Place {
+            index,
+            steps: &self.steps,
+            row: None,
+        };
+        let mut summary = self.result(&top, flow, Some(row));
+        summary.ignored = flow.on_error == OnError::Ignore;
+        let key = top.key(flow, Some(row));
+        if let Some(done) = self.run.resume.as_ref().and_then(|r| r.done.get(&key)) {
+            summary.outcome = done.outcome;
+            summary.message = Some(match &done.message {
+                Some(why) => format!("finished before the resume (from the journal): {why}"),
+                None => "finished before the resume (from the journal)".into(),
+            });
+            self.run.sink.event(&Event::StepFinished(Box::new(summary)));
+            return (done.outcome, false);
+        }
+        self.run.sink.event(&Event::StepStarted {
+            index,
+            id: flow.id.clone(),
+            item: Some(row),
+        });
+        let steps = Arc::new(Steps::within(self.steps.clone()));
+        let mut outcome = Outcome::Passed;
+        let mut first_failure: Option<String> = None;
+        let mut halted: Option<String> = None;
+        let mut only_unknown = true;
+        for (position, step) in inner.iter().enumerate() {
+            let place = Place {
+                index,
+                steps: &steps,
+                row: Some(RowPlace {
+                    flow,
+                    row,
+                    item,
+                    position,
+                }),
+            };
+            if halted.is_none() && *self.run.interrupted.borrow() {
+                halted = Some("not run: interrupted".into());
+            }
+            if let Some(why) = &halted
+                && !step.always
+            {
+                self.skip(&place, step, None, why.clone());
+                continue;
+            }
+            let (result, message) = match self.unless(&place, step) {
+                Some(o) => (o, None),
+                None => {
+                    let (o, _, message) = self.run_row_step(&place, step).await;
+                    (o, message)
+                }
+            };
+            if !result.is_failure() || step.on_error == OnError::Ignore {
+                continue;
+            }
+            let message = message.unwrap_or_else(|| "failed".into());
+            only_unknown &= message.contains(FATE_UNKNOWN);
+            first_failure.get_or_insert_with(|| format!("step `{}`: {message}", step.id));
+            outcome = worse(outcome, result);
+            if step.on_error == OnError::Abort && halted.is_none() {
+                halted = Some(format!(
+                    "not run: step `{}` of this row failed and its on_error is abort",
+                    step.id
+                ));
+            }
+        }
+        let interrupted = *self.run.interrupted.borrow();
+        summary.outcome = outcome;
+        summary.message = first_failure;
+        summary.duration = started.elapsed();
+        // An interrupted row is not finished: a resume continues it where it stopped.
+        if !interrupted {
+            self.record(&key, &summary, &IndexMap::new()).await;
+        }
+        self.run.sink.event(&Event::StepFinished(Box::new(summary)));
+        (outcome, outcome.is_failure() && only_unknown)
+    }
+
+    /// Runs one step of a row; its outcome, saved values and message.
+    async fn run_row_step(
+        &self,
+        place: &Place<'_>,
+        step: &Step,
+    ) -> (Outcome, IndexMap<String, serde_json::Value>, Option<String>) {
+        let (outcome, saved, message) = self.run_item_full(place, step, None).await;
+        (outcome, saved, message)
+    }
+}
+
+fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "none",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "a mapping",
+    }
+}
