@@ -105,6 +105,10 @@ pub struct Genesys {
     pub token_lifetime: Duration,
     /// Requests per token (the real default: 300 per minute); `null` for none.
     pub rate_limit: Option<RateLimit>,
+    /// How long after a call is placed it shows up in the analytics conversation-detail query
+    /// (multiplied by `time_scale`, like the call scripts).
+    #[serde(with = "humantime_serde")]
+    pub analytics_delay: Duration,
 }
 
 /// A CXone access key (an API user's credentials).
@@ -245,6 +249,7 @@ impl Default for Genesys {
                 per: Duration::from_secs(60),
                 burst: None,
             }),
+            analytics_delay: Duration::from_secs(2),
         }
     }
 }

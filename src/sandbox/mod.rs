@@ -8,7 +8,8 @@
 //!
 //! - [`config`]: what the sandbox can be told;
 //! - [`script`]: call timelines by destination;
-//! - `genesys`, `cxone`: the two vendors' endpoints;
+//! - `genesys`, `cxone`: the two vendors' endpoints (`iso`: the ISO-8601 times their queries
+//!   take);
 //! - `faults`, `limit`: fault injection and rate limits;
 //! - `ledger`: the calls placed, and the `/_sandbox` endpoints;
 //! - `http`: a generic echo API and OAuth2 token endpoint standing in for `http` providers.
@@ -18,6 +19,7 @@ mod cxone;
 mod faults;
 mod genesys;
 mod http;
+mod iso;
 mod ledger;
 mod limit;
 pub mod script;
@@ -117,6 +119,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v2/externalcontacts/contacts/{contactId}"),
     ("GET", "/api/v2/users/{userId}"),
     ("GET", "/api/v2/users/{userId}/routingstatus"),
+    ("POST", "/api/v2/analytics/conversations/details/query"),
     ("GET", "/.well-known/openid-configuration"),
     ("GET", "/.well-known/cxone-configuration"),
     ("POST", "/auth/token"),
