@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt as _;
@@ -87,6 +87,16 @@ impl Vendor {
             )
                 .into_response(),
         }
+    }
+
+    /// The vendor's error for a status on one route: the generic one, unless the route has its
+    /// own (a 403 on a route that needs permissions names them).
+    fn error_on(self, status: StatusCode, method: &Method, path: &str) -> Response {
+        let own = match self {
+            Vendor::Genesys => genesys::analytics::permission_error(status, method, path),
+            _ => None,
+        };
+        own.unwrap_or_else(|| self.error(status))
     }
 }
 

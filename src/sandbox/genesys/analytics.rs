@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
@@ -28,6 +28,40 @@ use filter::{ConversationQuery, Order, OrderBy};
 
 /// The route.
 pub(super) const PATH: &str = "/api/v2/analytics/conversations/details/query";
+
+/// ANY one of these lets a client query (PY `AnalyticsApi.md`).
+const PERMISSIONS: [&str; 2] = [
+    "analytics:conversationDetail:view",
+    "analytics:agentConversationDetail:view",
+];
+
+/// The 403 a client without the permissions gets, for a `status: 403` fault on the route.
+pub(in crate::sandbox) fn permission_error(
+    status: StatusCode,
+    method: &Method,
+    path: &str,
+) -> Option<Response> {
+    let here = method == Method::POST && path.trim_end_matches('/') == PATH;
+    (here && status == StatusCode::FORBIDDEN).then(|| missing_permissions().into_response())
+}
+
+/// Genesys names a missing permission of an ANY set with `missing.any.permissions` and lists
+/// the set in brackets (reference genesys-cloud.md §6.2; the same shape is reported from live
+/// orgs, e.g. "missing.any.permissions [telephony:plugin:all]"). UNCONFIRMED: the name of the
+/// `messageParams` key.
+fn missing_permissions() -> Error {
+    let list = format!("[{}]", PERMISSIONS.join(", "));
+    let text = "Unable to perform the requested action. You must have at least one of the following permissions assigned:";
+    let mut params = Map::new();
+    params.insert("permissions".into(), json!(list));
+    Error {
+        status: StatusCode::FORBIDDEN,
+        code: "missing.any.permissions",
+        message: format!("{text} {list}"),
+        with_params: Some((format!("{text} {{permissions}}"), params)),
+        retry_after: None,
+    }
+}
 
 /// `POST /api/v2/analytics/conversations/details/query`.
 pub(super) async fn query(
