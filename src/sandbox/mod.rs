@@ -155,6 +155,7 @@ const ROUTES: &[(&str, &str)] = &[
         "/inContactAPI/services/{version}/agent-sessions/{sessionId}/interactions/{contactId}/end",
     ),
     ("GET", "/inContactAPI/services/{version}/contacts/active"),
+    ("GET", "/inContactAPI/services/{version}/contacts/completed"),
     (
         "GET",
         "/inContactAPI/services/{version}/contacts/{contactId}",
