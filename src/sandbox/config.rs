@@ -105,6 +105,10 @@ pub struct Genesys {
     pub token_lifetime: Duration,
     /// Requests per token (the real default: 300 per minute); `null` for none.
     pub rate_limit: Option<RateLimit>,
+    /// How long after a call is placed it shows up in the analytics conversation-detail query
+    /// (multiplied by `time_scale`, like the call scripts).
+    #[serde(with = "humantime_serde")]
+    pub analytics_delay: Duration,
 }
 
 /// A CXone access key (an API user's credentials).
@@ -141,6 +145,10 @@ pub struct Cxone {
     pub token_lifetime: Duration,
     /// Requests per token; none by default (CXone documents no limit for these endpoints).
     pub rate_limit: Option<RateLimit>,
+    /// How long after a contact ends it shows up in `contacts/completed` (multiplied by
+    /// `time_scale`); until then it is in neither `contacts/active` nor `contacts/completed`.
+    #[serde(with = "humantime_serde")]
+    pub completed_delay: Duration,
 }
 
 /// What a fault does.
@@ -245,6 +253,7 @@ impl Default for Genesys {
                 per: Duration::from_secs(60),
                 burst: None,
             }),
+            analytics_delay: Duration::from_secs(2),
         }
     }
 }
@@ -266,6 +275,7 @@ impl Default for Cxone {
             }],
             token_lifetime: Duration::from_secs(3_600),
             rate_limit: None,
+            completed_delay: Duration::from_secs(1),
         }
     }
 }
@@ -394,6 +404,18 @@ mod tests {
             config.genesys.clients[0].id == "sandbox-client",
             "defaults kept"
         );
+    }
+
+    #[test]
+    fn indexing_delays_read_as_durations() {
+        let config =
+            Config::from_yaml("genesys:\n  analytics_delay: 50ms\ncxone:\n  completed_delay: 0s\n")
+                .unwrap();
+        assert_eq!(config.genesys.analytics_delay, Duration::from_millis(50));
+        assert_eq!(config.cxone.completed_delay, Duration::ZERO);
+        let defaults = Config::default();
+        assert_eq!(defaults.genesys.analytics_delay, Duration::from_secs(2));
+        assert_eq!(defaults.cxone.completed_delay, Duration::from_secs(1));
     }
 
     #[test]

@@ -210,10 +210,11 @@ pub(super) async fn apply(
                 .status
                 .and_then(|s| StatusCode::from_u16(s).ok())
                 .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let (method, path) = (request.method().clone(), request.uri().path().to_owned());
             if fault.processed {
                 let _ = next.run(request).await;
             }
-            let mut response = vendor.error(status);
+            let mut response = vendor.error_on(status, &method, &path);
             if let Some(seconds) = fault.retry_after {
                 response
                     .headers_mut()

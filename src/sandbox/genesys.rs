@@ -1,7 +1,10 @@
-//! Genesys Cloud: login, token introspection, calls, external contacts, callbacks and users.
+//! Genesys Cloud: login, token introspection, calls, external contacts, callbacks and users;
+//! the analytics conversation-detail query in [`analytics`].
 //!
 //! Contracts from `shared/reference/genesys-cloud.md`. Where the reference marks a fact
 //! UNCONFIRMED, the choice made here is the most plausible one and says so.
+
+pub(super) mod analytics;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -355,6 +358,7 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
             "/api/v2/externalcontacts/contacts/{contactId}",
             get(get_contact).put(update_contact).delete(delete_contact),
         )
+        .route(analytics::PATH, post(analytics::query))
 }
 
 // ---------------------------------------------------------------------------------------------

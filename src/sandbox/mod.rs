@@ -8,7 +8,8 @@
 //!
 //! - [`config`]: what the sandbox can be told;
 //! - [`script`]: call timelines by destination;
-//! - `genesys`, `cxone`: the two vendors' endpoints;
+//! - `genesys`, `cxone`: the two vendors' endpoints (`iso`: the ISO-8601 times their queries
+//!   take);
 //! - `faults`, `limit`: fault injection and rate limits;
 //! - `ledger`: the calls placed, and the `/_sandbox` endpoints;
 //! - `http`: a generic echo API and OAuth2 token endpoint standing in for `http` providers.
@@ -18,6 +19,7 @@ mod cxone;
 mod faults;
 mod genesys;
 mod http;
+mod iso;
 mod ledger;
 mod limit;
 pub mod script;
@@ -30,7 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt as _;
@@ -86,6 +88,16 @@ impl Vendor {
                 .into_response(),
         }
     }
+
+    /// The vendor's error for a status on one route: the generic one, unless the route has its
+    /// own (a 403 on a route that needs permissions names them).
+    fn error_on(self, status: StatusCode, method: &Method, path: &str) -> Response {
+        let own = match self {
+            Vendor::Genesys => genesys::analytics::permission_error(status, method, path),
+            _ => None,
+        };
+        own.unwrap_or_else(|| self.error(status))
+    }
 }
 
 fn canonical(status: StatusCode) -> &'static str {
@@ -117,6 +129,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v2/externalcontacts/contacts/{contactId}"),
     ("GET", "/api/v2/users/{userId}"),
     ("GET", "/api/v2/users/{userId}/routingstatus"),
+    ("POST", "/api/v2/analytics/conversations/details/query"),
     ("GET", "/.well-known/openid-configuration"),
     ("GET", "/.well-known/cxone-configuration"),
     ("POST", "/auth/token"),
@@ -142,6 +155,7 @@ const ROUTES: &[(&str, &str)] = &[
         "/inContactAPI/services/{version}/agent-sessions/{sessionId}/interactions/{contactId}/end",
     ),
     ("GET", "/inContactAPI/services/{version}/contacts/active"),
+    ("GET", "/inContactAPI/services/{version}/contacts/completed"),
     (
         "GET",
         "/inContactAPI/services/{version}/contacts/{contactId}",

@@ -13,6 +13,7 @@ mod sandbox_cxone;
 mod sandbox_faults;
 mod sandbox_genesys;
 mod sandbox_http;
+mod sandbox_reconcile;
 mod schema;
 mod secrets;
 mod webhooks;

@@ -607,6 +607,97 @@ def run_checks(runner, sandbox):
             raise CheckFailed("post_conversation_disconnect returned %s, not str" % type(result).__name__)
         return result
 
+    def analytics_reconcile():
+        # A call whose create answer a client lost: found again, read-only, by the analytics
+        # conversation-detail query (user, number, direction, media type), as callplan will.
+        analytics = sdk.AnalyticsApi(client)
+        created = runner.call(
+            client, "POST /api/v2/conversations/calls/user/{userId} (to find again)",
+            lambda: conversations.post_conversations_calls_user_user_id(
+                user_id=USER_ID, body=make("CreateCallRequest", phone_number=PHONE)),
+            "CreateCallResponse", quiet=True)
+        conversation_id = created.id
+
+        def query_for(dnis):
+            now = time.time()
+            interval = "%s/%s" % (
+                time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now - 3600)),
+                time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now + 60)))
+
+            def predicate(dimension, value):
+                return make("SegmentDetailQueryPredicate", type="dimension", dimension=dimension,
+                            operator="matches", value=value)
+            return make(
+                "ConversationQuery", interval=interval, order="desc", order_by="conversationStart",
+                paging=make("PagingSpec", page_size=25, page_number=1),
+                segment_filters=[make("SegmentDetailQueryFilter", type="and", predicates=[
+                    predicate("userId", USER_ID), predicate("dnis", dnis),
+                    predicate("direction", "outbound"), predicate("mediaType", "voice")])])
+
+        what = "POST /api/v2/analytics/conversations/details/query"
+        deadline = time.monotonic() + POLL_TIMEOUT_S
+        polls = 0
+        while True:
+            polls += 1
+            answer = runner.call(
+                client, what,
+                lambda: analytics.post_analytics_conversations_details_query(query_for(PHONE)),
+                "AnalyticsConversationQueryResponse", quiet=True)
+            found = [c for c in (answer.conversations or []) if c.conversation_id == conversation_id]
+            if found:
+                break
+            if time.monotonic() > deadline:
+                raise CheckFailed("%s never listed conversation %s within %.0f s (%d polls); last total_hits %r"
+                                  % (what, conversation_id, POLL_TIMEOUT_S, polls, answer.total_hits))
+            time.sleep(POLL_INTERVAL_S)
+        runner.ok("%s -> AnalyticsConversationQueryResponse listing the call after %d poll(s) "
+                  "(strict model check on every poll)" % (what, polls))
+        found = found[0]
+        # The call-lifecycle check dialled the same number as the same user: both match.
+        runner.expect(answer.total_hits == len(answer.conversations) >= 1,
+                      "total_hits counts every match (%r)" % answer.total_hits)
+        runner.expect(answer.conversations[0].conversation_id == conversation_id,
+                      "order desc by conversationStart puts the newest call first",
+                      repr([c.conversation_id for c in answer.conversations]))
+        runner.expect(isinstance(found.conversation_start, datetime) and found.conversation_start.tzinfo is not None
+                      and found.conversation_end is None,
+                      "the live conversation has a timezone-aware conversation_start and no conversation_end",
+                      repr((found.conversation_start, found.conversation_end)))
+        runner.expect(found.originating_direction == "outbound", "originating_direction is outbound",
+                      repr(found.originating_direction))
+        purposes = sorted(p.purpose for p in (found.participants or []))
+        runner.expect(purposes == ["customer", "user"], "participants are the user and the customer", repr(purposes))
+        user = [p for p in found.participants if p.purpose == "user"][0]
+        runner.expect(user.user_id == USER_ID, "the user participant has the user's id", repr(user.user_id))
+        for p in found.participants:
+            sessions = p.sessions or []
+            runner.expect(
+                len(sessions) == 1 and sessions[0].media_type == "voice" and sessions[0].direction == "outbound"
+                and (sessions[0].dnis or "").endswith(PHONE),
+                "%s session is voice, outbound, to %s (%r)" % (p.purpose, PHONE, sessions[0].dnis if sessions else None))
+            segments = sessions[0].segments or []
+            runner.expect(
+                segments and all(isinstance(s.segment_start, datetime) for s in segments)
+                and segments[-1].segment_end is None,
+                "%s segments have datetime starts and the last one is still open" % p.purpose,
+                repr([(s.segment_type, s.segment_start, s.segment_end) for s in segments]))
+
+        empty = runner.call(
+            client, "%s for another number" % what,
+            lambda: analytics.post_analytics_conversations_details_query(query_for("+13175550199")),
+            "AnalyticsConversationQueryResponse")
+        runner.expect(empty.total_hits == 0 and not empty.conversations,
+                      "nothing matches another number: total_hits 0, no conversations",
+                      repr((empty.total_hits, empty.conversations)))
+
+        exc, body = runner.expect_api_error(
+            "%s without an interval" % what,
+            lambda: analytics.post_analytics_conversations_details_query(
+                make("ConversationQuery", order="asc")), (400,))
+        err = runner.check_error_body("%s without an interval" % what, body, 400)
+        runner.expect(err.code == "bad.request", "a query without an interval is bad.request", repr(err.code))
+        runner_disconnect(conversation_id)
+
     def external_contact():
         first, last = "Ada", "Lovelace"
         body = make("ExternalContact", first_name=first, last_name=last,
@@ -689,6 +780,7 @@ def run_checks(runner, sandbox):
         runner.ok("%s -> HTTP 401%s" % (what, " with an ErrorBody" if body is not None else ""))
 
     runner.section("call lifecycle", call_lifecycle)
+    runner.section("analytics reconcile", analytics_reconcile)
     runner.section("external contact", external_contact)
     runner.section("not.a.user", not_a_user)
     runner.section("contact search (bonus)", contact_search)
