@@ -83,6 +83,7 @@ async fn one(
                     status: None,
                     error: None,
                     elapsed: sent.elapsed(),
+                    queued: std::time::Duration::ZERO,
                     retry_after: None,
                 });
                 sink.event(&Event::LoginFinished(Box::new(LoginResult {
@@ -104,6 +105,7 @@ async fn one(
                     status: error.status,
                     error: Some(error.message.clone()),
                     elapsed: sent.elapsed(),
+                    queued: std::time::Duration::ZERO,
                     retry_after: Some(after),
                 });
                 sink.event(&Event::LoginRetried {
@@ -123,6 +125,7 @@ async fn one(
                     status: error.status,
                     error: Some(error.message.clone()),
                     elapsed: sent.elapsed(),
+                    queued: std::time::Duration::ZERO,
                     retry_after: None,
                 });
                 let what = if error.unreachable {

@@ -2,13 +2,15 @@
 //! them (re-authenticating once after a 401).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::auth::{self, AuthError, Credentials, TokenCache};
 use super::failure::Failure;
+use super::pacing::Pacer;
 use super::request::Request;
 use super::{Method, ProviderKind, cxone};
 
@@ -98,6 +100,9 @@ impl Response {
 pub enum SendError {
     /// The provider's login failed.
     Auth(AuthError),
+    /// The request was not sent: what had to happen first failed (the journal could not record
+    /// that it was leaving).
+    NotSent(String),
     /// No answer: how it failed, for the retry decision, and in words.
     Transport {
         /// The kind of failure.
@@ -143,19 +148,61 @@ pub struct Connection {
     /// CXone: the last `CallContactEvent` seen per contact, so that a later wait sees what an
     /// earlier long poll took off the queue.
     pub contact_events: Mutex<HashMap<String, Value>>,
-    /// Paces requests before they are sent (governor: a GCRA, one request at a time).
-    limiter: Option<governor::DefaultDirectRateLimiter>,
+    /// Paces requests before they are sent, first come first served.
+    pacer: Option<Pacer>,
     /// After a 429, the whole provider waits until then (not each worker on its own).
     paused_until: Mutex<Option<Instant>>,
 }
 
-/// A GCRA limiter for `requests` per `per`, without bursts: requests go out evenly spaced, so a
+/// A pacer for `requests` per `per`, without bursts: requests go out evenly spaced, so a
 /// provider's limit is never reached rather than reached and backed off from.
-fn limiter(limit: Option<(u32, Duration)>) -> Option<governor::DefaultDirectRateLimiter> {
+fn pacer(limit: Option<(u32, Duration)>) -> Option<Pacer> {
     let (requests, per) = limit?;
-    let period = (per / requests.max(1)).max(Duration::from_nanos(1));
-    let quota = governor::Quota::with_period(period)?;
-    Some(governor::RateLimiter::direct(quota))
+    Pacer::new(requests, per, 1)
+}
+
+/// Time a request spends waiting for its turn in callplan (the provider's pacing, a pause after
+/// a 429): not the provider's time, and not counted against any request or step timeout.
+#[derive(Debug, Default)]
+pub struct Queue {
+    waited_ns: AtomicU64,
+    since: Mutex<Option<Instant>>,
+    /// A request has been written to the connection (it may have reached the provider).
+    sent: AtomicBool,
+}
+
+impl Queue {
+    fn enter(&self) {
+        *self.since.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+    }
+
+    fn leave(&self) {
+        let since = self
+            .since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(since) = since {
+            let ns = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.waited_ns.fetch_add(ns, Ordering::Relaxed);
+        }
+    }
+
+    /// Time waited so far, a wait under way included.
+    pub fn waited(&self) -> Duration {
+        let done = Duration::from_nanos(self.waited_ns.load(Ordering::Relaxed));
+        let current = self
+            .since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map_or(Duration::ZERO, |s| s.elapsed());
+        done.saturating_add(current)
+    }
+
+    /// Whether a request left (was written to the connection).
+    pub fn sent(&self) -> bool {
+        self.sent.load(Ordering::Relaxed)
+    }
 }
 
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -170,13 +217,20 @@ impl Connection {
             tokens: TokenCache::default(),
             discovered: tokio::sync::OnceCell::new(),
             contact_events: Mutex::new(HashMap::new()),
-            limiter: limiter(settings_limit),
+            pacer: pacer(settings_limit),
             paused_until: Mutex::new(None),
         }
     }
 
-    /// Waits for the provider's turn: a pause after a 429, then the pacing.
-    async fn pace(&self) {
+    /// Waits for the provider's turn: a pause after a 429, then the pacing (the time goes to
+    /// `queue`).
+    async fn pace(&self, queue: &Queue) {
+        queue.enter();
+        self.pace_now().await;
+        queue.leave();
+    }
+
+    async fn pace_now(&self) {
         loop {
             let paused = *self
                 .paused_until
@@ -189,8 +243,8 @@ impl Connection {
                 _ => break,
             }
         }
-        if let Some(limiter) = &self.limiter {
-            limiter.until_ready().await;
+        if let Some(pacer) = &self.pacer {
+            pacer.slot().await;
         }
     }
 
@@ -284,10 +338,28 @@ impl Connection {
         request: &Request,
         timeout: Option<Duration>,
     ) -> Result<Response, SendError> {
+        self.send_queued(request, timeout, &Queue::default(), || async { Ok(()) })
+            .await
+    }
+
+    /// [`Connection::send`], with the time spent waiting for the provider's turn going to
+    /// `queue`, and `ahead` awaited once the turn has come, right before the request is
+    /// written (a journal records there that a create is leaving; an error stops the send).
+    pub async fn send_queued<F, Fut>(
+        &self,
+        request: &Request,
+        timeout: Option<Duration>,
+        queue: &Queue,
+        ahead: F,
+    ) -> Result<Response, SendError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<(), String>>,
+    {
         let base = self.base().await.map_err(SendError::Auth)?;
         let token = self.token().await.map_err(SendError::Auth)?;
         let response = self
-            .send_with(&base, request, token.as_ref(), timeout)
+            .send_with(&base, request, token.as_ref(), timeout, queue, &ahead)
             .await?;
         if response.status == 401
             && self.settings.credentials.fetches_tokens()
@@ -298,18 +370,26 @@ impl Connection {
                 .renew(&stale.value, || self.fetch())
                 .await
                 .map_err(SendError::Auth)?;
-            return self.send_with(&base, request, Some(&fresh), timeout).await;
+            return self
+                .send_with(&base, request, Some(&fresh), timeout, queue, &ahead)
+                .await;
         }
         Ok(response)
     }
 
-    async fn send_with(
+    async fn send_with<F, Fut>(
         &self,
         base: &str,
         request: &Request,
         token: Option<&auth::Token>,
         timeout: Option<Duration>,
-    ) -> Result<Response, SendError> {
+        queue: &Queue,
+        ahead: &F,
+    ) -> Result<Response, SendError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<(), String>>,
+    {
         let url = Connection::url(base, request);
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
@@ -344,7 +424,9 @@ impl Connection {
         if let Some(body) = &request.body {
             builder = builder.json(body);
         }
-        self.pace().await;
+        self.pace(queue).await;
+        ahead().await.map_err(SendError::NotSent)?;
+        queue.sent.store(true, Ordering::Relaxed);
         let started = Instant::now();
         // `-v`: the request as sent (the query too), never a header: the Authorization header
         // and the token stay out of the log. The log writer masks secrets in what is shown.

@@ -5,31 +5,59 @@
 //! two share. Either way the result is the last answer plus `response.call`: the state reached,
 //! the disconnect type, and `problem` when the call ended without reaching the wanted state.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
-use super::connection::{Connection, Response, SendError};
+use super::connection::{Connection, Queue, Response, SendError};
 use super::failure::Failure;
 use super::request::Request;
 use super::{ProviderKind, cxone, genesys};
 
 /// Follows a call with the provider's own way of waiting; `timeout` bounds each request.
+///
+/// Time its polls spend waiting for the provider's turn goes to `queue`, and does not count
+/// against the wait's own `timeout`: the plan's pacing is not the call's slowness.
 pub(crate) async fn follow(
     connection: &Connection,
     request: &Request,
     with: &IndexMap<String, Value>,
     timeout: Option<Duration>,
+    queue: &Queue,
 ) -> Result<(Response, Option<Value>), SendError> {
     match connection.settings.kind {
         ProviderKind::GenesysCloud => {
-            genesys::wait::follow(connection, request, with, timeout).await
+            genesys::wait::follow(connection, request, with, timeout, queue).await
         }
-        ProviderKind::NiceCxone => cxone::wait::follow(connection, request, with, timeout).await,
+        ProviderKind::NiceCxone => {
+            cxone::wait::follow(connection, request, with, timeout, queue).await
+        }
         // No `http` action waits: its request is sent once.
-        ProviderKind::Http => connection.send(request, timeout).await.map(|r| (r, None)),
+        ProviderKind::Http => poll(connection, request, timeout, queue)
+            .await
+            .map(|r| (r, None)),
     }
+}
+
+/// One poll of a wait: sent in the provider's turn, its queue time noted.
+pub(crate) async fn poll(
+    connection: &Connection,
+    request: &Request,
+    timeout: Option<Duration>,
+    queue: &Queue,
+) -> Result<Response, SendError> {
+    connection
+        .send_queued(request, timeout, queue, || async { Ok(()) })
+        .await
+}
+
+/// A wait's deadline, moved back by the time its polls spent in the provider's queue.
+pub(crate) fn deadline(start: Instant, wait: Duration, queue: &Queue) -> Instant {
+    wait.checked_add(queue.waited())
+        .and_then(|d| start.checked_add(d))
+        // Beyond any clock: a day from now is as good as forever for a wait.
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400))
 }
 
 /// The state a wait of this provider type waits for unless the step sets `until`; `None` for

@@ -195,6 +195,9 @@ pub struct ItemReport {
     pub started_ms: u64,
     /// Wall time, in milliseconds.
     pub duration_ms: u64,
+    /// Of that, the time spent waiting for the provider's turn in callplan (its pacing, a pause
+    /// after a 429), in milliseconds: not the provider's time.
+    pub queued_ms: u64,
     /// Every attempt.
     pub attempts: Vec<AttemptReport>,
     /// Values saved by `save`.
@@ -260,6 +263,7 @@ impl ItemReport {
             status: r.status,
             started_ms: ms(r.started),
             duration_ms: ms(r.duration),
+            queued_ms: ms(r.queued),
             attempts: AttemptReport::all(&r.attempts, redactor),
             saved: r
                 .saved
@@ -282,8 +286,10 @@ pub struct AttemptReport {
     pub status: Option<u16>,
     /// What went wrong.
     pub error: Option<String>,
-    /// How long it took, in milliseconds.
+    /// How long the provider took, in milliseconds.
     pub elapsed_ms: u64,
+    /// How long it waited for its turn in callplan first, in milliseconds.
+    pub queued_ms: u64,
     /// The wait before the next attempt, in milliseconds.
     pub retry_after_ms: Option<u64>,
 }
@@ -297,6 +303,7 @@ impl AttemptReport {
                 status: a.status,
                 error: a.error.as_ref().map(|e| redactor.mask(e)),
                 elapsed_ms: ms(a.elapsed),
+                queued_ms: ms(a.queued),
                 retry_after_ms: a.retry_after.map(ms),
             })
             .collect()

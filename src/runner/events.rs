@@ -107,8 +107,10 @@ pub struct Attempt {
     pub status: Option<u16>,
     /// What went wrong, if anything.
     pub error: Option<String>,
-    /// How long it took.
+    /// How long the provider took (from the moment it was sent).
     pub elapsed: Duration,
+    /// How long it waited for its turn in callplan first (pacing, a pause after a 429).
+    pub queued: Duration,
     /// The wait before the next attempt, if there was one.
     pub retry_after: Option<Duration>,
 }
@@ -142,6 +144,8 @@ pub struct StepResult {
     pub attempts: Vec<Attempt>,
     /// Wall time.
     pub duration: Duration,
+    /// Of that, the time spent waiting for the provider's turn in callplan.
+    pub queued: Duration,
     /// Values saved by `save`.
     pub saved: IndexMap<String, Value>,
     /// The vendor's correlation id of the last answer.

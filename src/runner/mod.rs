@@ -26,7 +26,7 @@ use tokio::sync::watch;
 
 use crate::plan::model::{Plan, Step};
 use crate::plan::raw::OnError;
-use crate::provider::connection::{Connection, Response, SendError};
+use crate::provider::connection::{Connection, Queue, Response, SendError};
 use crate::provider::failure::Failure;
 use crate::provider::request::{self, Request};
 use crate::provider::{self, ActionKind, hints};
@@ -342,6 +342,7 @@ impl State<'_> {
             status: None,
             attempts: Vec::new(),
             duration: Duration::ZERO,
+            queued: Duration::ZERO,
             saved: IndexMap::new(),
             correlation_id: None,
             call: None,
@@ -538,7 +539,8 @@ impl State<'_> {
         }
         let context = self.context(place, step, item);
         let mut interrupted = self.run.interrupted.clone();
-        let attempt = self.attempts(step, &key, &context, &mut result);
+        let queue = Queue::default();
+        let attempt = self.attempts(step, &key, &queue, &context, &mut result);
         let budget = match self.deadline {
             Some(d) if !step.always => step
                 .timeout
@@ -550,15 +552,16 @@ impl State<'_> {
             _ => budget,
         };
         let saved = tokio::select! {
-            finished = tokio::time::timeout(budget, attempt) => match finished {
-                Ok(saved) => saved,
-                Err(_) => {
+            finished = within(budget, &queue, attempt) => match finished {
+                Some(saved) => saved,
+                None => {
                     result.outcome = Outcome::Errored;
                     let creates = step.action.effect == crate::provider::Effect::Creates;
-                    result.message = Some(if creates {
-                        format!("timed out after {}; the request may have reached the provider, so it was not sent again", humantime::format_duration(budget))
-                    } else {
-                        format!("timed out after {}", humantime::format_duration(budget))
+                    let waited = shown(budget);
+                    result.message = Some(match (creates, queue.sent()) {
+                        (true, true) => format!("timed out after {waited}; the request may have reached the provider, so it was not sent again"),
+                        (_, false) => format!("timed out after {waited} before the request was sent; nothing was sent"),
+                        (false, true) => format!("timed out after {waited}"),
                     });
                     IndexMap::new()
                 }
@@ -569,6 +572,7 @@ impl State<'_> {
                 IndexMap::new()
             }
         };
+        result.queued = queue.waited();
         result.duration = started.elapsed();
         let outcome = result.outcome;
         result.saved = saved.clone();
@@ -652,6 +656,7 @@ impl State<'_> {
         &self,
         step: &Step,
         key: &journal::Key,
+        queue: &Queue,
         scope: &BTreeMap<String, Value>,
         result: &mut StepResult,
     ) -> IndexMap<String, serde_json::Value> {
@@ -713,36 +718,52 @@ impl State<'_> {
         let creates = request.creates(step.action);
         result.request = Some(format!("{} {}", request.method.as_str(), request.path));
         let request_timeout = connection.settings.timeout;
-        // Written ahead: after a crash, the journal knows this create may have left.
-        if creates && let Some(journal) = &self.run.journal {
-            let dials = !step.action.dials.is_empty();
-            // The fsync runs off the runtime's thread, so other items' requests go out meanwhile
-            // (it would otherwise widen the window in which a kill leaves a "sending" record for
-            // a request that never left).
-            let (journal, id, item) = (journal.clone(), key.0.clone(), key.1);
-            let written =
-                tokio::task::spawn_blocking(move || journal.sending(&id, item, dials)).await;
-            match written {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return fail(result, Outcome::Errored, format!("{e}; not sent")),
-                Err(e) => {
-                    return fail(result, Outcome::Errored, format!("journal: {e}; not sent"));
-                }
+        // Written ahead, once the provider's turn has come and right before the request is
+        // written: after a crash, the journal knows this create may have left (and a request
+        // still waiting for its turn is never recorded as leaving).
+        let journaled = AtomicBool::new(false);
+        let ahead = || async {
+            let Some(journal) = self.run.journal.as_ref().filter(|_| creates) else {
+                return Ok(());
+            };
+            if journaled.swap(true, Ordering::Relaxed) {
+                return Ok(());
             }
-        }
+            let dials = !step.action.dials.is_empty();
+            // The fsync runs off the runtime's thread, so other items' requests go out meanwhile.
+            let (journal, id, item) = (journal.clone(), key.0.clone(), key.1);
+            match tokio::task::spawn_blocking(move || journal.sending(&id, item, dials)).await {
+                Ok(written) => written,
+                Err(e) => Err(format!("journal: {e}")),
+            }
+        };
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             let sent = Instant::now();
+            let queued_before = queue.waited();
             let tried = self
-                .try_once(step, connection, &request, &with, scope, request_timeout)
+                .try_once(
+                    step,
+                    connection,
+                    &request,
+                    &with,
+                    scope,
+                    request_timeout,
+                    queue,
+                    &ahead,
+                )
                 .await;
+            // The provider's time only: what the attempt spent in callplan's queue is apart.
+            let queued = queue.waited().saturating_sub(queued_before);
+            let elapsed = sent.elapsed().saturating_sub(queued);
             let (failure, outcome, message, response, call, retriable) = match tried {
                 Tried::Passed(response, call) => {
                     result.attempts.push(Attempt {
                         status: Some(response.status),
                         error: None,
-                        elapsed: sent.elapsed(),
+                        elapsed,
+                        queued,
                         retry_after: None,
                     });
                     result.status = Some(response.status);
@@ -823,7 +844,8 @@ impl State<'_> {
                     result.attempts.push(Attempt {
                         status: response.as_ref().map(|r| r.status),
                         error: Some(message.clone()),
-                        elapsed: sent.elapsed(),
+                        elapsed,
+                        queued,
                         retry_after: Some(after),
                     });
                     self.run.sink.event(&Event::AttemptFailed {
@@ -845,7 +867,8 @@ impl State<'_> {
                     result.attempts.push(Attempt {
                         status: response.as_ref().map(|r| r.status),
                         error: Some(message.clone()),
-                        elapsed: sent.elapsed(),
+                        elapsed,
+                        queued,
                         retry_after: None,
                     });
                     // Say why a retry did not happen when the step asked for retries, or when
@@ -864,7 +887,8 @@ impl State<'_> {
     }
 
     /// One attempt: send (or follow a call), then judge the answer.
-    async fn try_once(
+    #[allow(clippy::too_many_arguments)]
+    async fn try_once<F, Fut>(
         &self,
         step: &Step,
         connection: &Connection,
@@ -872,13 +896,34 @@ impl State<'_> {
         with: &IndexMap<String, serde_json::Value>,
         context: &BTreeMap<String, Value>,
         timeout: Option<Duration>,
-    ) -> Tried {
+        queue: &Queue,
+        ahead: &F,
+    ) -> Tried
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<(), String>>,
+    {
         let sent = match step.action.kind {
-            ActionKind::Wait => provider::wait::follow(connection, request, with, timeout).await,
-            ActionKind::Request => connection.send(request, timeout).await.map(|r| (r, None)),
+            ActionKind::Wait => {
+                provider::wait::follow(connection, request, with, timeout, queue).await
+            }
+            ActionKind::Request => connection
+                .send_queued(request, timeout, queue, ahead)
+                .await
+                .map(|r| (r, None)),
         };
         let (response, call) = match sent {
             Ok(answer) => answer,
+            Err(SendError::NotSent(why)) => {
+                return Tried::Failed {
+                    failure: Failure::Connect,
+                    outcome: Outcome::Errored,
+                    message: format!("{why}; not sent"),
+                    response: None,
+                    call: None,
+                    retriable: false,
+                };
+            }
             Err(SendError::Auth(e)) => {
                 return Tried::Failed {
                     failure: Failure::Connect,
@@ -989,6 +1034,45 @@ impl State<'_> {
         }
         String::new()
     }
+}
+
+/// Runs `work` for `budget`, not counting the time it spends in the provider's queue (the
+/// plan's own pacing is not the provider's slowness); `None` when the budget ran out.
+async fn within<F: std::future::Future>(
+    budget: Duration,
+    queue: &Queue,
+    work: F,
+) -> Option<F::Output> {
+    tokio::pin!(work);
+    let start = tokio::time::Instant::now();
+    loop {
+        let deadline = budget
+            .checked_add(queue.waited())
+            .and_then(|d| start.checked_add(d));
+        let Some(deadline) = deadline else {
+            // Past any clock: the budget never runs out.
+            return Some(work.await);
+        };
+        tokio::select! {
+            out = &mut work => return Some(out),
+            _ = tokio::time::sleep_until(deadline) => {
+                // The queue may have grown meanwhile: the deadline moves with it.
+                let moved = budget
+                    .checked_add(queue.waited())
+                    .and_then(|d| start.checked_add(d))
+                    .is_some_and(|d| d > tokio::time::Instant::now());
+                if !moved {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// A duration as people write it, to the millisecond.
+fn shown(d: Duration) -> String {
+    let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    humantime::format_duration(Duration::from_millis(ms)).to_string()
 }
 
 /// "HTTP 400 not.a.user: This request requires a user context…"

@@ -95,6 +95,7 @@ fn attempt(status: u16, elapsed_ms: u64) -> AttemptReport {
         status: Some(status),
         error: None,
         elapsed_ms,
+        queued_ms: 0,
         retry_after_ms: None,
     }
 }
@@ -108,6 +109,7 @@ fn item(outcome: ItemOutcome, started_ms: u64, duration_ms: u64, status: u16) ->
         status: Some(status),
         started_ms,
         duration_ms,
+        queued_ms: 0,
         attempts: vec![attempt(status, duration_ms)],
         saved: IndexMap::new(),
         correlation_id: Some(format!("c0ffee00-0000-4000-8000-{started_ms:012}")),
@@ -167,6 +169,7 @@ fn demo() -> Report {
             status: Some(503),
             error: Some("503 Service Unavailable".to_owned()),
             elapsed_ms: 240,
+            queued_ms: 0,
             retry_after_ms: Some(1_000),
         },
         attempt(200, 345),
@@ -211,6 +214,7 @@ fn demo() -> Report {
                             status: Some(429),
                             error: Some("429 Too Many Requests".to_owned()),
                             elapsed_ms: 110,
+                            queued_ms: 0,
                             retry_after_ms: Some(800),
                         },
                         attempt(201, 360),
@@ -228,6 +232,7 @@ fn demo() -> Report {
         status: None,
         error: Some("timed out after 2s".to_owned()),
         elapsed_ms: 2_000,
+        queued_ms: 0,
         retry_after_ms: None,
     }];
     survey.message = Some("the request timed out after 2s".to_owned());
@@ -572,6 +577,7 @@ fn a_large_step_notes_the_items_the_report_did_not_keep() {
                 status: Some(200),
                 attempts: Vec::new(),
                 duration: Duration::from_millis(300),
+                queued: Duration::ZERO,
                 saved: IndexMap::new(),
                 correlation_id: None,
                 call: None,
@@ -624,12 +630,14 @@ fn small_report_snapshot() {
             status: Some(503),
             error: Some("503 Service Unavailable".to_owned()),
             elapsed_ms: 100,
+            queued_ms: 0,
             retry_after_ms: Some(500),
         },
         AttemptReport {
             status: Some(503),
             error: Some("503 Service Unavailable".to_owned()),
             elapsed_ms: 300,
+            queued_ms: 0,
             retry_after_ms: None,
         },
     ];

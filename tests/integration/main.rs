@@ -3,6 +3,7 @@
 mod campaign;
 mod check;
 mod cli;
+mod flows;
 mod html_report;
 mod lifecycle;
 mod reports;

@@ -36,6 +36,7 @@ fn result(index: usize, id: &str, name: &str, action: &str, outcome: Outcome) ->
         status: None,
         attempts: Vec::new(),
         duration: Duration::ZERO,
+        queued: Duration::ZERO,
         saved: IndexMap::new(),
         correlation_id: None,
         call: None,
@@ -52,6 +53,7 @@ fn attempt(status: Option<u16>, error: Option<&str>, elapsed: u64, retry: Option
         status,
         error: error.map(str::to_owned),
         elapsed: ms(elapsed),
+        queued: Duration::ZERO,
         retry_after: retry.map(ms),
     }
 }

@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
-use crate::provider::connection::{Connection, Response, SendError};
+use crate::provider::connection::{Connection, Queue, Response, SendError};
 use crate::provider::request::Request;
-use crate::provider::wait::{add_problem, duration, how, text, timed_out};
+use crate::provider::wait::{
+    add_problem, deadline, duration, how, poll as poll_once, text, timed_out,
+};
 use crate::provider::{Method, WAIT_TIMEOUT};
 
 /// The contact status a wait waits for unless the step sets `until`.
@@ -26,10 +28,11 @@ pub(crate) async fn follow(
     request: &Request,
     with: &IndexMap<String, Value>,
     timeout: Option<Duration>,
+    queue: &Queue,
 ) -> Result<(Response, Option<Value>), SendError> {
     let until = text(with, "until", DEFAULT_UNTIL);
     let wait = duration(with, "timeout", WAIT_TIMEOUT);
-    let deadline = Instant::now() + wait;
+    let start = Instant::now();
     let session = text(with, "session_id", "").to_owned();
     let session_key = format!("session:{session}");
     let mut contact: Option<String> = with
@@ -56,7 +59,7 @@ pub(crate) async fn follow(
         return Ok((response, Some(contact_call(&event, until))));
     }
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
+        let left = deadline(start, wait, queue).saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(timed_out(format!(
                 "gave up waiting for the contact to reach `{until}` after {}",
@@ -71,12 +74,13 @@ pub(crate) async fn follow(
             headers: Vec::new(),
             body: None,
         };
-        let response = connection
-            .send(
-                &poll,
-                timeout.map(|t| t.max(Duration::from_secs(hold + 10))),
-            )
-            .await?;
+        let response = poll_once(
+            connection,
+            &poll,
+            timeout.map(|t| t.max(Duration::from_secs(hold + 10))),
+            queue,
+        )
+        .await?;
         match response.status {
             304 => continue,
             200 => {}

@@ -7,9 +7,9 @@ use indexmap::IndexMap;
 use serde_json::{Value, json};
 
 use crate::provider::WAIT_TIMEOUT;
-use crate::provider::connection::{Connection, Response, SendError};
+use crate::provider::connection::{Connection, Queue, Response, SendError};
 use crate::provider::request::Request;
-use crate::provider::wait::{add_problem, duration, how, text, timed_out};
+use crate::provider::wait::{add_problem, deadline, duration, how, poll, text, timed_out};
 
 /// The participant state a wait waits for unless the step sets `until`.
 pub(crate) const DEFAULT_UNTIL: &str = "connected";
@@ -23,15 +23,17 @@ pub(crate) async fn follow(
     request: &Request,
     with: &IndexMap<String, Value>,
     timeout: Option<Duration>,
+    queue: &Queue,
 ) -> Result<(Response, Option<Value>), SendError> {
     let until = text(with, "until", DEFAULT_UNTIL);
     let purpose = text(with, "participant", "customer");
     let wait = duration(with, "timeout", WAIT_TIMEOUT);
     let mut interval = duration(with, "interval", Duration::from_secs(1));
-    let deadline = Instant::now() + wait;
+    let start = Instant::now();
     let mut last_state = String::from("unknown");
     loop {
-        let response = connection.send(request, timeout).await?;
+        let response = poll(connection, request, timeout, queue).await?;
+        let deadline = deadline(start, wait, queue);
         if response.status == 429 {
             let pause = response.retry_after().unwrap_or(interval);
             if Instant::now() + pause >= deadline {

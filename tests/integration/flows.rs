@@ -1,0 +1,196 @@
+//! Campaign flows: a sequence of steps per row (dial, wait, hang up), pacing that is never a
+//! failure, and the sandbox's ledger as the witness that every row's call was placed once and
+//! hung up.
+
+use std::collections::HashMap;
+
+use callplan::sandbox::Config;
+use serde_json::Value;
+
+use crate::run::{PlanFile, assert_exit, ledger, sandbox};
+
+/// Row `i`'s number (answers, inside the allow-list).
+fn number(i: usize) -> String {
+    format!("+1317555{:04}", 3000 + i)
+}
+
+fn rows_csv(n: usize) -> String {
+    let mut csv = String::from("name,phone\n");
+    for i in 0..n {
+        csv.push_str(&format!("Row {i},{}\n", number(i)));
+    }
+    csv
+}
+
+/// A flow over `rows.csv`: dial, wait until connected, always hang up.
+fn flow_plan(concurrency: u32, rate_limit: &str, extra: &str) -> String {
+    format!(
+        r#"version: 1
+name: flow
+vars:
+  agent: 00000000-0000-4000-8000-000000000001
+providers:
+  gc:
+    type: genesys-cloud
+    region: mypurecloud.com
+    auth:
+      grant: client_credentials
+      client_id: sandbox-client
+      client_secret: "{{{{ secrets.secret }}}}"
+    rate_limit: {rate_limit}
+secrets:
+  secret: {{ env: CP_GC_SECRET }}
+guard:
+  allow_destinations: ["+1317555****"]
+{extra}
+steps:
+  - id: campaign
+    for_each: {{ csv: rows.csv }}
+    as: row
+    concurrency: {concurrency}
+    steps:
+      - id: dial
+        provider: gc
+        action: calls.create_for_user
+        with: {{ user_id: "{{{{ vars.agent }}}}", phoneNumber: "{{{{ row.phone }}}}" }}
+        expect: [ response.status == 200 ]
+        save: {{ conversation_id: "{{{{ response.body.id }}}}" }}
+      - id: answered
+        provider: gc
+        action: calls.wait
+        with: {{ conversation_id: "{{{{ steps.dial.conversation_id }}}}", until: connected, timeout: 10s }}
+      - id: hangup
+        provider: gc
+        action: conversations.disconnect
+        if: steps.dial.outcome == "passed"
+        with: {{ conversation_id: "{{{{ steps.dial.conversation_id }}}}" }}
+        always: true
+"#
+    )
+}
+
+fn report(dir: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).expect("the report"))
+        .expect("JSON")
+}
+
+fn assert_every_row_dialed_once_and_hung_up(calls: &[Value], rows: usize) {
+    let mut dialed: HashMap<&str, usize> = HashMap::new();
+    for call in calls {
+        *dialed
+            .entry(call["destination"].as_str().expect("a destination"))
+            .or_default() += 1;
+        assert_eq!(call["state"], "disconnected", "left up: {call:#}");
+    }
+    for i in 0..rows {
+        assert_eq!(
+            dialed.get(number(i).as_str()),
+            Some(&1),
+            "row {i}: {calls:#?}"
+        );
+    }
+}
+
+#[test]
+fn every_row_is_dialed_waited_on_and_hung_up() {
+    let sb = sandbox(crate::fast_config());
+    let plan = PlanFile::new(&flow_plan(4, "{ requests: 100000, per: 1s }", ""));
+    std::fs::write(plan.dir().join("rows.csv"), rows_csv(10)).expect("written");
+    let out = plan.run_against(&sb, &["--report", "json:r.json"], &[]);
+    assert_exit(&out, 0);
+    assert_every_row_dialed_once_and_hung_up(&ledger(&sb), 10);
+    let report = report(plan.dir());
+    let flow = &report["steps"][0];
+    assert_eq!(flow["total"], 10, "{flow:#}");
+    for item in flow["items"].as_array().expect("rows") {
+        let steps: Vec<&str> = item["steps"]
+            .as_array()
+            .expect("the row's steps")
+            .iter()
+            .map(|s| s["id"].as_str().expect("an id"))
+            .collect();
+        assert_eq!(steps, ["dial", "answered", "hangup"], "{item:#}");
+    }
+}
+
+#[test]
+fn a_row_whose_dial_fails_runs_its_hang_up_only_if_it_says_so_and_the_others_go_on() {
+    // Busy (…0101) never connects: the wait fails, the row fails, its hang-up still runs.
+    let sb = sandbox(crate::fast_config());
+    let plan = PlanFile::new(&flow_plan(2, "{ requests: 100000, per: 1s }", "").replace(
+        "  - id: campaign\n",
+        "  - id: campaign\n    on_error: continue\n",
+    ));
+    let csv = "name,phone\nA,+13175550100\nB,+13175550101\nC,+13175550104\n";
+    std::fs::write(plan.dir().join("rows.csv"), csv).expect("written");
+    let out = plan.run_against(&sb, &["--report", "json:r.json"], &[]);
+    assert_exit(&out, 1);
+    let calls = ledger(&sb);
+    assert_eq!(calls.len(), 3, "{calls:#?}");
+    assert!(
+        calls.iter().all(|c| c["state"] == "disconnected"),
+        "{calls:#?}"
+    );
+    let report = report(plan.dir());
+    let rows = report["steps"][0]["items"]
+        .as_array()
+        .expect("rows")
+        .clone();
+    assert_eq!(rows[1]["outcome"], "failed", "{rows:#?}");
+    assert_eq!(rows[1]["steps"][2]["id"], "hangup");
+    assert_eq!(rows[1]["steps"][2]["outcome"], "passed", "{rows:#?}");
+}
+
+#[test]
+fn waiting_for_the_pacer_is_not_a_timeout_and_slots_go_in_arrival_order() {
+    // 12 rows all at once, one request every 100 ms, and a step timeout of 400 ms: the last
+    // dials wait 1.1 s for their turn. That is queueing in callplan, not the provider's
+    // slowness: no row times out, and nothing says a request may have reached the provider.
+    let sb = sandbox(Config {
+        time_scale: 0.001,
+        ..Config::default()
+    });
+    let plan = PlanFile::new(
+        &flow_plan(
+            12,
+            "{ requests: 10, per: 1s }",
+            "defaults:\n  timeout: 400ms\n",
+        )
+        .replace(
+            "until: connected, timeout: 10s",
+            "until: connected, timeout: 300ms",
+        ),
+    );
+    std::fs::write(plan.dir().join("rows.csv"), rows_csv(12)).expect("written");
+    let out = plan.run_against(&sb, &["--report", "json:r.json"], &[]);
+    assert_exit(&out, 0);
+    assert!(!out.stdout.contains("timed out"), "{out:#?}");
+    let calls = ledger(&sb);
+    assert_every_row_dialed_once_and_hung_up(&calls, 12);
+    // First come, first served: the sandbox placed the calls in row order.
+    let mut placed: Vec<(String, String)> = calls
+        .iter()
+        .map(|c| {
+            (
+                c["placed_at"].as_str().expect("a time").to_owned(),
+                c["destination"].as_str().expect("a number").to_owned(),
+            )
+        })
+        .collect();
+    placed.sort();
+    let order: Vec<String> = placed.into_iter().map(|(_, d)| d).collect();
+    assert_eq!(order, (0..12).map(number).collect::<Vec<_>>());
+    // The queue time is reported apart from the provider's.
+    let report = report(plan.dir());
+    let queued: u64 = report["steps"][0]["items"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .flat_map(|row| row["steps"].as_array().expect("steps").iter())
+        .map(|s| s["queued_ms"].as_u64().expect("queued_ms"))
+        .sum();
+    assert!(
+        queued >= 1_000,
+        "queue times account for the waiting: {queued} ms"
+    );
+}
