@@ -188,5 +188,14 @@ fn sandbox_target(config: &sandbox::Config, url: String, built_in: Option<f64>) 
         },
         http_echo: sandbox::HTTP_ECHO_PREFIX.to_owned(),
         oauth2_token: sandbox::OAUTH2_TOKEN_PATH.to_owned(),
+        // Known only of a sandbox this run configured itself (with a margin for the clock).
+        reconcile_delay: built_in.map(|_| {
+            config
+                .genesys
+                .analytics_delay
+                .max(config.cxone.completed_delay)
+                .mul_f64(config.time_scale.clamp(0.0, 1.0))
+                + Duration::from_millis(100)
+        }),
     }
 }

@@ -412,7 +412,7 @@ async fn execute(
     }
     if let Some(r) = &resume {
         sinks.event(&Event::Note(format!(
-            "resuming: {} finished steps and items are skipped, {} of unknown fate are reported, not sent again",
+            "resuming: {} finished steps, items and rows are skipped; {} of unknown fate are looked up at the provider before anything is sent again",
             r.done.len(),
             r.unknown.len()
         )));

@@ -387,6 +387,11 @@ pub(super) fn provider_settings(
         }),
         credentials,
         timeout: provider.timeout,
+        // The plan's word first; a sandbox this run started knows its own indexing delay.
+        reconcile_delay: provider
+            .reconcile_delay
+            .or(sandbox.and_then(|s| s.reconcile_delay))
+            .unwrap_or_else(|| crate::provider::reconcile::default_delay(provider.kind)),
     })
 }
 

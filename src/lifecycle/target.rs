@@ -30,6 +30,8 @@ pub struct SandboxTarget {
     pub http_echo: String,
     /// The path of its OAuth2 token endpoint for `http` providers that log in.
     pub oauth2_token: String,
+    /// How long after a call its lookups know it (its indexing delay), when known.
+    pub reconcile_delay: Option<std::time::Duration>,
 }
 
 /// The credentials a sandbox accepts, by provider type and credential field.

@@ -51,6 +51,8 @@ pub struct Provider {
     pub timeout: Option<Duration>,
     /// How its login is retried: its `retry`, or `defaults.retry`, or [`RetryPolicy::login`].
     pub login_retry: RetryPolicy,
+    /// `reconcile_delay`.
+    pub reconcile_delay: Option<Duration>,
 }
 
 /// `guard`, parsed.

@@ -197,6 +197,13 @@ pub struct GenesysProvider {
     /// How long one request may take before it fails (default `15s`, or the step's timeout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<DurationText>,
+    /// Reconciliation delay
+    ///
+    /// How long after a create the provider's lookups can be trusted to know the call: a resume
+    /// that finds a create of unknown fate asks the provider, and believes "not placed" only
+    /// once this has passed since the create left (default `60s` for Genesys, `30s` for CXone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconcile_delay: Option<DurationText>,
     /// Login retries
     ///
     /// How the provider's login is retried after a 429, a 5xx, a timeout or a failed connection
@@ -276,6 +283,13 @@ pub struct CxoneProvider {
     /// How long one request may take before it fails (default `15s`, or the step's timeout).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<DurationText>,
+    /// Reconciliation delay
+    ///
+    /// How long after a create the provider's lookups can be trusted to know the call: a resume
+    /// that finds a create of unknown fate asks the provider, and believes "not placed" only
+    /// once this has passed since the create left (default `60s` for Genesys, `30s` for CXone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconcile_delay: Option<DurationText>,
     /// Login retries
     ///
     /// How the provider's login is retried after a 429, a 5xx, a timeout or a failed connection

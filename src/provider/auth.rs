@@ -216,6 +216,11 @@ impl TokenCache {
         Ok(token)
     }
 
+    /// The current token, if one was fetched (without fetching).
+    pub fn current(&self) -> Option<Token> {
+        self.slot.try_lock().ok().and_then(|slot| slot.clone())
+    }
+
     /// How many tokens were fetched.
     pub fn fetched(&self) -> u64 {
         self.fetched.load(std::sync::atomic::Ordering::Relaxed)

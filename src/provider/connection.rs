@@ -135,6 +135,9 @@ pub struct Settings {
     /// Pacing: at most this many requests per period (the provider's `rate_limit`; Genesys
     /// client credentials default to the platform's 300 a minute per token).
     pub rate_limit: Option<(u32, Duration)>,
+    /// How long after a create the provider's lookups are trusted to know it (resume's
+    /// reconciliation believes "not placed" only then).
+    pub reconcile_delay: Duration,
 }
 
 /// A provider during a run.
@@ -257,6 +260,17 @@ impl Connection {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if paused.is_none_or(|p| p < until) {
             *paused = Some(until);
+        }
+    }
+
+    /// A claim of the login's id_token (CXone), as text.
+    pub fn id_claim(&self, name: &str) -> Option<String> {
+        let token = self.tokens.current()?;
+        let claims = super::cxone::auth::claims_of(token.id_token.as_deref()?)?;
+        match claims.get(name)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
         }
     }
 

@@ -29,6 +29,7 @@ pub mod genesys;
 pub mod hints;
 pub mod http;
 pub mod pacing;
+pub mod reconcile;
 pub mod request;
 pub(crate) mod wait;
 

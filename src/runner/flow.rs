@@ -57,6 +57,7 @@ impl State<'_> {
             index,
             steps: &self.steps,
             row: None,
+            records: true,
         };
         let source = flow.for_each.as_ref();
         let rows = match source {
@@ -128,6 +129,7 @@ impl State<'_> {
             index,
             steps: &self.steps,
             row: None,
+            records: true,
         };
         let mut summary = self.result(&top, flow, Some(row));
         summary.ignored = flow.on_error == OnError::Ignore;
@@ -151,6 +153,9 @@ impl State<'_> {
         let mut first_failure: Option<String> = None;
         let mut halted: Option<String> = None;
         let mut only_unknown = true;
+        // A step of unknown fate (a create that may have placed a call): the row is left
+        // unfinished in the journal, for a resume to reconcile and go on from there.
+        let mut unknown = false;
         for (position, step) in inner.iter().enumerate() {
             let place = Place {
                 index,
@@ -161,6 +166,7 @@ impl State<'_> {
                     item,
                     position,
                 }),
+                records: !unknown,
             };
             if halted.is_none() && *self.run.interrupted.borrow() {
                 halted = Some("not run: interrupted".into());
@@ -174,8 +180,9 @@ impl State<'_> {
             let (result, message) = match self.unless(&place, step) {
                 Some(o) => (o, None),
                 None => {
-                    let (o, _, message) = self.run_row_step(&place, step).await;
-                    (o, message)
+                    let end = self.run_item_full(&place, step, None).await;
+                    unknown |= end.unknown;
+                    (end.outcome, end.message)
                 }
             };
             if !result.is_failure() || step.on_error == OnError::Ignore {
@@ -197,21 +204,11 @@ impl State<'_> {
         summary.message = first_failure;
         summary.duration = started.elapsed();
         // An interrupted row is not finished: a resume continues it where it stopped.
-        if !interrupted {
+        if !interrupted && !unknown {
             self.record(&key, &summary, &IndexMap::new()).await;
         }
         self.run.sink.event(&Event::StepFinished(Box::new(summary)));
         (outcome, outcome.is_failure() && only_unknown)
-    }
-
-    /// Runs one step of a row; its outcome, saved values and message.
-    async fn run_row_step(
-        &self,
-        place: &Place<'_>,
-        step: &Step,
-    ) -> (Outcome, IndexMap<String, serde_json::Value>, Option<String>) {
-        let (outcome, saved, message) = self.run_item_full(place, step, None).await;
-        (outcome, saved, message)
     }
 }
 

@@ -15,7 +15,7 @@
 //! `sending` but never `done` as of unknown fate instead of sending it again, unless its step
 //! allows unsafe retries.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -52,8 +52,8 @@ pub struct Finished {
 pub struct Resume {
     /// Finished steps and items.
     pub done: HashMap<Key, Finished>,
-    /// Creates that were sent (or about to be) and never finished.
-    pub unknown: HashSet<Key>,
+    /// Creates that were sent and never finished: when each left, and what it dialed.
+    pub unknown: HashMap<Key, crate::provider::reconcile::Sent>,
     /// The plan's SHA-256 when the journal was started.
     pub plan_sha256: Option<String>,
     /// How many creates the earlier runs sent for dialing steps (for `max_calls`).
@@ -102,7 +102,19 @@ impl Resume {
                 }
                 Some("sending") => {
                     resume.sent += u64::from(record["dials"].as_bool().unwrap_or(false));
-                    resume.unknown.insert(key());
+                    let at = record["at"]
+                        .as_str()
+                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                        .map_or(std::time::UNIX_EPOCH, |t| {
+                            t.with_timezone(&chrono::Utc).into()
+                        });
+                    let with = record["with"]
+                        .as_object()
+                        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default();
+                    resume
+                        .unknown
+                        .insert(key(), crate::provider::reconcile::Sent { at, with });
                 }
                 Some("done") => {
                     let key = key();
@@ -216,8 +228,30 @@ impl Journal {
     }
 
     /// A request that creates something is about to leave.
-    pub fn sending(&self, step: &str, item: Option<usize>, dials: bool) -> Result<(), String> {
-        self.append(&json!({ "kind": "sending", "step": step, "item": item, "dials": dials }))
+    ///
+    /// `with` holds what a resume needs to look the create up at the provider (the dialed
+    /// number, the user or session), `at` when it left.
+    pub fn sending(
+        &self,
+        step: &str,
+        item: Option<usize>,
+        dials: bool,
+        with: &IndexMap<String, Value>,
+        at: std::time::SystemTime,
+    ) -> Result<(), String> {
+        self.append(&json!({
+            "kind": "sending",
+            "step": step,
+            "item": item,
+            "dials": dials,
+            "with": with,
+            "at": crate::call::timestamp(at),
+        }))
+    }
+
+    /// What a resume found out about a create of unknown fate.
+    pub fn reconciled(&self, step: &str, item: Option<usize>, found: &str) -> Result<(), String> {
+        self.append(&json!({ "kind": "reconciled", "step": step, "item": item, "found": found }))
     }
 
     /// A step or item finished.
@@ -245,7 +279,15 @@ mod tests {
         journal
             .start("r1", "abc", false, std::time::SystemTime::now())
             .unwrap();
-        journal.sending("dial", Some(0), true).unwrap();
+        journal
+            .sending(
+                "dial",
+                Some(0),
+                true,
+                &IndexMap::new(),
+                std::time::SystemTime::now(),
+            )
+            .unwrap();
         let mut saved = IndexMap::new();
         saved.insert("id".to_owned(), json!("c-1"));
         let finished = Finished {
@@ -254,7 +296,15 @@ mod tests {
             message: None,
         };
         journal.done("dial", Some(0), &finished).unwrap();
-        journal.sending("dial", Some(1), true).unwrap();
+        journal
+            .sending(
+                "dial",
+                Some(1),
+                true,
+                &IndexMap::new(),
+                std::time::SystemTime::now(),
+            )
+            .unwrap();
         drop(journal);
         // A crash in the middle of a write.
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
@@ -271,7 +321,7 @@ mod tests {
         let done = &resume.done[&("dial".to_owned(), Some(0))];
         assert_eq!(done.outcome, Outcome::Passed);
         assert_eq!(done.saved["id"], "c-1");
-        assert!(resume.unknown.contains(&("dial".to_owned(), Some(1))));
+        assert!(resume.unknown.contains_key(&("dial".to_owned(), Some(1))));
         assert_eq!(resume.sent, 2);
     }
 

@@ -76,6 +76,15 @@ struct State<'a> {
     cleanup_deadline: std::sync::Mutex<Option<Instant>>,
 }
 
+/// How a step or item ended.
+struct ItemEnd {
+    outcome: Outcome,
+    saved: IndexMap<String, serde_json::Value>,
+    message: Option<String>,
+    /// A create left and its fate is unknown (it may have placed a call).
+    unknown: bool,
+}
+
 /// Where a step runs: at the plan's top level, or in one row of a flow.
 #[derive(Clone, Copy)]
 struct Place<'p> {
@@ -85,6 +94,9 @@ struct Place<'p> {
     steps: &'p Arc<Steps>,
     /// For a row's step: its flow and row.
     row: Option<RowPlace<'p>>,
+    /// Its end is journaled (not for the steps of a row after one of unknown fate: their
+    /// failure follows from it, and a resume runs them again).
+    records: bool,
 }
 
 /// A step's row of a flow.
@@ -167,6 +179,7 @@ pub async fn run(run: &Run<'_>) -> (RunStatus, Option<String>) {
                 index,
                 steps: &state.steps,
                 row: None,
+                records: true,
             };
             state.skip(&top, step, None, h.reason());
             continue;
@@ -394,6 +407,7 @@ impl State<'_> {
             index,
             steps: &self.steps,
             row: None,
+            records: true,
         };
         if let Some(outcome) = self.unless(&place, step) {
             return outcome;
@@ -490,17 +504,17 @@ impl State<'_> {
         step: &Step,
         item: Option<(usize, &serde_json::Value)>,
     ) -> (Outcome, IndexMap<String, serde_json::Value>) {
-        let (outcome, saved, _) = self.run_item_full(place, step, item).await;
-        (outcome, saved)
+        let end = self.run_item_full(place, step, item).await;
+        (end.outcome, end.saved)
     }
 
-    /// Runs a step or item; its outcome, saved values and message.
+    /// Runs a step or item.
     async fn run_item_full(
         &self,
         place: &Place<'_>,
         step: &Step,
         item: Option<(usize, &serde_json::Value)>,
-    ) -> (Outcome, IndexMap<String, serde_json::Value>, Option<String>) {
+    ) -> ItemEnd {
         let started = Instant::now();
         if place.row.is_none() {
             self.run.sink.event(&Event::StepStarted {
@@ -523,18 +537,35 @@ impl State<'_> {
                 result.saved = done.saved.clone();
                 let message = result.message.clone();
                 self.finish(place, step, result, &done.saved);
-                return (done.outcome, done.saved.clone(), message);
+                return ItemEnd {
+                    outcome: done.outcome,
+                    saved: done.saved.clone(),
+                    message,
+                    unknown: false,
+                };
             }
-            // Sent, never confirmed: it may have dialed. Not sent again unless allowed.
-            if resume.unknown.contains(&key) && !step.retry.allow_unsafe {
-                result.outcome = Outcome::Errored;
-                result.message = Some(
-                    "fate unknown: the request was sent before the earlier run stopped and may have placed a call; not sent again (`retry.unsafe: true` would resend it)".into(),
-                );
-                self.record(&key, &result, &IndexMap::new()).await;
+            // Sent, never confirmed: it may have dialed. The provider is asked; it is sent again
+            // only when the provider says it placed nothing (or the step allows unsafe retries).
+            if let Some(sent) = resume.unknown.get(&key)
+                && !step.retry.allow_unsafe
+                && let Some((outcome, saved)) = self
+                    .reconcile(place, step, item, &key, sent, &mut result)
+                    .await
+            {
+                result.saved = saved.clone();
+                // Still unknown: left as sent in the journal, for a later resume to ask again.
+                let unknown = outcome == Outcome::Errored;
+                if !unknown && place.records {
+                    self.record(&key, &result, &saved).await;
+                }
                 let message = result.message.clone();
-                self.finish(place, step, result, &IndexMap::new());
-                return (Outcome::Errored, IndexMap::new(), message);
+                self.finish(place, step, result, &saved);
+                return ItemEnd {
+                    outcome,
+                    saved,
+                    message,
+                    unknown,
+                };
             }
         }
         let context = self.context(place, step, item);
@@ -573,17 +604,134 @@ impl State<'_> {
             }
         };
         result.queued = queue.waited();
+        // A create that left and got no answer may have placed a call: its fate is unknown.
+        let unknown = result.outcome == Outcome::Errored
+            && result.status.is_none()
+            && queue.sent()
+            && step.action.effect == crate::provider::Effect::Creates;
         result.duration = started.elapsed();
         let outcome = result.outcome;
         result.saved = saved.clone();
         // An interrupted item is not done: a resume runs it again, or reports it as of unknown
         // fate if a create of it was on its way.
-        if result.message.as_deref() != Some("interrupted") {
+        // Nor is one of unknown fate: left as sent, a resume asks the provider what happened.
+        if result.message.as_deref() != Some("interrupted") && !unknown && place.records {
             self.record(&key, &result, &saved).await;
         }
         let message = result.message.clone();
         self.finish(place, step, result, &saved);
-        (outcome, saved, message)
+        ItemEnd {
+            outcome,
+            saved,
+            message,
+            unknown,
+        }
+    }
+
+    /// A step's `save:` values, read from the answer in `context`.
+    fn save(
+        &self,
+        step: &Step,
+        context: &Value,
+    ) -> Result<IndexMap<String, serde_json::Value>, String> {
+        let mut saved = IndexMap::new();
+        for (name, template) in &step.save {
+            let value = self
+                .renderer
+                .render_str(template, context)
+                .and_then(|v| render::to_json(&v))
+                .map_err(|e| format!("save.{name}: {e}"))?;
+            saved.insert(name.clone(), value);
+        }
+        Ok(saved)
+    }
+
+    /// What the journal keeps of a create so that a resume can look it up: the numbers it
+    /// dials and its path parameters (the user, the session), rendered.
+    fn lookup_of(
+        step: &Step,
+        with: &IndexMap<String, serde_json::Value>,
+    ) -> IndexMap<String, serde_json::Value> {
+        step.action
+            .params
+            .iter()
+            .filter(|p| step.action.dials.contains(&p.name) || p.location == provider::In::Path)
+            .filter_map(|p| with.get(p.name).map(|v| (p.name.to_owned(), v.clone())))
+            .collect()
+    }
+
+    /// A create of unknown fate: asks the provider whether it placed the call. `None`: it did
+    /// not, and the item is sent as usual; otherwise the item's outcome, saved values and
+    /// message.
+    async fn reconcile(
+        &self,
+        place: &Place<'_>,
+        step: &Step,
+        item: Option<(usize, &serde_json::Value)>,
+        key: &journal::Key,
+        sent: &provider::reconcile::Sent,
+        result: &mut StepResult,
+    ) -> Option<(Outcome, IndexMap<String, serde_json::Value>)> {
+        use provider::reconcile::Reconciled;
+        let found = match self.run.connections.get(&step.provider) {
+            Some(c) => {
+                provider::reconcile::reconcile(c, step.action, sent, c.settings.reconcile_delay)
+                    .await
+            }
+            None => Reconciled::Unknown {
+                why: format!("no provider `{}`", step.provider),
+                by_hand: String::new(),
+            },
+        };
+        let said = match &found {
+            Reconciled::Placed(_, what) => format!("placed: {what}"),
+            Reconciled::NotPlaced => "not placed".to_owned(),
+            Reconciled::Unknown { why, .. } => format!("unknown: {why}"),
+        };
+        if let Some(journal) = &self.run.journal {
+            let (journal, id, row) = (journal.clone(), key.0.clone(), key.1);
+            let _ = tokio::task::spawn_blocking(move || journal.reconciled(&id, row, &said)).await;
+        }
+        match found {
+            Reconciled::Placed(response, what) => {
+                // As if its create had answered: its saves read the answer (the call's id).
+                let context =
+                    State::with_response(&self.context(place, step, item), &response, &None);
+                match self.save(step, &context) {
+                    Ok(saved) => {
+                        result.outcome = Outcome::Passed;
+                        result.status = Some(response.status);
+                        result.message = Some(format!(
+                            "reconciled: the request sent before the earlier run stopped placed the call ({what}); not sent again"
+                        ));
+                        Some((Outcome::Passed, saved))
+                    }
+                    Err(e) => {
+                        result.outcome = Outcome::Errored;
+                        result.message =
+                            Some(format!("reconciled: the call was placed ({what}), but {e}"));
+                        Some((Outcome::Errored, IndexMap::new()))
+                    }
+                }
+            }
+            Reconciled::NotPlaced => {
+                // Its dial was counted when it was journaled; it is counted again when sent.
+                if !step.action.dials.is_empty() {
+                    let _ = self
+                        .dials
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+                }
+                None
+            }
+            Reconciled::Unknown { why, by_hand } => {
+                result.outcome = Outcome::Errored;
+                result.message = Some(format!(
+                    "{}: the request was sent before the earlier run stopped and may have placed a call, and {why}; not sent again (look it up by hand: {by_hand})",
+                    flow::FATE_UNKNOWN
+                ));
+                Some((Outcome::Errored, IndexMap::new()))
+            }
+        }
     }
 
     /// Journals a finished item (the fsync off the runtime's thread).
@@ -732,7 +880,13 @@ impl State<'_> {
             let dials = !step.action.dials.is_empty();
             // The fsync runs off the runtime's thread, so other items' requests go out meanwhile.
             let (journal, id, item) = (journal.clone(), key.0.clone(), key.1);
-            match tokio::task::spawn_blocking(move || journal.sending(&id, item, dials)).await {
+            let lookup = State::lookup_of(step, &with);
+            let at = SystemTime::now();
+            match tokio::task::spawn_blocking(move || {
+                journal.sending(&id, item, dials, &lookup, at)
+            })
+            .await
+            {
                 Ok(written) => written,
                 Err(e) => Err(format!("journal: {e}")),
             }
@@ -773,23 +927,13 @@ impl State<'_> {
                     // A hint read from an earlier, retried attempt does not apply to a pass.
                     result.hint = None;
                     let context = State::with_response(scope, &response, &call);
-                    let mut saved = IndexMap::new();
-                    for (name, template) in &step.save {
-                        match self
-                            .renderer
-                            .render_str(template, &context)
-                            .and_then(|v| render::to_json(&v))
-                        {
-                            Ok(v) => {
-                                saved.insert(name.clone(), v);
-                            }
-                            Err(e) => {
-                                return fail(result, Outcome::Errored, format!("save.{name}: {e}"));
-                            }
+                    return match self.save(step, &context) {
+                        Ok(saved) => {
+                            result.outcome = Outcome::Passed;
+                            saved
                         }
-                    }
-                    result.outcome = Outcome::Passed;
-                    return saved;
+                        Err(e) => fail(result, Outcome::Errored, e),
+                    };
                 }
                 Tried::Failed {
                     failure,

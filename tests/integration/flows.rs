@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use std::time::Duration;
+
 use callplan::sandbox::Config;
 use serde_json::Value;
 
@@ -193,4 +195,72 @@ fn waiting_for_the_pacer_is_not_a_timeout_and_slots_go_in_arrival_order() {
         queued >= 1_000,
         "queue times account for the waiting: {queued} ms"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resume: a create whose answer was lost is looked up at the provider.
+
+/// A one-row flow whose dial stalls past its timeout, `processed` or not by the sandbox; then a
+/// resume. Returns both runs' output and the ledger.
+fn stalled_dial_then_resume(processed: bool) -> (crate::Output, Value, Vec<Value>) {
+    let sb = sandbox(Config {
+        faults: vec![callplan::sandbox::config::Fault {
+            duration: Duration::from_secs(60),
+            count: 1,
+            processed,
+            ..callplan::sandbox::config::Fault::new(
+                crate::run::PLACE,
+                callplan::sandbox::config::FaultKind::Stall,
+            )
+        }],
+        ..crate::fast_config()
+    });
+    let plan = PlanFile::new(
+        &flow_plan(
+            1,
+            "{ requests: 100000, per: 1s }\n    reconcile_delay: 300ms",
+            "",
+        )
+        .replace(
+            "        expect: [ response.status == 200 ]\n",
+            "        expect: [ response.status == 200 ]\n        timeout: 500ms\n",
+        ),
+    );
+    std::fs::write(plan.dir().join("rows.csv"), rows_csv(1)).expect("written");
+    let first = plan.run_against(&sb, &["--journal", "j.jsonl"], &[]);
+    let second = plan.run_against(
+        &sb,
+        &["--resume", "j.jsonl", "--report", "json:r.json"],
+        &[],
+    );
+    assert_exit(&second, 0);
+    let dial = report(plan.dir())["steps"][0]["items"][0]["steps"][0].clone();
+    (first, dial, ledger(&sb))
+}
+
+#[test]
+fn a_create_that_placed_the_call_before_its_answer_was_lost_is_found_and_hung_up() {
+    let (first, dial, calls) = stalled_dial_then_resume(true);
+    assert_exit(&first, 1);
+    assert!(
+        first.stdout.contains("may have reached the provider"),
+        "{first:#?}"
+    );
+    let said = dial["message"].as_str().unwrap_or_default();
+    assert!(said.starts_with("reconciled:"), "{dial:#}");
+    assert_eq!(calls.len(), 1, "nothing was dialed twice: {calls:#?}");
+    assert_eq!(
+        calls[0]["state"], "disconnected",
+        "the row's hang-up ran: {calls:#?}"
+    );
+}
+
+#[test]
+fn a_create_that_never_placed_the_call_is_dialed_once_on_resume() {
+    let (first, dial, calls) = stalled_dial_then_resume(false);
+    assert_exit(&first, 1);
+    assert_eq!(dial["outcome"], "passed", "{dial:#}");
+    assert_eq!(dial["status"], 200, "it was sent, and answered: {dial:#}");
+    assert_eq!(calls.len(), 1, "dialed exactly once: {calls:#?}");
+    assert_eq!(calls[0]["state"], "disconnected", "{calls:#?}");
 }

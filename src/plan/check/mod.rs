@@ -330,6 +330,12 @@ impl<'a> Checker<'a> {
             let timeout = timeout
                 .as_ref()
                 .and_then(|t| self.duration(t, &child(&base, "timeout")));
+            let reconcile_delay = match provider {
+                raw::Provider::GenesysCloud(g) => g.reconcile_delay.as_ref(),
+                raw::Provider::NiceCxone(c) => c.reconcile_delay.as_ref(),
+                raw::Provider::Http(_) => None,
+            }
+            .and_then(|d| self.duration(d, &child(&base, "reconcile_delay")));
             providers.insert(
                 name.clone(),
                 model::Provider {
@@ -338,6 +344,7 @@ impl<'a> Checker<'a> {
                     rate_limit,
                     timeout,
                     login_retry: RetryPolicy::login(),
+                    reconcile_delay,
                 },
             );
         }

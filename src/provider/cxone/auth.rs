@@ -92,17 +92,22 @@ pub(crate) async fn discover(
 /// The `tenantId` claim of a CXone id_token (its payload is read, not verified: the token came
 /// straight from the login over TLS).
 pub(crate) fn tenant_of(id_token: &str) -> Option<String> {
-    use base64::Engine as _;
-    let payload = id_token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    let claims = claims_of(id_token)?;
     claims
         .get("tenantId")
         .or_else(|| claims.get("tenant_id"))
         .and_then(Value::as_str)
         .map(str::to_owned)
+}
+
+/// An id_token's claims (read, not verified: the token came straight from the login).
+pub(crate) fn claims_of(id_token: &str) -> Option<Value> {
+    use base64::Engine as _;
+    let payload = id_token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 #[cfg(test)]

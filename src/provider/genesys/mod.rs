@@ -10,6 +10,7 @@
 pub(crate) mod auth;
 mod catalogue;
 pub(crate) mod hints;
+pub(crate) mod reconcile;
 pub(crate) mod wait;
 
 pub use catalogue::{ACTIONS, CALL_STATES, PURPOSES};
