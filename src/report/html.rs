@@ -426,6 +426,9 @@ fn bar_title(s: &StepReport, item: &ItemReport) -> String {
         let first: String = m.chars().take(200).collect();
         let _ = write!(t, "\n{first}");
     }
+    if let Some(steps) = item.row_steps_line() {
+        let _ = write!(t, "\nsteps: {steps}");
+    }
     t
 }
 

@@ -166,6 +166,17 @@ fn test_case(
         "step: {} ({} {})",
         step.name, step.provider, step.action
     );
+    if let Some(steps) = item.row_steps_line() {
+        let _ = writeln!(out, "row steps: {steps}");
+        for s in item.steps.iter().filter(|s| s.result.message.is_some()) {
+            let _ = writeln!(
+                out,
+                "  {}: {}",
+                s.id,
+                s.result.message.as_deref().unwrap_or_default()
+            );
+        }
+    }
     system_out(&mut out, item);
     case.set_system_out(out.trim_end());
     case

@@ -316,6 +316,9 @@ fn failed_items(report: &Report) -> String {
             if let Some(message) = &item.message {
                 let _ = write!(block, ": {}", text(&shorten(message, MESSAGE_CHARS)));
             }
+            if let Some(steps) = item.row_steps_line() {
+                let _ = write!(block, " (steps: {})", text(&shorten(&steps, MESSAGE_CHARS)));
+            }
             block.push('\n');
         }
         let shown = failed.len().min(MAX_ITEMS) as u64;

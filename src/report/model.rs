@@ -235,6 +235,34 @@ pub struct RowStepReport {
     pub result: Box<ItemReport>,
 }
 
+impl ItemReport {
+    /// A flow row's steps on one line: `dial passed (200, 5 ms) → answered failed (…)`.
+    pub fn row_steps_line(&self) -> Option<String> {
+        if self.steps.is_empty() {
+            return None;
+        }
+        let shown: Vec<String> = self
+            .steps
+            .iter()
+            .map(|s| {
+                let outcome = match s.result.outcome {
+                    ItemOutcome::Passed => "passed",
+                    ItemOutcome::Failed => "failed",
+                    ItemOutcome::Errored => "errored",
+                    ItemOutcome::Skipped => "skipped",
+                };
+                match s.result.status {
+                    Some(status) => {
+                        format!("{} {outcome} ({status}, {} ms)", s.id, s.result.duration_ms)
+                    }
+                    None => format!("{} {outcome}", s.id),
+                }
+            })
+            .collect();
+        Some(shown.join(" → "))
+    }
+}
+
 impl RowStepReport {
     /// A row's step, secrets masked.
     pub fn of(r: &StepResult, redactor: &Redactor) -> Option<RowStepReport> {

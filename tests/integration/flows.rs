@@ -264,3 +264,56 @@ fn a_create_that_never_placed_the_call_is_dialed_once_on_resume() {
     assert_eq!(calls.len(), 1, "dialed exactly once: {calls:#?}");
     assert_eq!(calls[0]["state"], "disconnected", "{calls:#?}");
 }
+
+#[test]
+fn every_report_format_shows_each_row_and_its_steps() {
+    let sb = sandbox(crate::fast_config());
+    let plan = PlanFile::new(&flow_plan(2, "{ requests: 100000, per: 1s }", "").replace(
+        "  - id: campaign\n",
+        "  - id: campaign\n    on_error: continue\n",
+    ));
+    // The second row is busy: its wait fails, so every format lists it with its steps.
+    let csv = "name,phone\nA,+13175550100\nB,+13175550101\n";
+    std::fs::write(plan.dir().join("rows.csv"), csv).expect("written");
+    let out = plan.run_against(
+        &sb,
+        &[
+            "--report",
+            "junit:r.xml",
+            "--report",
+            "markdown:r.md",
+            "--report",
+            "html:r.html",
+            "--report",
+            "jsonl:r.jsonl",
+        ],
+        &[],
+    );
+    assert_exit(&out, 1);
+    let read = |name: &str| std::fs::read_to_string(plan.dir().join(name)).expect(name);
+    let junit = read("r.xml");
+    assert!(junit.contains("campaign[2]"), "{junit}");
+    assert!(
+        junit.contains("row steps: dial passed (200") && junit.contains("answered failed"),
+        "{junit}"
+    );
+    let markdown = read("r.md");
+    assert!(markdown.contains("steps: dial passed"), "{markdown}");
+    let html = read("r.html");
+    assert!(
+        html.contains("steps: dial passed"),
+        "the bar's title lists the row's steps"
+    );
+    let jsonl = read("r.jsonl");
+    let row_steps: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .filter(|v: &Value| v.get("row_step").is_some())
+        .collect();
+    assert_eq!(
+        row_steps.len(),
+        6,
+        "three steps for each of two rows: {jsonl}"
+    );
+    assert!(out.stdout.contains("campaign[2].answered"), "{out:#?}");
+}

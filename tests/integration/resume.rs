@@ -142,7 +142,9 @@ pub(crate) fn kill_and_resume(rows: usize, kills: &[usize]) -> usize {
             break;
         }
     }
-    let last = command(dir.path(), &url, true).output().expect("the last resume");
+    let last = command(dir.path(), &url, true)
+        .output()
+        .expect("the last resume");
     stdout.push_str(&String::from_utf8_lossy(&last.stdout));
     assert_eq!(
         last.status.code(),
