@@ -164,7 +164,7 @@ fn prepare(
     source: Option<&Source>,
     options: &Options,
     target: &Target,
-    redactor: &Redactor,
+    redactor: &Arc<Redactor>,
 ) -> Result<Prepared, String> {
     let clock = Clock::start();
     let mut notes = Vec::new();
@@ -232,9 +232,11 @@ fn prepare(
     // The journal is locked before it is read: a second run on it is refused here, before it
     // sends anything.
     let journal = match (&journal_path, options.dry_run) {
-        (Some(path), false) => {
-            Some(Journal::open(path).map_err(|e| format!("{e}; nothing was sent"))?)
-        }
+        (Some(path), false) => Some(
+            Journal::open(path)
+                .map_err(|e| format!("{e}; nothing was sent"))?
+                .masked_with(redactor.clone()),
+        ),
         _ => None,
     };
     let resume = match &options.resume {

@@ -31,6 +31,8 @@ use super::events::Outcome;
 pub struct Journal {
     path: PathBuf,
     file: Mutex<File>,
+    /// Masks secrets in every record, as in every report.
+    redactor: Option<std::sync::Arc<crate::report::Redactor>>,
 }
 
 /// A step (by id) or one of its `for_each` items.
@@ -179,7 +181,15 @@ impl Journal {
         Ok(Journal {
             path: path.to_owned(),
             file: Mutex::new(file),
+            redactor: None,
         })
+    }
+
+    /// Masks secrets in every record from now on (a journal holds messages and saved values,
+    /// and is kept like a report).
+    pub fn masked_with(mut self, redactor: std::sync::Arc<crate::report::Redactor>) -> Journal {
+        self.redactor = Some(redactor);
+        self
     }
 
     /// Where it is.
@@ -193,7 +203,10 @@ impl Journal {
             .file
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut line = record.to_string();
+        let mut line = match &self.redactor {
+            Some(r) => r.mask(&record.to_string()),
+            None => record.to_string(),
+        };
         line.push('\n');
         file.write_all(line.as_bytes())
             .and_then(|()| file.sync_data())

@@ -143,6 +143,10 @@ fn no_secret_appears_in_any_output() {
         "markdown:out/r.md",
         "--report",
         "html:out/r.html",
+        "--report",
+        "jsonl:out/r.jsonl",
+        "--journal",
+        "out/journal.jsonl",
         "-vv",
     ]);
     let dry = run(&["--dry-run"]);
@@ -160,7 +164,14 @@ fn no_secret_appears_in_any_output() {
         ("dry-run stdout".into(), dry.stdout.clone()),
         ("dry-run stderr".into(), dry.stderr.clone()),
     ];
-    for name in ["r.json", "r.xml", "r.md", "r.html"] {
+    for name in [
+        "r.json",
+        "r.xml",
+        "r.md",
+        "r.html",
+        "r.jsonl",
+        "journal.jsonl",
+    ] {
         let bytes = std::fs::read(dir.path().join("out").join(name)).expect("report written");
         outputs.push((name.into(), bytes));
     }
