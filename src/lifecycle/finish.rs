@@ -21,6 +21,8 @@ pub(super) struct Reports {
     pub(super) collector: Arc<Collector>,
     pub(super) step_summary: Option<PathBuf>,
     pub(super) notices: Notices,
+    /// The last filter on every file written.
+    pub(super) redactor: Arc<crate::report::Redactor>,
 }
 
 impl Reports {
@@ -48,7 +50,7 @@ impl Reports {
         }
         // GitHub Actions: the Markdown summary is appended to the job's summary.
         if let Some(summary) = &self.step_summary {
-            let text = Format::Markdown.render(&report);
+            let text = self.redactor.mask(&Format::Markdown.render(&report));
             let appended = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)

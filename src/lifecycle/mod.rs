@@ -202,6 +202,9 @@ fn prepare(
         let s = resolve::provider_settings(&renderer, name, provider, &scope, target)
             .map_err(|e| e.to_string())?;
         redactor.add(s.credentials.secret_values());
+        for (id, secret) in s.credentials.basic_pairs() {
+            redactor.add_pair(&id, &secret);
+        }
         settings.insert(name.clone(), s);
     }
     let hooks = webhooks(plan, &renderer, &vars, &secrets, &run_context, target)?;
@@ -387,6 +390,7 @@ async fn execute(
             .filter(|v| !v.is_empty())
             .map(PathBuf::from),
         notices: notices.clone(),
+        redactor: redactor.clone(),
     };
     let (webhooks, delivery) = Webhooks::start(
         hooks,

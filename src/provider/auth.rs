@@ -96,6 +96,31 @@ impl Credentials {
         )
     }
 
+    /// The HTTP Basic pairs these credentials send (`id`, `secret`), for masking their base64.
+    pub fn basic_pairs(&self) -> Vec<(String, String)> {
+        match self {
+            Credentials::GenesysClient {
+                client_id,
+                client_secret,
+                ..
+            }
+            | Credentials::CxonePassword {
+                client_id,
+                client_secret,
+                ..
+            }
+            | Credentials::OAuth2 {
+                client_id,
+                client_secret,
+                ..
+            } => vec![(client_id.clone(), client_secret.clone())],
+            Credentials::Basic { username, password } => {
+                vec![(username.clone(), password.clone())]
+            }
+            Credentials::Bearer { .. } | Credentials::None => Vec::new(),
+        }
+    }
+
     /// Every secret value these credentials hold, for masking.
     pub fn secret_values(&self) -> Vec<String> {
         match self {

@@ -124,7 +124,7 @@ impl Sink for ItemLog {
         ) {
             map.extend(item);
         }
-        let line = line.to_string();
+        let line = self.redactor.mask(&line.to_string());
         let mut guard = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(open) = guard.as_mut() else {
             return;

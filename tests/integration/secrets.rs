@@ -200,3 +200,189 @@ fn no_secret_appears_in_any_output() {
     assert!(json.contains("****"), "masked values show as ****");
     assert!(sandbox.ledger().len() == 2, "the run really ran");
 }
+
+/// Every form a secret can take on the way out (what the search looks for).
+fn forms(secret: &str) -> Vec<(String, String)> {
+    use base64::Engine as _;
+    let json = serde_json::to_string(secret).expect("json");
+    let json = json.trim_matches('"').to_owned();
+    let nested = serde_json::to_string(&json)
+        .expect("json")
+        .trim_matches('"')
+        .to_owned();
+    let percent = |upper: bool| -> String {
+        secret
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else if upper {
+                    format!("%{b:02X}")
+                } else {
+                    format!("%{b:02x}")
+                }
+            })
+            .collect()
+    };
+    let html = secret
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    let b64url = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    vec![
+        ("raw".into(), secret.to_owned()),
+        ("JSON-escaped".into(), json),
+        ("JSON in JSON".into(), nested),
+        ("form-encoded".into(), form_urlencoded_encode(secret)),
+        ("percent-encoded".into(), percent(true)),
+        ("percent-encoded, lower case".into(), percent(false)),
+        ("HTML-escaped".into(), html),
+        ("base64".into(), b64.encode(secret)),
+        ("base64 URL-safe".into(), b64url.encode(secret)),
+        (
+            "Basic pair".into(),
+            b64.encode(format!("crm-user:{secret}")),
+        ),
+    ]
+}
+
+fn form_urlencoded_encode(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        match b {
+            b' ' => out.push('+'),
+            b if b.is_ascii_alphanumeric() || b"-._*".contains(&b) => out.push(b as char),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[test]
+fn a_secret_with_quotes_slashes_and_markup_is_masked_in_every_form_everywhere() {
+    let secret = r#"pa"ss\wo/rd+1 <x>&y"#;
+    let sandbox =
+        callplan::sandbox::Sandbox::start_background(super::fast_config()).expect("a sandbox");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let plan = r#"version: 1
+name: secret-forms
+secrets:
+  tok: { env: CP_FORMS_TOKEN }
+  pw: { env: CP_FORMS_PASSWORD }
+providers:
+  crm:
+    type: http
+    base_url: https://crm.example.com/api
+    auth: { type: bearer, token: "{{ secrets.tok }}" }
+  basic:
+    type: http
+    base_url: https://crm.example.com/api
+    auth: { type: basic, username: crm-user, password: "{{ secrets.pw }}" }
+steps:
+  - id: echo
+    provider: crm
+    action: request
+    with:
+      method: POST
+      path: /notes
+      query: { key: "{{ secrets.tok }}" }
+      body: { t: "{{ secrets.tok }}", nested: "{{ {'t': secrets.tok} | tojson }}" }
+    save:
+      echoed: "{{ response.body.body.t }}"
+      as_json: "{{ response.body.body | tojson }}"
+    on_error: continue
+  - id: fails
+    provider: crm
+    action: request
+    with: { method: POST, path: /again, body: { t: "{{ secrets.tok }}" } }
+    expect:
+      - response.body.body.t == "something else"
+    on_error: continue
+  - id: basic
+    provider: basic
+    action: request
+    with: { method: GET, path: /me }
+"#;
+    std::fs::write(dir.path().join("plan.yaml"), plan).expect("written");
+    let url = sandbox.url();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "plan.yaml"];
+        args.extend_from_slice(extra);
+        std::process::Command::new(env!("CARGO_BIN_EXE_callplan"))
+            .args(&args)
+            .current_dir(dir.path())
+            .env("CP_FORMS_TOKEN", secret)
+            .env("CP_FORMS_PASSWORD", secret)
+            .env("CI", "true")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .output()
+            .expect("callplan runs")
+    };
+    let real = run(&[
+        "--sandbox-url",
+        &url,
+        "-vv",
+        "--report",
+        "json:out/r.json",
+        "--report",
+        "junit:out/r.xml",
+        "--report",
+        "markdown:out/r.md",
+        "--report",
+        "html:out/r.html",
+        "--report",
+        "jsonl:out/r.jsonl",
+        "--journal",
+        "out/journal.jsonl",
+    ]);
+    assert_eq!(
+        real.status.code(),
+        Some(1),
+        "the failing expectation fails the run: {}",
+        String::from_utf8_lossy(&real.stderr)
+    );
+    let dry = run(&["--dry-run"]);
+    let mut outputs: Vec<(String, String)> = vec![
+        (
+            "stdout".into(),
+            String::from_utf8_lossy(&real.stdout).into_owned(),
+        ),
+        (
+            "stderr".into(),
+            String::from_utf8_lossy(&real.stderr).into_owned(),
+        ),
+        (
+            "dry-run stdout".into(),
+            String::from_utf8_lossy(&dry.stdout).into_owned(),
+        ),
+        (
+            "dry-run stderr".into(),
+            String::from_utf8_lossy(&dry.stderr).into_owned(),
+        ),
+    ];
+    for name in [
+        "r.json",
+        "r.xml",
+        "r.md",
+        "r.html",
+        "r.jsonl",
+        "journal.jsonl",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join("out").join(name)).expect(name);
+        outputs.push((name.into(), text));
+    }
+    assert!(
+        outputs.iter().any(|(_, t)| t.contains("****")),
+        "the secret was used and masked somewhere"
+    );
+    for (form, shown) in forms(secret) {
+        for (output, text) in &outputs {
+            assert!(
+                !text.contains(&shown),
+                "the secret ({form}: {shown}) appears in {output}:\n{text}"
+            );
+        }
+    }
+}
