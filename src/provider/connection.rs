@@ -405,6 +405,18 @@ impl Connection {
         Fut: std::future::Future<Output = Result<(), String>>,
     {
         let url = Connection::url(base, request);
+        // A URL no server accepts is the request's own error: never sent, never retried as a
+        // connection failure, and not printed whole.
+        let full = with_query(&url, &request.query);
+        if full.len() > MAX_URL_BYTES {
+            return Err(SendError::NotSent(format!(
+                "{} {}: the URL is {} bytes, more than the {} servers accept",
+                request.method.as_str(),
+                shortened(&full),
+                full.len(),
+                MAX_URL_BYTES
+            )));
+        }
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
             Method::Head => reqwest::Method::HEAD,
@@ -538,6 +550,18 @@ fn with_query(url: &str, query: &[(String, String)]) -> String {
 }
 
 /// Classifies a transport error for the retry decision.
+/// The longest URL sent (servers commonly refuse more than 8 KiB in a request line).
+const MAX_URL_BYTES: usize = 8 * 1024;
+
+/// A URL as messages show it: its start, when it is long.
+fn shortened(url: &str) -> String {
+    const SHOWN: usize = 200;
+    match url.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{}… ({} bytes)", &url[..end], url.len()),
+        None => url.to_owned(),
+    }
+}
+
 fn transport(url: &str, e: &reqwest::Error) -> SendError {
     let failure = if e.is_connect() {
         Failure::Connect
@@ -548,6 +572,6 @@ fn transport(url: &str, e: &reqwest::Error) -> SendError {
     };
     SendError::Transport {
         failure,
-        message: format!("{url}: {}", auth::describe_transport(e)),
+        message: format!("{}: {}", shortened(url), auth::describe_transport(e)),
     }
 }

@@ -91,6 +91,34 @@ pub async fn reconcile(
     }
 }
 
+/// How to find out whether a create that got no answer placed its call: resume with the journal,
+/// or the provider's own lookup, by hand.
+pub fn how_to_look_up(kind: ProviderKind, action: &ActionSpec, sent: &Sent) -> String {
+    let journal = "`--resume` with this run's `--journal` looks it up at the provider before anything is sent again";
+    let by_hand = match kind {
+        ProviderKind::GenesysCloud => text(&sent.with, "phoneNumber").map(|number| {
+            let body = genesys::reconcile::query(text(&sent.with, "user_id"), number, sent.at);
+            format!("POST /api/v2/analytics/conversations/details/query with {body}")
+        }),
+        ProviderKind::NiceCxone => text(&sent.with, "phoneNumber").map(|number| {
+            format!(
+                "GET contacts/active?toAddress={number} (and contacts/completed) since the dial"
+            )
+        }),
+        ProviderKind::Http => None,
+    };
+    match by_hand {
+        Some(lookup) => format!(
+            "the `{}` may have placed a call: {journal}; by hand: {lookup}",
+            action.name
+        ),
+        None => format!(
+            "the `{}` may have created something: {journal}",
+            action.name
+        ),
+    }
+}
+
 /// `tel:+13175550100` and `+13175550100` alike: the digits, with the plus.
 pub(crate) fn same_number(a: &str, b: &str) -> bool {
     let norm = |s: &str| -> String {

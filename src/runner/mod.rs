@@ -609,6 +609,9 @@ impl State<'_> {
             && result.status.is_none()
             && queue.sent()
             && step.action.effect == crate::provider::Effect::Creates;
+        if unknown {
+            result.hint = Some(self.how_to_look_up(step, &context));
+        }
         result.duration = started.elapsed();
         let outcome = result.outcome;
         result.saved = saved.clone();
@@ -658,6 +661,31 @@ impl State<'_> {
             .filter(|p| step.action.dials.contains(&p.name) || p.location == provider::In::Path)
             .filter_map(|p| with.get(p.name).map(|v| (p.name.to_owned(), v.clone())))
             .collect()
+    }
+
+    /// What to do about a create that got no answer: it may have placed a call.
+    fn how_to_look_up(&self, step: &Step, scope: &BTreeMap<String, Value>) -> String {
+        let context = Value::from_pairs(scope.clone());
+        let with: IndexMap<String, serde_json::Value> = step
+            .with
+            .iter()
+            .filter_map(|(k, v)| {
+                self.renderer
+                    .render_json(v, &context)
+                    .ok()
+                    .map(|v| (k.clone(), v))
+            })
+            .collect();
+        let sent = provider::reconcile::Sent {
+            at: SystemTime::now(),
+            with: State::lookup_of(step, &with),
+        };
+        let kind = self
+            .run
+            .connections
+            .get(&step.provider)
+            .map_or(provider::ProviderKind::Http, |c| c.settings.kind);
+        provider::reconcile::how_to_look_up(kind, step.action, &sent)
     }
 
     /// A create of unknown fate: asks the provider whether it placed the call. `None`: it did

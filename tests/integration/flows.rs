@@ -246,6 +246,14 @@ fn a_create_that_placed_the_call_before_its_answer_was_lost_is_found_and_hung_up
         first.stdout.contains("may have reached the provider"),
         "{first:#?}"
     );
+    // It says the call may exist, and how to look it up.
+    assert!(
+        first.stdout.contains("may have placed a call")
+            && first
+                .stdout
+                .contains("/api/v2/analytics/conversations/details/query"),
+        "{first:#?}"
+    );
     let said = dial["message"].as_str().unwrap_or_default();
     assert!(said.starts_with("reconciled:"), "{dial:#}");
     assert_eq!(calls.len(), 1, "nothing was dialed twice: {calls:#?}");
@@ -316,4 +324,35 @@ fn every_report_format_shows_each_row_and_its_steps() {
         "three steps for each of two rows: {jsonl}"
     );
     assert!(out.stdout.contains("campaign[2].answered"), "{out:#?}");
+}
+
+#[test]
+fn an_over_long_url_is_an_error_of_the_request_sent_once_and_shown_short() {
+    let sb = sandbox(crate::fast_config());
+    let long = "x".repeat(100_000);
+    let plan = PlanFile::new(&format!(
+        r#"version: 1
+name: long-url
+providers:
+  crm:
+    type: http
+    base_url: https://crm.example.com/api
+defaults:
+  retry: {{ attempts: 3, initial: 10ms, max: 10ms }}
+steps:
+  - id: get
+    provider: crm
+    action: request
+    with: {{ method: GET, path: "/{long}" }}
+"#
+    ));
+    let out = plan.run_against(&sb, &[], &[]);
+    assert_exit(&out, 1);
+    assert!(out.stdout.contains("the URL is"), "{out:#?}");
+    assert!(!out.stdout.contains("retry"), "not retried: {out:#?}");
+    assert!(
+        out.stdout.len() + out.stderr.len() < 10_000,
+        "the output stays short: {} bytes",
+        out.stdout.len() + out.stderr.len()
+    );
 }
