@@ -148,6 +148,29 @@ pub(super) fn header(headers: &[(String, String)], name: &str) -> Option<String>
         .map(str::to_owned)
 }
 
+/// What the vendors' hint tests share: a context and a vendor error.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Context, VendorError};
+
+    pub(crate) fn cx(provider: &'static str, action: &'static str) -> Context<'static> {
+        Context {
+            provider,
+            action,
+            rate_limit: None,
+            retried: false,
+        }
+    }
+
+    pub(crate) fn error(code: Option<&str>, message: Option<&str>) -> VendorError {
+        VendorError {
+            code: code.map(str::to_owned),
+            message: message.map(str::to_owned),
+            context_id: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,22 +180,7 @@ mod tests {
     const CX: ProviderKind = ProviderKind::NiceCxone;
     const HTTP: ProviderKind = ProviderKind::Http;
 
-    fn cx(provider: &'static str, action: &'static str) -> Context<'static> {
-        Context {
-            provider,
-            action,
-            rate_limit: None,
-            retried: false,
-        }
-    }
-
-    fn error(code: Option<&str>, message: Option<&str>) -> VendorError {
-        VendorError {
-            code: code.map(str::to_owned),
-            message: message.map(str::to_owned),
-            context_id: None,
-        }
-    }
+    use testing::{cx, error};
 
     #[test]
     fn success_and_redirects_are_not_errors() {

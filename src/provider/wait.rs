@@ -108,3 +108,30 @@ pub(super) fn add_problem(call: &mut Value, subject: &str, who: &str, until: &st
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::ActionKind;
+
+    #[test]
+    fn each_catalogue_documents_its_default_state() {
+        for kind in [ProviderKind::GenesysCloud, ProviderKind::NiceCxone] {
+            let until = default_until(kind).expect("a vendor that waits");
+            let waits: Vec<_> = kind
+                .actions()
+                .iter()
+                .filter(|a| a.kind == ActionKind::Wait)
+                .collect();
+            assert!(!waits.is_empty(), "{kind:?}");
+            for action in waits {
+                let doc = action.param("until").map(|p| p.doc).unwrap_or_default();
+                assert!(
+                    doc.contains(&format!("(default `{until}`)")),
+                    "{}: {doc}",
+                    action.name
+                );
+            }
+        }
+    }
+}

@@ -86,22 +86,7 @@ mod tests {
 
     const CX: ProviderKind = ProviderKind::NiceCxone;
 
-    fn cx(provider: &'static str, action: &'static str) -> Context<'static> {
-        Context {
-            provider,
-            action,
-            rate_limit: None,
-            retried: false,
-        }
-    }
-
-    fn error(code: Option<&str>, message: Option<&str>) -> VendorError {
-        VendorError {
-            code: code.map(str::to_owned),
-            message: message.map(str::to_owned),
-            context_id: None,
-        }
-    }
+    use crate::provider::hints::testing::{cx, error};
 
     fn cx_hint(status: u16, code: Option<&str>, message: Option<&str>) -> String {
         hint(

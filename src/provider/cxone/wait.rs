@@ -179,27 +179,3 @@ fn is_done(event: &Value, until: &str) -> bool {
     let status = event.get("Status").and_then(Value::as_str).unwrap_or("");
     status == until || status == "Disconnected"
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::provider::{ActionKind, ProviderKind};
-
-    #[test]
-    fn the_catalogue_documents_the_default_state() {
-        let waits: Vec<_> = ProviderKind::NiceCxone
-            .actions()
-            .iter()
-            .filter(|a| a.kind == ActionKind::Wait)
-            .collect();
-        assert!(!waits.is_empty());
-        for action in waits {
-            let doc = action.param("until").map(|p| p.doc).unwrap_or_default();
-            assert!(
-                doc.contains(&format!("(default `{DEFAULT_UNTIL}`)")),
-                "{}: {doc}",
-                action.name
-            );
-        }
-    }
-}

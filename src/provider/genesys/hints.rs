@@ -197,22 +197,7 @@ mod tests {
 
     const GC: ProviderKind = ProviderKind::GenesysCloud;
 
-    fn cx(provider: &'static str, action: &'static str) -> Context<'static> {
-        Context {
-            provider,
-            action,
-            rate_limit: None,
-            retried: false,
-        }
-    }
-
-    fn error(code: Option<&str>, message: Option<&str>) -> VendorError {
-        VendorError {
-            code: code.map(str::to_owned),
-            message: message.map(str::to_owned),
-            context_id: None,
-        }
-    }
+    use crate::provider::hints::testing::{cx, error};
 
     fn gc_hint(status: u16, code: &str, message: &str, action: &'static str) -> String {
         hint(

@@ -90,27 +90,3 @@ pub(crate) async fn follow(
         interval = (interval.mul_f64(1.5)).min(MAX_INTERVAL);
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::provider::{ActionKind, ProviderKind};
-
-    #[test]
-    fn the_catalogue_documents_the_default_state() {
-        let waits: Vec<_> = ProviderKind::GenesysCloud
-            .actions()
-            .iter()
-            .filter(|a| a.kind == ActionKind::Wait)
-            .collect();
-        assert!(!waits.is_empty());
-        for action in waits {
-            let doc = action.param("until").map(|p| p.doc).unwrap_or_default();
-            assert!(
-                doc.contains(&format!("(default `{DEFAULT_UNTIL}`)")),
-                "{}: {doc}",
-                action.name
-            );
-        }
-    }
-}

@@ -47,22 +47,7 @@ mod tests {
 
     const HTTP: ProviderKind = ProviderKind::Http;
 
-    fn cx(provider: &'static str, action: &'static str) -> Context<'static> {
-        Context {
-            provider,
-            action,
-            rate_limit: None,
-            retried: false,
-        }
-    }
-
-    fn error(code: Option<&str>, message: Option<&str>) -> VendorError {
-        VendorError {
-            code: code.map(str::to_owned),
-            message: message.map(str::to_owned),
-            context_id: None,
-        }
-    }
+    use crate::provider::hints::testing::{cx, error};
 
     #[test]
     fn reads_http_errors_generically() {
