@@ -185,10 +185,11 @@ steps:
     on_error: continue
 
   # `always` steps run even after a failure, a timeout or Ctrl-C: no call is left ringing.
+  # `calls.hang_up` hangs up the customer the way Genesys says to, with client credentials too.
   - id: hangup
     name: Hang up
     provider: gc
-    action: conversations.disconnect
+    action: calls.hang_up
     if: steps.dial.outcome == "passed"
     with: { conversation_id: "{{ steps.dial.conversation_id }}" }
     always: true

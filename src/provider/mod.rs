@@ -141,6 +141,9 @@ pub enum ActionKind {
     /// Follows a call until it reaches a state: the vendor's own polling, repeated until the
     /// state is reached, the call ends or the wait's `timeout` runs out.
     Wait,
+    /// Hangs up one participant of a call: finds it first (a read), then ends its leg (the
+    /// vendor's own way, see the provider's `hang_up`).
+    HangUp,
 }
 
 /// Where a `with:` parameter goes in the request.
@@ -299,6 +302,12 @@ impl ActionSpec {
     /// The action follows a call until it reaches a state (see [`ActionKind::Wait`]).
     pub(crate) const fn waits(mut self) -> Self {
         self.kind = ActionKind::Wait;
+        self
+    }
+
+    /// The action finds a participant and hangs it up (see [`ActionKind::HangUp`]).
+    pub(crate) const fn hangs_up(mut self) -> Self {
+        self.kind = ActionKind::HangUp;
         self
     }
 

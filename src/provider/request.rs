@@ -124,6 +124,11 @@ fn substitute(path: &str, with: &IndexMap<String, Value>) -> Result<String, BadV
     Ok(out)
 }
 
+/// A path segment, percent-encoded.
+pub(crate) fn segment(text: &str) -> String {
+    percent_encode(text).collect()
+}
+
 /// Percent-encodes a path segment (RFC 3986 unreserved characters stay).
 fn percent_encode(text: &str) -> impl Iterator<Item = String> + '_ {
     text.bytes().map(|b| {

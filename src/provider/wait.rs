@@ -40,6 +40,25 @@ pub(crate) async fn follow(
     }
 }
 
+/// Hangs up a participant the provider's own way (see [`crate::provider::ActionKind::HangUp`]).
+pub(crate) async fn hang_up(
+    connection: &Connection,
+    request: &Request,
+    with: &IndexMap<String, Value>,
+    timeout: Option<Duration>,
+    queue: &Queue,
+) -> Result<(Response, Option<Value>), SendError> {
+    match connection.settings.kind {
+        ProviderKind::GenesysCloud => {
+            genesys::hangup::hang_up(connection, request, with, timeout, queue).await
+        }
+        // No other provider has a hang-up action of this kind: its request is sent once.
+        _ => poll(connection, request, timeout, queue)
+            .await
+            .map(|r| (r, None)),
+    }
+}
+
 /// One poll of a wait: sent in the provider's turn, its queue time noted.
 pub(crate) async fn poll(
     connection: &Connection,
@@ -79,7 +98,7 @@ pub(super) fn duration(with: &IndexMap<String, Value>, name: &str, default: Dura
 }
 
 /// A string control of `with:`, or `default`.
-pub(super) fn text<'a>(with: &'a IndexMap<String, Value>, name: &str, default: &'a str) -> &'a str {
+pub(crate) fn text<'a>(with: &'a IndexMap<String, Value>, name: &str, default: &'a str) -> &'a str {
     with.get(name).and_then(Value::as_str).unwrap_or(default)
 }
 

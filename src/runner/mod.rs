@@ -1079,6 +1079,9 @@ impl State<'_> {
             ActionKind::Wait => {
                 provider::wait::follow(connection, request, with, timeout, queue).await
             }
+            ActionKind::HangUp => {
+                provider::wait::hang_up(connection, request, with, timeout, queue).await
+            }
             ActionKind::Request => connection
                 .send_queued(request, timeout, queue, ahead)
                 .await

@@ -346,6 +346,14 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
             patch(patch_participant),
         )
         .route(
+            "/api/v2/conversations/calls/{conversationId}/participants/{participantId}/user/{userId}",
+            patch(patch_participant_for_user),
+        )
+        .route(
+            "/api/v2/conversations/{conversationId}/participants/{participantId}",
+            patch(patch_any_participant),
+        )
+        .route(
             "/api/v2/conversations/{conversationId}/disconnect",
             post(teardown),
         )
@@ -1331,6 +1339,8 @@ struct ParticipantUpdate {
     recording: Option<bool>,
 }
 
+/// `PATCH /conversations/calls/{id}/participants/{pid}`: a user's request (400 `not.a.user` to
+/// client credentials).
 async fn patch_participant(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -1341,17 +1351,69 @@ async fn patch_participant(
     let Principal::User(_) = caller.principal else {
         return Err(Error::not_a_user());
     };
-    let update = json_body::<ParticipantUpdate>(&shared, &headers, body)
+    update_participant(&shared, &headers, &id, &participant_id, body).await
+}
+
+/// `PATCH /conversations/{id}/participants/{pid}`, the generic participant update: client
+/// credentials may use it (Genesys's own client-credentials data actions hang up with it).
+async fn patch_any_participant(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Params((id, participant_id)): Params<(String, String)>,
+    body: Body,
+) -> Result<StatusCode> {
+    authenticate(&shared, &headers)?;
+    update_participant(&shared, &headers, &id, &participant_id, body).await
+}
+
+/// `PATCH /conversations/calls/{id}/participants/{pid}/user/{userId}`, "on behalf of a user"
+/// (in the SDK since 241.0.0). UNCONFIRMED: whether client credentials may use it; it shares
+/// `conversation:agentlessCall:add` with `calls/user/{userId}`, so the sandbox allows them, and
+/// the user must be the conversation's caller (404 `not.found` otherwise, as a user reported).
+async fn patch_participant_for_user(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Params((id, participant_id, user_id)): Params<(String, String, String)>,
+    body: Body,
+) -> Result<StatusCode> {
+    authenticate(&shared, &headers)?;
+    {
+        let world = shared.world();
+        let conversation = world
+            .genesys
+            .conversations
+            .get(&id)
+            .ok_or_else(Error::conversation_not_found)?;
+        if conversation.caller.user_id.as_deref() != Some(user_id.as_str()) {
+            return Err(Error::new(
+                StatusCode::NOT_FOUND,
+                "not.found",
+                format!("User {user_id} is not a participant in the conversation."),
+            ));
+        }
+    }
+    update_participant(&shared, &headers, &id, &participant_id, body).await
+}
+
+/// Applies a `MediaParticipantRequest` to one participant.
+async fn update_participant(
+    shared: &Shared,
+    headers: &HeaderMap,
+    id: &str,
+    participant_id: &str,
+    body: Body,
+) -> Result<StatusCode> {
+    let update = json_body::<ParticipantUpdate>(shared, headers, body)
         .await?
         .ok_or(BodyError::Missing)?;
     let now = Instant::now();
     let mut world = shared.world();
-    settle(&mut world, &id, now);
+    settle(&mut world, id, now);
     let world = &mut *world;
     let conversation = world
         .genesys
         .conversations
-        .get_mut(&id)
+        .get_mut(id)
         .ok_or_else(Error::conversation_not_found)?;
     let is_caller = conversation.caller.id == participant_id;
     let party = if is_caller {

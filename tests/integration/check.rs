@@ -245,3 +245,19 @@ fn github_format_prints_workflow_commands() {
         assert!(line.contains("(help: "), "{line}");
     }
 }
+
+#[test]
+fn hanging_up_with_the_teardown_is_a_warning_that_names_the_normal_hang_up() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let plan = std::fs::read_to_string(crate::root().join("plans/genesys-agent-call.yaml"))
+        .expect("the example")
+        .replace("action: calls.hang_up", "action: conversations.disconnect");
+    std::fs::write(dir.path().join("plan.yaml"), plan).expect("written");
+    let out = crate::callplan_in(dir.path(), &["check", "plan.yaml"]);
+    assert_eq!(out.code, 0, "a warning, not an error: {out:#?}");
+    assert!(
+        out.stdout.contains("warning[plan.teardown-hang-up]")
+            && out.stdout.contains("calls.hang_up"),
+        "{out:#?}"
+    );
+}

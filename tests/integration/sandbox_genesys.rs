@@ -1448,3 +1448,112 @@ async fn the_same_seed_and_requests_give_the_same_ids() {
     let other = script_of_requests(&c).await;
     assert_ne!(other[1], first[1], "another seed, other conversation ids");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hanging up with client credentials, the normal way.
+
+/// A call placed on behalf of the default agent with a client-credentials token; its id and the
+/// customer's participant id.
+async fn placed_for_user(sb: &Sandbox, token: &str) -> (String, String) {
+    let user = callplan::sandbox::config::DEFAULT_USER_ID;
+    let reply = post(
+        sb,
+        &format!("/api/v2/conversations/calls/user/{user}"),
+        token,
+        json!({ "phoneNumber": "+13175550100" }),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let id = reply.json()["id"].as_str().expect("an id").to_owned();
+    let call = get(sb, &format!("/api/v2/conversations/calls/{id}"), token).await;
+    let customer = call.json()["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .find(|p| p["purpose"] == "customer")
+        .and_then(|p| p["id"].as_str())
+        .expect("a customer")
+        .to_owned();
+    (id, customer)
+}
+
+#[tokio::test]
+async fn client_credentials_hang_up_through_the_generic_participant_patch() {
+    let sb = Sandbox::fast().await;
+    let token = sb.genesys_token().await;
+    let (id, customer) = placed_for_user(&sb, &token).await;
+    // The calls-specific PATCHes need a user.
+    let refused = send(
+        api(
+            &sb,
+            Method::PATCH,
+            &format!("/api/v2/conversations/calls/{id}"),
+            &token,
+        )
+        .json(&json!({ "state": "disconnected" })),
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(refused.json()["code"], "not.a.user");
+    let refused = send(
+        api(
+            &sb,
+            Method::PATCH,
+            &format!("/api/v2/conversations/calls/{id}/participants/{customer}"),
+            &token,
+        )
+        .json(&json!({ "state": "disconnected" })),
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    // The generic participant PATCH: 202, no body, the customer's leg ends as a client hang-up.
+    let done = send(
+        api(
+            &sb,
+            Method::PATCH,
+            &format!("/api/v2/conversations/{id}/participants/{customer}"),
+            &token,
+        )
+        .json(&json!({ "state": "disconnected" })),
+    )
+    .await;
+    assert_eq!(done.status, 202, "{}", done.text);
+    assert!(done.text.is_empty(), "no body: {}", done.text);
+    let ledger = sb.sandbox.ledger();
+    assert_eq!(ledger[0].state, "disconnected", "{ledger:?}");
+    let ended = serde_json::to_value(&ledger[0]).expect("JSON");
+    assert_eq!(ended["end_reason"], "client", "{ended:#}");
+}
+
+#[tokio::test]
+async fn the_on_behalf_of_a_user_participant_patch_needs_the_calls_user() {
+    let sb = Sandbox::fast().await;
+    let token = sb.genesys_token().await;
+    let (id, customer) = placed_for_user(&sb, &token).await;
+    let path = |user: &str| {
+        format!("/api/v2/conversations/calls/{id}/participants/{customer}/user/{user}")
+    };
+    let other = send(
+        api(
+            &sb,
+            Method::PATCH,
+            &path("00000000-0000-4000-8000-00000000ffff"),
+            &token,
+        )
+        .json(&json!({ "state": "disconnected" })),
+    )
+    .await;
+    assert_eq!(other.status, 404, "{}", other.text);
+    let done = send(
+        api(
+            &sb,
+            Method::PATCH,
+            &path(callplan::sandbox::config::DEFAULT_USER_ID),
+            &token,
+        )
+        .json(&json!({ "state": "disconnected" })),
+    )
+    .await;
+    assert_eq!(done.status, 202, "{}", done.text);
+    assert_eq!(sb.sandbox.ledger()[0].state, "disconnected");
+}

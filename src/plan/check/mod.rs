@@ -938,6 +938,24 @@ impl<'a> Checker<'a> {
             self.walk_templates(value, &child(&with_pointer, key), &scope);
         }
 
+        // The teardown as an ordinary hang-up.
+        if step.always && action.is_some_and(|a| a.name == crate::provider::genesys::TEARDOWN) {
+            self.push(
+                Diagnostic::warning(
+                    "plan.teardown-hang-up",
+                    format!(
+                        "step `{}` hangs up with Genesys's teardown for stuck conversations",
+                        step.id
+                    ),
+                )
+                .at(self.value_span(&child(base, "action")))
+                .label("\"not intended to be the normal way of ending interactions\" (Genesys)")
+                .help(format!(
+                    "use `action: {}` (the customer's participant, ended the normal way; works with client credentials)",
+                    crate::provider::genesys::HANG_UP
+                )),
+            );
+        }
         // `with:` against the catalogue.
         if let Some(action) = action {
             self.inline_items = looped

@@ -187,10 +187,53 @@ pub const ACTIONS: &[ActionSpec] = &[
     )
     .needs_user(),
     ActionSpec::new(
+        "calls.hang_up",
+        Method::Get,
+        "/api/v2/conversations/calls/{conversation_id}",
+        "Hang up a call's customer the normal way, also with client credentials: two requests, `GET /api/v2/conversations/calls/{conversation_id}` to find the participant, then `PATCH /api/v2/conversations/{conversation_id}/participants/{participant_id}` `{\"state\":\"disconnected\"}` (202); a participant already gone passes without the PATCH.",
+        Effect::Idempotent,
+        &[
+            CONVERSATION_ID,
+            p(
+                "participant",
+                T::OneOf(PURPOSES),
+                In::Control,
+                "Purpose of the participant to hang up (default `customer`).",
+            ),
+        ],
+    )
+    .hangs_up(),
+    ActionSpec::new(
+        "participants.update",
+        Method::Patch,
+        "/api/v2/conversations/{conversation_id}/participants/{participant_id}",
+        "Update a participant (`MediaParticipantRequest`; 202, no body), e.g. `state: disconnected` to hang it up; works with client credentials.",
+        Effect::Idempotent,
+        &[
+            CONVERSATION_ID,
+            req(
+                "participant_id",
+                T::String,
+                In::Path,
+                "The participant id (`participants[].id` of the conversation).",
+            ),
+            p(
+                "state",
+                T::OneOf(&["connected", "disconnected"]),
+                In::Body,
+                "`disconnected` hangs the participant up.",
+            ),
+            p("wrapup", T::Object, In::Body, "Wrap-up (`code`, `notes`, …)."),
+            p("held", T::Boolean, In::Body, "Hold or take off hold."),
+            p("muted", T::Boolean, In::Body, "Mute or unmute."),
+            p("recording", T::Boolean, In::Body, "Start or stop recording."),
+        ],
+    ),
+    ActionSpec::new(
         "conversations.disconnect",
         Method::Post,
         "/api/v2/conversations/{conversation_id}/disconnect",
-        "Tear a whole conversation down (202); works with client credentials.",
+        "Tear a whole conversation down (202): Genesys's teardown for stuck conversations, \"not intended to be the normal way of ending interactions\"; hang up with `calls.hang_up`.",
         Effect::Idempotent,
         &[CONVERSATION_ID],
     ),

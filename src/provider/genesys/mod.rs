@@ -9,6 +9,7 @@
 
 pub(crate) mod auth;
 mod catalogue;
+pub(crate) mod hangup;
 pub(crate) mod hints;
 pub(crate) mod reconcile;
 pub(crate) mod wait;
@@ -36,3 +37,10 @@ pub const REGIONS: &[&str] = &[
     "apse1.pure.cloud",
     "edee1.eusc-pure.cloud",
 ];
+
+/// Genesys's full conversation teardown: "not intended to be the normal way of ending
+/// interactions"; `check` warns when a plan hangs up with it.
+pub const TEARDOWN: &str = "conversations.disconnect";
+
+/// The hang-up to use instead.
+pub const HANG_UP: &str = "calls.hang_up";
