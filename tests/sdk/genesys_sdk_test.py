@@ -563,8 +563,27 @@ def run_checks(runner, sandbox):
         runner.expect(customer.address is None or PHONE in customer.address or customer.address.endswith(PHONE.lstrip("+")),
                       "customer participant address is the dialled number (%r)" % customer.address)
 
-        result = runner_disconnect(conversation_id)
-        runner.ok("POST /api/v2/conversations/{id}/disconnect -> %r" % (result,))
+        # With client credentials, the calls-specific PATCH needs a user ...
+        what = "PATCH /api/v2/conversations/calls/{id} with a client-credentials token"
+        exc, body = runner.expect_api_error(
+            what,
+            lambda: conversations.patch_conversations_call(
+                conversation_id, make("Conversation", state="disconnected")),
+            (400,))
+        err = runner.check_error_body(what, body, 400)
+        runner.expect(err.code == "not.a.user", "%s -> not.a.user" % what, repr(err.code))
+        # ... and the generic participant PATCH hangs the customer up (what callplan's
+        # calls.hang_up sends).
+        try:
+            result = conversations.patch_conversation_participant(
+                conversation_id, customer.id, make("MediaParticipantRequest", state="disconnected"))
+        except ApiException as exc:
+            raise CheckFailed("PATCH /api/v2/conversations/{id}/participants/{pid} -> HTTP %s %s; body: %s"
+                              % (exc.status, exc.reason, _clip(exc.body)))
+        status = client.last_response.status
+        runner.expect(status == 202 and result is None,
+                      "PATCH /api/v2/conversations/{id}/participants/{pid} (client credentials) -> HTTP 202, no body",
+                      "HTTP %s, %r" % (status, result))
 
         conversation = poll_customer_state(conversation_id, "disconnected")
         customer = customer_of(conversation)
@@ -606,6 +625,17 @@ def run_checks(runner, sandbox):
         if result is not None and not isinstance(result, str):
             raise CheckFailed("post_conversation_disconnect returned %s, not str" % type(result).__name__)
         return result
+
+    def teardown():
+        # The teardown for stuck conversations still works with client credentials.
+        created = runner.call(
+            client, "POST /api/v2/conversations/calls/user/{userId} (to tear down)",
+            lambda: conversations.post_conversations_calls_user_user_id(
+                user_id=USER_ID, body=make("CreateCallRequest", phone_number=PHONE)),
+            "CreateCallResponse")
+        result = runner_disconnect(created.id)
+        runner.ok("POST /api/v2/conversations/{id}/disconnect -> %r" % (result,))
+        poll_customer_state(created.id, "disconnected")
 
     def analytics_reconcile():
         # A call whose create answer a client lost: found again, read-only, by the analytics
@@ -781,6 +811,7 @@ def run_checks(runner, sandbox):
 
     runner.section("call lifecycle", call_lifecycle)
     runner.section("analytics reconcile", analytics_reconcile)
+    runner.section("teardown (bonus)", teardown)
     runner.section("external contact", external_contact)
     runner.section("not.a.user", not_a_user)
     runner.section("contact search (bonus)", contact_search)
