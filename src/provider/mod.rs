@@ -253,6 +253,9 @@ pub struct ActionSpec {
     pub destination_required: bool,
     /// The parameters.
     pub params: &'static [ParamSpec],
+    /// The permissions the vendor asks for (any one of them), when its docs name them
+    /// (Genesys: `x-inin-requires-permissions`).
+    pub permissions: &'static [&'static str],
 }
 
 impl ActionSpec {
@@ -278,7 +281,14 @@ impl ActionSpec {
             exclusive: &[],
             destination_required: false,
             params,
+            permissions: &[],
         }
+    }
+
+    /// The permissions the vendor asks for (any one of them).
+    pub(crate) const fn needs(mut self, permissions: &'static [&'static str]) -> Self {
+        self.permissions = permissions;
+        self
     }
 
     /// The raw `request` action of a provider: any path below its API base.
@@ -442,6 +452,18 @@ pub fn catalogue_markdown() -> String {
             );
             if action.needs_user {
                 out.push_str("\nNeeds a user token: `check` refuses it with a `client_credentials` provider.\n");
+            }
+            if !action.permissions.is_empty() {
+                let names: Vec<String> = action
+                    .permissions
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "\nPermissions (the role needs any one): {}.",
+                    names.join(", ")
+                );
             }
             if !action.exclusive.is_empty() {
                 let names: Vec<String> =

@@ -191,6 +191,32 @@ pub struct Fault {
     /// request that still took effect, as when a response is lost on the way back.
     #[serde(default)]
     pub processed: bool,
+    /// The vendor's error a `status` fault answers, instead of the generic one for its status
+    /// (e.g. Genesys's 403 `missing.permissions` naming the permission).
+    #[serde(default)]
+    pub error: Option<FaultError>,
+}
+
+/// A vendor error, as the vendor spells it.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultError {
+    /// Genesys `ErrorBody.code`; CXone `error`.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Genesys `message` (its `{name}` placeholders filled from `messageParams`); CXone
+    /// `error_description`.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Genesys `messageParams`.
+    #[serde(default, rename = "messageParams")]
+    pub message_params: serde_json::Map<String, serde_json::Value>,
+    /// Genesys `details`.
+    #[serde(default)]
+    pub details: Vec<serde_json::Value>,
+    /// CXone's `icStatusDescription` header.
+    #[serde(default, rename = "icStatusDescription")]
+    pub status_description: Option<String>,
 }
 
 impl Fault {
@@ -206,6 +232,7 @@ impl Fault {
             skip: 0,
             count: one(),
             processed: false,
+            error: None,
         }
     }
 }

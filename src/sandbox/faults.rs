@@ -214,7 +214,10 @@ pub(super) async fn apply(
             if fault.processed {
                 let _ = next.run(request).await;
             }
-            let mut response = vendor.error_on(status, &method, &path);
+            let mut response = match &fault.error {
+                Some(e) => vendor.custom_error(status, e),
+                None => vendor.error_on(status, &method, &path),
+            };
             if let Some(seconds) = fault.retry_after {
                 response
                     .headers_mut()

@@ -89,6 +89,58 @@ impl Vendor {
         }
     }
 
+    /// A fault's own error, in the vendor's shape.
+    fn custom_error(self, status: StatusCode, e: &config::FaultError) -> Response {
+        let message = e
+            .message
+            .clone()
+            .unwrap_or_else(|| canonical(status).to_owned());
+        let code = e.code.clone().unwrap_or_else(|| "bad.request".to_owned());
+        match self {
+            Vendor::Genesys => {
+                let mut filled = message.clone();
+                for (name, value) in &e.message_params {
+                    let value = value
+                        .as_str()
+                        .map_or_else(|| value.to_string(), str::to_owned);
+                    filled = filled.replace(&format!("{{{name}}}"), &value);
+                }
+                let mut body = serde_json::json!({
+                    "message": filled,
+                    "code": code,
+                    "status": status.as_u16(),
+                    "contextId": uuid::Uuid::new_v4().to_string(),
+                    "details": e.details,
+                    "errors": [],
+                });
+                if !e.message_params.is_empty()
+                    && let Some(map) = body.as_object_mut()
+                {
+                    map.insert("messageWithParams".into(), message.into());
+                    map.insert(
+                        "messageParams".into(),
+                        serde_json::Value::Object(e.message_params.clone()),
+                    );
+                }
+                (status, axum::Json(body)).into_response()
+            }
+            Vendor::Cxone | Vendor::GenesysLogin | Vendor::Sandbox => {
+                let body = serde_json::json!({ "error": code, "error_description": message });
+                let mut response = (status, axum::Json(body)).into_response();
+                if let Some(description) = e
+                    .status_description
+                    .as_deref()
+                    .and_then(|d| axum::http::HeaderValue::from_str(d).ok())
+                {
+                    response
+                        .headers_mut()
+                        .insert("icStatusDescription", description);
+                }
+                response
+            }
+        }
+    }
+
     /// The vendor's error for a status on one route: the generic one, unless the route has its
     /// own (a 403 on a route that needs permissions names them).
     fn error_on(self, status: StatusCode, method: &Method, path: &str) -> Response {
@@ -116,6 +168,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v2/conversations/calls/user/{userId}"),
     ("GET", "/api/v2/conversations/calls/{conversationId}"),
     ("PATCH", "/api/v2/conversations/calls/{conversationId}"),
+    (
+        "PATCH",
+        "/api/v2/conversations/{conversationId}/participants/{participantId}",
+    ),
+    (
+        "PATCH",
+        "/api/v2/conversations/calls/{conversationId}/participants/{participantId}/user/{userId}",
+    ),
     (
         "PATCH",
         "/api/v2/conversations/calls/{conversationId}/participants/{participantId}",

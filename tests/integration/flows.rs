@@ -145,22 +145,17 @@ fn a_row_whose_dial_fails_runs_its_hang_up_only_if_it_says_so_and_the_others_go_
 
 #[test]
 fn waiting_for_the_pacer_is_not_a_timeout_and_slots_go_in_arrival_order() {
-    // 12 rows all at once, one request every 100 ms, and a step timeout of 400 ms: the last
-    // dials wait 1.1 s for their turn. That is queueing in callplan, not the provider's
-    // slowness: no row times out, and nothing says a request may have reached the provider.
+    // 12 rows all at once, one request every 250 ms, and a step timeout of 1 s: the last dials
+    // wait 2.75 s for their turn. That is queueing in callplan, not the provider's slowness:
+    // no row times out, and nothing says a request may have reached the provider.
     let sb = sandbox(Config {
         time_scale: 0.001,
         ..Config::default()
     });
     let plan = PlanFile::new(
-        &flow_plan(
-            12,
-            "{ requests: 10, per: 1s }",
-            "defaults:\n  timeout: 400ms\n",
-        )
-        .replace(
+        &flow_plan(12, "{ requests: 4, per: 1s }", "defaults:\n  timeout: 1s\n").replace(
             "until: connected, timeout: 10s",
-            "until: connected, timeout: 300ms",
+            "until: connected, timeout: 900ms",
         ),
     );
     std::fs::write(plan.dir().join("rows.csv"), rows_csv(12)).expect("written");
@@ -192,7 +187,7 @@ fn waiting_for_the_pacer_is_not_a_timeout_and_slots_go_in_arrival_order() {
         .map(|s| s["queued_ms"].as_u64().expect("queued_ms"))
         .sum();
     assert!(
-        queued >= 1_000,
+        queued >= 2_500,
         "queue times account for the waiting: {queued} ms"
     );
 }
@@ -223,7 +218,7 @@ fn stalled_dial_then_resume(processed: bool) -> (crate::Output, Value, Vec<Value
         )
         .replace(
             "        expect: [ response.status == 200 ]\n",
-            "        expect: [ response.status == 200 ]\n        timeout: 500ms\n",
+            "        expect: [ response.status == 200 ]\n        timeout: 2s\n",
         ),
     );
     std::fs::write(plan.dir().join("rows.csv"), rows_csv(1)).expect("written");

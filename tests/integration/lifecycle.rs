@@ -635,3 +635,41 @@ fn a_second_run_on_a_journal_in_use_is_refused_before_anything_is_sent() {
     let out = plan.run_against(&sb, &["--journal", "journal.jsonl"], &[]);
     assert_exit(&out, 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Faults that speak the vendor's errors.
+
+#[test]
+fn a_missing_permissions_fault_names_the_permission_and_the_hint_names_what_the_action_needs() {
+    let mut params = serde_json::Map::new();
+    params.insert("permissions".into(), "[conversation:call:add]".into());
+    let sb = sandbox(Config {
+        faults: vec![Fault {
+            status: Some(403),
+            count: 10,
+            error: Some(callplan::sandbox::config::FaultError {
+                code: Some("missing.permissions".into()),
+                message: Some(
+                    "Unable to perform the requested action. You are missing the following permission(s): {permissions}"
+                        .into(),
+                ),
+                message_params: params,
+                ..Default::default()
+            }),
+            ..Fault::new(PLACE, FaultKind::Status)
+        }],
+        ..crate::fast_config()
+    });
+    let plan = PlanFile::new(&genesys_plan("permissions", ONE_DIAL));
+    let out = plan.run_against(&sb, &[], &[]);
+    assert_exit(&out, 1);
+    let dial = assert_step(&out, "dial", "ERROR");
+    assert!(
+        dial.contains("missing.permissions") && dial.contains("[conversation:call:add]"),
+        "{dial}"
+    );
+    assert!(
+        dial.contains("`calls.create_for_user` needs one of `conversation:agentlessCall:add`, `conversation:call:add`"),
+        "{dial}"
+    );
+}

@@ -123,7 +123,8 @@ pub const ACTIONS: &[ActionSpec] = &[
     )
     .needs_user()
     .dials(&["phoneNumber"])
-    .exactly_one_of(CALL_DESTINATIONS),
+    .exactly_one_of(CALL_DESTINATIONS)
+    .needs(&["conversation:conference:add"]),
     ActionSpec::new(
         "calls.create_for_user",
         Method::Post,
@@ -133,7 +134,8 @@ pub const ACTIONS: &[ActionSpec] = &[
         CREATE_CALL_FOR_USER,
     )
     .dials(&["phoneNumber"])
-    .exactly_one_of(CALL_DESTINATIONS),
+    .exactly_one_of(CALL_DESTINATIONS)
+    .needs(&["conversation:agentlessCall:add", "conversation:call:add"]),
     ActionSpec::new(
         "calls.get",
         Method::Get,
@@ -185,7 +187,8 @@ pub const ACTIONS: &[ActionSpec] = &[
         Effect::Idempotent,
         &[CONVERSATION_ID],
     )
-    .needs_user(),
+    .needs_user()
+    .needs(&["conversation:communication:disconnect"]),
     ActionSpec::new(
         "calls.hang_up",
         Method::Get,
@@ -202,7 +205,8 @@ pub const ACTIONS: &[ActionSpec] = &[
             ),
         ],
     )
-    .hangs_up(),
+    .hangs_up()
+    .needs(&["conversation:participant:wrapup", "conversation:call:record", "conversation:communication:disconnect"]),
     ActionSpec::new(
         "participants.update",
         Method::Patch,
@@ -228,7 +232,8 @@ pub const ACTIONS: &[ActionSpec] = &[
             p("muted", T::Boolean, In::Body, "Mute or unmute."),
             p("recording", T::Boolean, In::Body, "Start or stop recording."),
         ],
-    ),
+    )
+    .needs(&["conversation:participant:wrapup", "conversation:call:record", "conversation:communication:disconnect"]),
     ActionSpec::new(
         "conversations.disconnect",
         Method::Post,
@@ -236,7 +241,8 @@ pub const ACTIONS: &[ActionSpec] = &[
         "Tear a whole conversation down (202): Genesys's teardown for stuck conversations, \"not intended to be the normal way of ending interactions\"; hang up with `calls.hang_up`.",
         Effect::Idempotent,
         &[CONVERSATION_ID],
-    ),
+    )
+    .needs(&["conversation:communication:disconnect"]),
     ActionSpec::new(
         "external_contacts.create",
         Method::Post,
@@ -244,7 +250,8 @@ pub const ACTIONS: &[ActionSpec] = &[
         "Create an external contact (`ExternalContact`).",
         Effect::Creates,
         external_contact_body!(),
-    ),
+    )
+    .needs(&["relate:contact:add", "externalContacts:contact:add"]),
     ActionSpec::new(
         "external_contacts.get",
         Method::Get,
@@ -252,7 +259,8 @@ pub const ACTIONS: &[ActionSpec] = &[
         "Read an external contact.",
         Effect::Idempotent,
         &[CONTACT_ID, EXPAND],
-    ),
+    )
+    .needs(&["relate:contact:view", "externalContacts:contact:view"]),
     ActionSpec::new(
         "external_contacts.update",
         Method::Put,
@@ -284,7 +292,8 @@ pub const ACTIONS: &[ActionSpec] = &[
             ),
             EXPAND,
         ],
-    ),
+    )
+    .needs(&["relate:contact:view", "externalContacts:contact:view"]),
     ActionSpec::new(
         "external_contacts.delete",
         Method::Delete,
@@ -292,7 +301,8 @@ pub const ACTIONS: &[ActionSpec] = &[
         "Delete an external contact.",
         Effect::Idempotent,
         &[CONTACT_ID],
-    ),
+    )
+    .needs(&["relate:contact:delete", "externalContacts:contact:delete"]),
     ActionSpec::new(
         "callbacks.create",
         Method::Post,
@@ -354,7 +364,8 @@ pub const ACTIONS: &[ActionSpec] = &[
         ],
     )
     .dials(&["callbackNumbers"])
-    .exactly_one_of(&["queueId", "routingData"]),
+    .exactly_one_of(&["queueId", "routingData"])
+    .needs(&["conversation:callback:create"]),
     ActionSpec::new(
         "users.get",
         Method::Get,

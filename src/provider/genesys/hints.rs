@@ -44,33 +44,41 @@ pub(crate) fn hint(code: &str, status: u16, message: &str, cx: &Context) -> Opti
             )
         }
         "missing.permissions" | "missing.any.permissions" => {
-            let any = code == "missing.any.permissions";
-            let where_ = "to a role of its OAuth client (client credentials) or of the token's \
+            let named = {
+                let any = code == "missing.any.permissions";
+                let where_ = "to a role of its OAuth client (client credentials) or of the token's \
                           user (user token)";
-            match permissions(message).as_slice() {
-                [] => format!(
-                    "provider `{p}` lacks a permission named in the message: add it {where_}"
-                ),
-                [one] => format!("provider `{p}` lacks the permission `{one}`: add it {where_}"),
-                many => {
-                    let list = many
-                        .iter()
-                        .map(|m| format!("`{m}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    if any {
-                        format!(
-                            "provider `{p}` needs one of the permissions {list}: add one {where_}"
-                        )
-                    } else {
-                        format!("provider `{p}` lacks the permissions {list}: add them {where_}")
+                match permissions(message).as_slice() {
+                    [] => format!(
+                        "provider `{p}` lacks a permission named in the message: add it {where_}"
+                    ),
+                    [one] => {
+                        format!("provider `{p}` lacks the permission `{one}`: add it {where_}")
+                    }
+                    many => {
+                        let list = many
+                            .iter()
+                            .map(|m| format!("`{m}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        if any {
+                            format!(
+                                "provider `{p}` needs one of the permissions {list}: add one {where_}"
+                            )
+                        } else {
+                            format!(
+                                "provider `{p}` lacks the permissions {list}: add them {where_}"
+                            )
+                        }
                     }
                 }
-            }
+            };
+            format!("{named}{}", needs(cx.action))
         }
         "not.authorized" => format!(
-            "the role of provider `{p}`'s OAuth client (or of the token's user) lacks access for `{}`: check the role's permissions and divisions",
-            cx.action
+            "the role of provider `{p}`'s OAuth client (or of the token's user) lacks access for `{}`: check the role's permissions and divisions{}",
+            cx.action,
+            needs(cx.action)
         ),
         "invalid_client" => format!(
             "the client id or secret of provider `{p}` are wrong, or the OAuth client belongs to another region: check `auth.client_id`, `auth.client_secret` and `region` (or `login_url`)"
@@ -185,6 +193,19 @@ fn with_params(body: &Value) -> Option<String> {
         }
     }
     Some(text)
+}
+
+/// What the catalogue says an action needs: "; `calls.create_for_user` needs one of …".
+fn needs(action: &str) -> String {
+    let Some(spec) = crate::provider::ProviderKind::GenesysCloud.action(action) else {
+        return String::new();
+    };
+    let list: Vec<String> = spec.permissions.iter().map(|p| format!("`{p}`")).collect();
+    match list.as_slice() {
+        [] => String::new(),
+        [one] => format!("; `{action}` needs {one}"),
+        many => format!("; `{action}` needs one of {}", many.join(", ")),
+    }
 }
 
 #[cfg(test)]
