@@ -1,10 +1,11 @@
 //! Plans: reading a file, checking it (YAML, version, schema, semantics), and the validated model.
 //!
-//! The pipeline: read the bytes (size, UTF-8) → parse YAML (serde_yaml, which also refuses alias
-//! bombs and deep recursion) → read `version` before anything else → map every node to its
-//! position (saphyr-parser) → validate against the committed JSON Schema → deserialize the raw
-//! types → semantic checks → [`model::Plan`].
+//! The pipeline: read the bytes (at most [`MAX_PLAN_BYTES`], UTF-8) → refuse deep nesting and
+//! alias bombs before they cost anything ([`budget`]) → parse YAML (serde_yaml) → read `version`
+//! before anything else → map every node to its position (saphyr-parser) → validate against the
+//! committed JSON Schema → deserialize the raw types → semantic checks → [`model::Plan`].
 
+pub mod budget;
 pub mod check;
 pub mod model;
 pub mod raw;
@@ -208,8 +209,10 @@ fn parse(source: &Source) -> Result<(Value, SourceMap<'_>), Diagnostic> {
             .at(Some(source.span_at(1, 1, 1)))
             .help("a plan starts with `version: 1`, a `name`, `providers` and `steps`; see plans/ for examples"));
     }
-    // libyaml-based parsing gives the syntax error positions users know from other tools, and
-    // refuses alias bombs ("repetition limit") and deep recursion before they cost anything.
+    // libyaml's time grows with the square of the flow nesting and serde_yaml expands aliases
+    // without counting nodes: both limits are enforced on the text first.
+    budget::check(source)?;
+    // libyaml-based parsing gives the syntax error positions users know from other tools.
     let mut yaml: serde_yaml::Value = match serde_yaml::from_str(&source.text) {
         Ok(yaml) => yaml,
         Err(e) => {
