@@ -70,6 +70,21 @@ pub(crate) fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
+/// Reads `reader` to its end when it holds at most `limit` bytes; `Ok(None)` when it holds more.
+/// Never reads more than `limit + 1` bytes, so a pipe or a device such as `/dev/zero` costs no
+/// more than a file at the limit.
+pub(crate) fn read_capped(
+    reader: impl std::io::Read,
+    limit: u64,
+) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
 /// Why a plan file could not be read, with its text when there is some to show.
 pub type ReadError = (Diagnostic, Option<Box<Source>>);
 
@@ -94,13 +109,14 @@ impl From<Diagnostic> for Unreadable {
 
 fn read_inner(path: &Path) -> Result<Source, Unreadable> {
     let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         Diagnostic::error(
             "io.read",
             format!("cannot read plan `{shown}`: {}", io_reason(&e)),
         )
         .help("check the path; `callplan check` takes plan files, e.g. `plans/*.yaml`")
-    })?;
+    };
+    let meta = std::fs::metadata(path).map_err(cannot)?;
     if meta.is_dir() {
         return Err(Diagnostic::error(
             "io.read",
@@ -112,24 +128,31 @@ fn read_inner(path: &Path) -> Result<Source, Unreadable> {
         ))
         .into());
     }
-    if meta.len() > MAX_PLAN_BYTES {
-        return Err(Diagnostic::error(
+    let too_large = |what: String| {
+        Diagnostic::error(
             "io.too-large",
             format!(
-                "plan `{shown}` is {:.1} MiB; plans are limited to {} MiB",
-                meta.len() as f64 / (1024.0 * 1024.0),
+                "plan `{shown}` is {what}; plans are limited to {} MiB",
                 MAX_PLAN_BYTES / (1024 * 1024)
             ),
         )
         .help("put long contact lists in a CSV or JSONL file and read it with `for_each`")
-        .into());
+    };
+    // A regular file says its size; a pipe, a FIFO or a device does not, and is read up to the
+    // limit below.
+    if meta.len() > MAX_PLAN_BYTES {
+        let mib = meta.len() as f64 / (1024.0 * 1024.0);
+        return Err(too_large(format!("{mib:.1} MiB")).into());
     }
-    let bytes = std::fs::read(path).map_err(|e| {
-        Diagnostic::error(
-            "io.read",
-            format!("cannot read plan `{shown}`: {}", io_reason(&e)),
-        )
-    })?;
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let bytes = read_capped(file, MAX_PLAN_BYTES)
+        .map_err(cannot)?
+        .ok_or_else(|| {
+            too_large(format!(
+                "larger than {} MiB",
+                MAX_PLAN_BYTES / (1024 * 1024)
+            ))
+        })?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Source::new(path, text)),
         Err(e) => {
