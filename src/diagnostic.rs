@@ -132,11 +132,18 @@ pub enum Format {
 }
 
 /// Renders diagnostics of one file. `source` is the file's text when it could be read.
+///
+/// The text is split into lines once, so rendering takes time linear in the text plus the
+/// output, however many diagnostics point into it.
 pub fn render(diagnostics: &[Diagnostic], source: Option<&str>, format: Format) -> String {
     let mut out = String::new();
+    let lines: Vec<&str> = match (format, source) {
+        (Format::Human, Some(text)) => text.lines().collect(),
+        _ => Vec::new(),
+    };
     for d in diagnostics {
         match format {
-            Format::Human => render_human(&mut out, d, source),
+            Format::Human => render_human(&mut out, d, &lines),
             Format::Json => {
                 // Serializing these plain structs cannot fail.
                 out.push_str(&serde_json::to_string(d).unwrap_or_default());
@@ -148,7 +155,7 @@ pub fn render(diagnostics: &[Diagnostic], source: Option<&str>, format: Format) 
     out
 }
 
-fn render_human(out: &mut String, d: &Diagnostic, source: Option<&str>) {
+fn render_human(out: &mut String, d: &Diagnostic, lines: &[&str]) {
     let severity = match d.severity {
         Severity::Error => "error",
         Severity::Warning => "warning",
@@ -170,7 +177,7 @@ fn render_human(out: &mut String, d: &Diagnostic, source: Option<&str>) {
         span.line,
         span.col
     );
-    let line_text = source.and_then(|s| s.lines().nth(span.line.saturating_sub(1)));
+    let line_text = span.line.checked_sub(1).and_then(|i| lines.get(i));
     if let Some(text) = line_text {
         let text = text.trim_end_matches('\r');
         let _ = writeln!(out, "{pad} |");

@@ -75,8 +75,42 @@ pub enum Problem {
 /// with the environment's own globals (`uuid`, `range`, …) left out.
 pub type Names = BTreeSet<String>;
 
+/// Operators, filters, lookups and calls a template or expression may hold in all.
+///
+/// minijinja parses a chain of them (`a ~ a ~ …`, `x | f | f …`, `a.b.c…`) into a tree as deep
+/// as the chain is long, and walks that tree recursively: a few thousand overflow the stack (in
+/// `Expr::as_const` when compiling). Counting every operator character and word of the text is
+/// more than the longest chain can be, so staying under this keeps any chain short; real
+/// templates hold a few dozen.
+pub const MAX_OPERATORS: usize = 512;
+
+fn operators(text: &str) -> usize {
+    let symbols = text
+        .bytes()
+        .filter(|b| b"~+-*/%|.[(<>=!".contains(b))
+        .count();
+    let words = text
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .filter(|w| matches!(*w, "and" | "or" | "not" | "in" | "is" | "if" | "else"))
+        .count();
+    symbols + words
+}
+
+fn too_complex(text: &str) -> Result<(), Problem> {
+    if operators(text) > MAX_OPERATORS {
+        return Err(Problem::Syntax {
+            message: format!(
+                "the template holds more than {MAX_OPERATORS} operators, filters and lookups; split it into several values"
+            ),
+            snippet: None,
+        });
+    }
+    Ok(())
+}
+
 /// Checks a template (`{{ … }}` text) and returns the names it reads.
 pub fn check_template(env: &Environment<'static>, text: &str) -> Result<Names, Problem> {
+    too_complex(text)?;
     let template = env.template_from_str(text).map_err(|e| syntax(&e, text))?;
     let names = without_globals(env, template.undeclared_variables(true));
     probe(text, false)?;
@@ -85,6 +119,7 @@ pub fn check_template(env: &Environment<'static>, text: &str) -> Result<Names, P
 
 /// Checks an expression (`response.status == 200`) and returns the names it reads.
 pub fn check_expression(env: &Environment<'static>, text: &str) -> Result<Names, Problem> {
+    too_complex(text)?;
     let expr = env.compile_expression(text).map_err(|e| syntax(&e, text))?;
     let names = without_globals(env, expr.undeclared_variables(true));
     probe(text, true)?;
@@ -194,5 +229,19 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert!(check_expression(&env, "response.status == 200").is_ok());
+    }
+
+    #[test]
+    fn refuses_operator_chains_that_would_overflow_the_stack() {
+        let env = environment();
+        let chain = format!("{{{{ {} }}}}", vec!["vars.a"; 40_000].join(" ~ "));
+        match check_template(&env, &chain) {
+            Err(Problem::Syntax { message, .. }) => assert!(message.contains("more than 512")),
+            other => panic!("unexpected {other:?}"),
+        }
+        let expression = vec!["1"; 10_000].join(" + ");
+        assert!(check_expression(&env, &expression).is_err());
+        let long_but_plain = format!("{{{{ vars.a }}}} {}", "text ".repeat(10_000));
+        assert!(check_template(&env, &long_but_plain).is_ok());
     }
 }

@@ -47,15 +47,67 @@ pub enum ResolveError {
     Template(String),
 }
 
-/// Reads a dotenv file.
+/// `--env-file` holds a handful of credentials; anything larger is refused before it is read.
+const MAX_ENV_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads a dotenv file (at most [`MAX_ENV_FILE_BYTES`]). Errors name the line and the key,
+/// never the value: the file holds secrets, and dotenvy's own message quotes the whole line.
 pub(super) fn env_file(path: &Path) -> Result<HashMap<String, String>, ResolveError> {
     let fail = |message: String| ResolveError::EnvFile {
         path: path.display().to_string(),
         message,
     };
-    let iter = dotenvy::from_path_iter(path).map_err(|e| fail(e.to_string()))?;
-    iter.map(|item| item.map_err(|e| fail(e.to_string())))
+    let unreadable = |e: std::io::Error| fail(crate::plan::io_reason(&e));
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let bytes = crate::plan::read_capped(file, MAX_ENV_FILE_BYTES)
+        .map_err(unreadable)?
+        .ok_or_else(|| {
+            fail(format!(
+                "larger than {} MiB; an env file holds `NAME=value` lines",
+                MAX_ENV_FILE_BYTES / (1024 * 1024)
+            ))
+        })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let line = line_of(&e.as_bytes()[..e.utf8_error().valid_up_to()]);
+        fail(format!("line {line}: not UTF-8 text"))
+    })?;
+    dotenvy::from_read_iter(text.as_bytes())
+        .map(|item| {
+            item.map_err(|e| match e {
+                dotenvy::Error::LineParse(bad, _) => fail(line_parse_message(&text, &bad)),
+                dotenvy::Error::Io(e) => unreadable(e),
+                // Substitution reads the environment; its error names a variable, not a value.
+                other => fail(other.to_string()),
+            })
+        })
         .collect()
+}
+
+/// 1-based line number of the end of `before`.
+fn line_of(before: &[u8]) -> usize {
+    before.iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// Where a dotenv line that does not parse is, and its key when it has one.
+fn line_parse_message(text: &str, bad: &str) -> String {
+    // dotenvy hands back the offending entry (several lines for a quoted value that spans them,
+    // or one never closed): the message names the line the entry starts on.
+    let at = text.find(bad).unwrap_or(0);
+    let line = line_of(&text.as_bytes()[..at]);
+    let key = bad
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_start_matches("export ").trim())
+        .filter(|k| {
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        });
+    match key {
+        Some(key) => format!(
+            "line {line}: the value of `{key}` does not parse (check its quotes and escapes)"
+        ),
+        None => format!("line {line}: expected `NAME=value`"),
+    }
 }
 
 /// `vars` with `CALLPLAN_VAR_<NAME>` and then `--var name=value` applied (values are strings;
@@ -426,5 +478,35 @@ mod tests {
         assert_eq!(sole_secret("{{secrets.x}}"), Some("x"));
         assert_eq!(sole_secret("Bearer {{ secrets.x }}"), None);
         assert_eq!(sole_secret("{{ vars.x }}"), None);
+    }
+
+    #[test]
+    fn env_file_errors_name_the_line_and_key_never_the_value() {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        std::io::Write::write_all(
+            &mut file,
+            b"# credentials\nGOOD=1\nAPI_TOKEN='s3cr3t-value\n",
+        )
+        .expect("write");
+        let err = env_file(file.path())
+            .expect_err("unterminated quote")
+            .to_string();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("`API_TOKEN`"), "{err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+
+    #[test]
+    fn env_file_reads_values_and_refuses_a_device_without_end() {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        std::io::Write::write_all(&mut file, b"A=1\nexport B=\"two\"\n").expect("write");
+        let vars = env_file(file.path()).expect("valid");
+        assert_eq!(vars.get("B").map(String::as_str), Some("two"));
+        if Path::new("/dev/zero").exists() {
+            let err = env_file(Path::new("/dev/zero"))
+                .expect_err("endless")
+                .to_string();
+            assert!(err.contains("larger than 1 MiB"), "{err}");
+        }
     }
 }

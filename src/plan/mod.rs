@@ -1,10 +1,11 @@
 //! Plans: reading a file, checking it (YAML, version, schema, semantics), and the validated model.
 //!
-//! The pipeline: read the bytes (size, UTF-8) → parse YAML (serde_yaml, which also refuses alias
-//! bombs and deep recursion) → read `version` before anything else → map every node to its
-//! position (saphyr-parser) → validate against the committed JSON Schema → deserialize the raw
-//! types → semantic checks → [`model::Plan`].
+//! The pipeline: read the bytes (at most [`MAX_PLAN_BYTES`], UTF-8) → refuse deep nesting and
+//! alias bombs before they cost anything ([`budget`]) → parse YAML (serde_yaml) → read `version`
+//! before anything else → map every node to its position (saphyr-parser) → validate against the
+//! committed JSON Schema → deserialize the raw types → semantic checks → [`model::Plan`].
 
+pub mod budget;
 pub mod check;
 pub mod model;
 pub mod raw;
@@ -69,6 +70,21 @@ pub(crate) fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
+/// Reads `reader` to its end when it holds at most `limit` bytes; `Ok(None)` when it holds more.
+/// Never reads more than `limit + 1` bytes, so a pipe or a device such as `/dev/zero` costs no
+/// more than a file at the limit.
+pub(crate) fn read_capped(
+    reader: impl std::io::Read,
+    limit: u64,
+) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
+}
+
 /// Why a plan file could not be read, with its text when there is some to show.
 pub type ReadError = (Diagnostic, Option<Box<Source>>);
 
@@ -93,13 +109,14 @@ impl From<Diagnostic> for Unreadable {
 
 fn read_inner(path: &Path) -> Result<Source, Unreadable> {
     let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         Diagnostic::error(
             "io.read",
             format!("cannot read plan `{shown}`: {}", io_reason(&e)),
         )
         .help("check the path; `callplan check` takes plan files, e.g. `plans/*.yaml`")
-    })?;
+    };
+    let meta = std::fs::metadata(path).map_err(cannot)?;
     if meta.is_dir() {
         return Err(Diagnostic::error(
             "io.read",
@@ -111,24 +128,31 @@ fn read_inner(path: &Path) -> Result<Source, Unreadable> {
         ))
         .into());
     }
-    if meta.len() > MAX_PLAN_BYTES {
-        return Err(Diagnostic::error(
+    let too_large = |what: String| {
+        Diagnostic::error(
             "io.too-large",
             format!(
-                "plan `{shown}` is {:.1} MiB; plans are limited to {} MiB",
-                meta.len() as f64 / (1024.0 * 1024.0),
+                "plan `{shown}` is {what}; plans are limited to {} MiB",
                 MAX_PLAN_BYTES / (1024 * 1024)
             ),
         )
         .help("put long contact lists in a CSV or JSONL file and read it with `for_each`")
-        .into());
+    };
+    // A regular file says its size; a pipe, a FIFO or a device does not, and is read up to the
+    // limit below.
+    if meta.len() > MAX_PLAN_BYTES {
+        let mib = meta.len() as f64 / (1024.0 * 1024.0);
+        return Err(too_large(format!("{mib:.1} MiB")).into());
     }
-    let bytes = std::fs::read(path).map_err(|e| {
-        Diagnostic::error(
-            "io.read",
-            format!("cannot read plan `{shown}`: {}", io_reason(&e)),
-        )
-    })?;
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let bytes = read_capped(file, MAX_PLAN_BYTES)
+        .map_err(cannot)?
+        .ok_or_else(|| {
+            too_large(format!(
+                "larger than {} MiB",
+                MAX_PLAN_BYTES / (1024 * 1024)
+            ))
+        })?;
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Source::new(path, text)),
         Err(e) => {
@@ -208,8 +232,10 @@ fn parse(source: &Source) -> Result<(Value, SourceMap<'_>), Diagnostic> {
             .at(Some(source.span_at(1, 1, 1)))
             .help("a plan starts with `version: 1`, a `name`, `providers` and `steps`; see plans/ for examples"));
     }
-    // libyaml-based parsing gives the syntax error positions users know from other tools, and
-    // refuses alias bombs ("repetition limit") and deep recursion before they cost anything.
+    // libyaml's time grows with the square of the flow nesting and serde_yaml expands aliases
+    // without counting nodes: both limits are enforced on the text first.
+    budget::check(source)?;
+    // libyaml-based parsing gives the syntax error positions users know from other tools.
     let mut yaml: serde_yaml::Value = match serde_yaml::from_str(&source.text) {
         Ok(yaml) => yaml,
         Err(e) => {

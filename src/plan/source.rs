@@ -56,7 +56,7 @@ pub struct Region {
 }
 
 impl Region {
-    fn from_yaml(span: &YamlSpan) -> Self {
+    pub(crate) fn from_yaml(span: &YamlSpan) -> Self {
         Region {
             line: span.start.line(),
             col: span.start.col(),
@@ -65,7 +65,7 @@ impl Region {
         }
     }
 
-    fn from_marker(m: &Marker) -> Self {
+    pub(crate) fn from_marker(m: &Marker) -> Self {
         Region {
             line: m.line(),
             col: m.col(),

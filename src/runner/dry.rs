@@ -149,7 +149,7 @@ pub fn requests(
             Some(source) => {
                 let mut shown = Vec::new();
                 let mut more = 0usize;
-                for (i, item) in items::iterate(source).enumerate() {
+                for (i, item) in items::for_step(step, source).enumerate() {
                     if i >= ITEMS_SHOWN {
                         more += 1;
                         continue;

@@ -34,7 +34,7 @@ impl State<'_> {
         source: &ForEachSource,
     ) -> Box<dyn Iterator<Item = items::Item> + Send> {
         let ForEachSource::Saved(template) = source else {
-            return items::iterate(source);
+            return items::for_step(step, source);
         };
         let context = minijinja::Value::from_pairs(self.context(place, step, None));
         let rendered = self

@@ -6,6 +6,7 @@ mod cli;
 mod flows;
 mod html_report;
 mod lifecycle;
+mod limits;
 mod reports;
 mod resume;
 mod robust;

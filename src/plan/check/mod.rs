@@ -1205,7 +1205,15 @@ impl<'a> Checker<'a> {
             }
         }
         if key == "csv" {
-            match csv::Reader::from_path(&path).and_then(|mut r| r.headers().cloned()) {
+            // A header row is short; the cap keeps a FIFO or a device from being read for ever.
+            let header = std::fs::File::open(&path)
+                .map_err(csv::Error::from)
+                .and_then(|f| {
+                    csv::Reader::from_reader(std::io::Read::take(f, 1024 * 1024))
+                        .headers()
+                        .cloned()
+                });
+            match header {
                 Ok(headers) => {
                     let columns: Vec<String> =
                         headers.iter().map(|h| h.trim().to_owned()).collect();
