@@ -717,8 +717,7 @@ impl State<'_> {
             Reconciled::Unknown { why, .. } => format!("unknown: {why}"),
         };
         if let Some(journal) = &self.run.journal {
-            let (journal, id, row) = (journal.clone(), key.0.clone(), key.1);
-            let _ = tokio::task::spawn_blocking(move || journal.reconciled(&id, row, &said)).await;
+            let _ = journal.reconciled(&key.0, key.1, &said).await;
         }
         match found {
             Reconciled::Placed(response, what) => {
@@ -772,7 +771,6 @@ impl State<'_> {
         let Some(journal) = &self.run.journal else {
             return;
         };
-        let (journal, id, item) = (journal.clone(), key.0.clone(), key.1);
         // The message goes along: a resume that finds this item done shows why it did not pass,
         // even if this run was killed before it printed it.
         let finished = journal::Finished {
@@ -780,11 +778,8 @@ impl State<'_> {
             saved: saved.clone(),
             message: result.message.clone(),
         };
-        let written = tokio::task::spawn_blocking(move || journal.done(&id, item, &finished)).await;
-        let problem = match written {
-            Ok(Ok(())) => return,
-            Ok(Err(e)) => e,
-            Err(e) => format!("journal: {e}"),
+        let Err(problem) = journal.done(&key.0, key.1, &finished).await else {
+            return;
         };
         self.run
             .sink
@@ -906,18 +901,11 @@ impl State<'_> {
                 return Ok(());
             }
             let dials = !step.action.dials.is_empty();
-            // The fsync runs off the runtime's thread, so other items' requests go out meanwhile.
-            let (journal, id, item) = (journal.clone(), key.0.clone(), key.1);
+            // The journal's writer thread syncs it; other items' requests go out meanwhile.
             let lookup = State::lookup_of(step, &with);
-            let at = SystemTime::now();
-            match tokio::task::spawn_blocking(move || {
-                journal.sending(&id, item, dials, &lookup, at)
-            })
-            .await
-            {
-                Ok(written) => written,
-                Err(e) => Err(format!("journal: {e}")),
-            }
+            journal
+                .sending(&key.0, key.1, dials, &lookup, SystemTime::now())
+                .await
         };
         let mut attempt = 0u32;
         loop {
