@@ -367,6 +367,59 @@ impl State<'_> {
         }
     }
 
+    /// Why a step cannot run because it reads a value that an earlier step did not save (it
+    /// failed, was skipped or did not run), if that is why its templates did not render. A
+    /// template that says what to do without it (`| default(…)`, `is defined`) renders, and the
+    /// step runs.
+    fn unsaved(&self, place: &Place<'_>, step: &Step) -> Option<String> {
+        fn strings<'v>(value: &'v serde_json::Value, out: &mut Vec<&'v str>) {
+            match value {
+                serde_json::Value::String(s) => out.push(s),
+                serde_json::Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+                serde_json::Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+                _ => {}
+            }
+        }
+        let mut sources = Vec::new();
+        step.with.values().for_each(|v| strings(v, &mut sources));
+        let reads = step
+            .condition
+            .iter()
+            .flat_map(|c| self.renderer.step_reads(c, true))
+            .chain(
+                sources
+                    .iter()
+                    .flat_map(|s| self.renderer.step_reads(s, false)),
+            );
+        for (id, name) in reads {
+            let Some(values) = place.steps.get(&id) else {
+                return Some(format!(
+                    "not run: it reads `steps.{id}.{name}`, and step `{id}` has not run"
+                ));
+            };
+            if !values.get_attr(&name).is_ok_and(|v| v.is_undefined()) {
+                continue;
+            }
+            let outcome = values
+                .get_attr("outcome")
+                .ok()
+                .and_then(|o| o.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            if outcome == Outcome::Passed.name() {
+                continue;
+            }
+            let how = match outcome.as_str() {
+                "skipped" => "was skipped".to_owned(),
+                "" => "did not run".to_owned(),
+                other => other.to_owned(),
+            };
+            return Some(format!(
+                "not run: it reads `steps.{id}.{name}`, which step `{id}` did not save (`{id}` {how}); write `| default(…)` where the step should run without it"
+            ));
+        }
+        None
+    }
+
     fn skip(&self, place: &Place<'_>, step: &Step, item: Option<usize>, reason: String) {
         let mut result = self.result(place, step, item);
         result.outcome = Outcome::Skipped;
@@ -389,6 +442,10 @@ impl State<'_> {
                 Some(Outcome::Skipped)
             }
             Ok(_) => None,
+            Err(_) if let Some(why) = self.unsaved(place, step) => {
+                self.skip(place, step, None, why);
+                Some(Outcome::Skipped)
+            }
             Err(e) => {
                 let mut result = self.result(place, step, None);
                 result.outcome = Outcome::Errored;
@@ -571,7 +628,7 @@ impl State<'_> {
         let context = self.context(place, step, item);
         let mut interrupted = self.run.interrupted.clone();
         let queue = Queue::default();
-        let attempt = self.attempts(step, &key, &queue, &context, &mut result);
+        let attempt = self.attempts(place, step, &key, &queue, &context, &mut result);
         let budget = match self.deadline {
             Some(d) if !step.always => step
                 .timeout
@@ -825,6 +882,7 @@ impl State<'_> {
     /// Renders, checks the guard, sends with retries, checks expectations, saves.
     async fn attempts(
         &self,
+        place: &Place<'_>,
         step: &Step,
         key: &journal::Key,
         queue: &Queue,
@@ -843,7 +901,12 @@ impl State<'_> {
                 Ok(v) => {
                     with.insert(name.clone(), v);
                 }
-                Err(e) => return fail(result, Outcome::Errored, format!("with.{name}: {e}")),
+                Err(e) => {
+                    return match self.unsaved(place, step) {
+                        Some(why) => fail(result, Outcome::Skipped, why),
+                        None => fail(result, Outcome::Errored, format!("with.{name}: {e}")),
+                    };
+                }
             }
         }
         let Some(connection) = self.run.connections.get(&step.provider) else {
@@ -1177,6 +1240,25 @@ impl State<'_> {
                 retriable: true,
             };
         }
+        // An answer of 400 or above is a failure, whatever else the expectations check, unless
+        // one of them says which status the step expects: a green run that dialed nobody
+        // (every answer a 429) is worse than a red one.
+        if status >= 400 && !step.expect.iter().any(|e| mentions_status(e)) {
+            return Tried::Failed {
+                failure: Failure::Status {
+                    status,
+                    retry_after: response.retry_after(),
+                },
+                outcome: Outcome::Errored,
+                message: format!(
+                    "{}; the expectations passed, but none of them mentions `response.status`",
+                    status_message(connection, &response)
+                ),
+                response: Some(response),
+                call,
+                retriable: true,
+            };
+        }
         Tried::Passed(response, call)
     }
 
@@ -1230,6 +1312,14 @@ async fn within<F: std::future::Future>(
             }
         }
     }
+}
+
+/// Whether an expectation reads the answer's status (then a 4xx or 5xx may be what it expects).
+fn mentions_status(expectation: &str) -> bool {
+    let squeezed: String = expectation.split_whitespace().collect();
+    squeezed.contains("response.status")
+        || squeezed.contains("response[\"status\"]")
+        || squeezed.contains("response['status']")
 }
 
 /// A duration as people write it, to the millisecond.

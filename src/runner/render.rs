@@ -409,6 +409,32 @@ impl Renderer {
         })
     }
 
+    /// The `steps.<id>.<name>` values a template or expression reads, as `(id, name)`.
+    pub fn step_reads(&self, source: &str, expression: bool) -> Vec<(String, String)> {
+        let names = if expression {
+            self.expression(source)
+                .map(|e| e.undeclared_variables(true))
+                .unwrap_or_default()
+        } else if crate::template::is_template(source) {
+            self.template(source)
+                .map(|t| t.undeclared_variables(true))
+                .unwrap_or_default()
+        } else {
+            return Vec::new();
+        };
+        let mut reads: Vec<(String, String)> = names
+            .iter()
+            .filter_map(|path| {
+                let mut parts = path.strip_prefix("steps.")?.splitn(3, '.');
+                let id = parts.next()?;
+                let name = parts.next()?;
+                Some((id.to_owned(), name.to_owned()))
+            })
+            .collect();
+        reads.sort();
+        reads
+    }
+
     /// Renders a string to text (URLs, headers, credentials).
     pub fn render_text(&self, source: &str, context: &Value) -> Result<String, RenderError> {
         let value = self.render_str(source, context)?;
@@ -472,6 +498,23 @@ mod tests {
                 .unwrap()
                 .is_true()
         );
+    }
+
+    #[test]
+    fn the_step_values_a_template_reads() {
+        let r = Renderer::new();
+        assert_eq!(
+            r.step_reads("{{ steps.dial.conversation_id }}/{{ vars.x }}", false),
+            vec![("dial".to_owned(), "conversation_id".to_owned())]
+        );
+        assert_eq!(
+            r.step_reads("steps.dial.outcome == 'passed' and steps.a.b.c", true),
+            vec![
+                ("a".to_owned(), "b".to_owned()),
+                ("dial".to_owned(), "outcome".to_owned())
+            ]
+        );
+        assert!(r.step_reads("plain text", false).is_empty());
     }
 
     #[test]
