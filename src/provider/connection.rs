@@ -157,11 +157,11 @@ pub struct Connection {
     paused_until: Mutex<Option<Instant>>,
 }
 
-/// A pacer for `requests` per `per`, without bursts: requests go out evenly spaced, so a
-/// provider's limit is never reached rather than reached and backed off from.
+/// A pacer for `requests` per `per`: a provider's limit is never reached rather than reached
+/// and backed off from, and a plan within it never waits.
 fn pacer(limit: Option<(u32, Duration)>) -> Option<Pacer> {
     let (requests, per) = limit?;
-    Pacer::new(requests, per, 1)
+    Pacer::new(requests, per)
 }
 
 /// Time a request spends waiting for its turn in callplan (the provider's pacing, a pause after

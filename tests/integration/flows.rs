@@ -145,8 +145,8 @@ fn a_row_whose_dial_fails_runs_its_hang_up_only_if_it_says_so_and_the_others_go_
 
 #[test]
 fn waiting_for_the_pacer_is_not_a_timeout_and_slots_go_in_arrival_order() {
-    // 12 rows all at once, one request every 250 ms, and a step timeout of 1 s: the last dials
-    // wait 2.75 s for their turn. That is queueing in callplan, not the provider's slowness:
+    // 12 rows all at once, four requests a second, and a step timeout of 1 s: the last four
+    // dials wait two windows (2.04 s) for their turn. That is queueing in callplan, not the provider's slowness:
     // no row times out, and nothing says a request may have reached the provider.
     let sb = sandbox(Config {
         time_scale: 0.001,
