@@ -6,7 +6,9 @@ use std::io::Write as _;
 use std::path::Path;
 
 use super::Exit;
-use crate::plan::raw::SCHEMA_ID;
+
+/// The schema's file name beside the plan, where the modeline points.
+pub(super) const SCHEMA_FILE: &str = "callplan.v1.schema.json";
 
 /// Which plan to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -20,14 +22,15 @@ pub enum Template {
 }
 
 impl Template {
-    /// The plan's text, modeline first.
+    /// The plan's text, modeline first: it points at the schema `init` writes beside the plan
+    /// (a path relative to the plan, which the YAML language server resolves offline).
     pub fn text(self) -> String {
         let body = match self {
             Template::Genesys => GENESYS,
             Template::Cxone => CXONE,
             Template::Http => HTTP,
         };
-        format!("# yaml-language-server: $schema={SCHEMA_ID}\n{body}")
+        format!("# yaml-language-server: $schema=./{SCHEMA_FILE}\n{body}")
     }
 
     /// The secrets' environment variables, for the message after writing.
@@ -69,9 +72,10 @@ pub(super) fn init(
         .and_then(|mut file| file.write_all(template.text().as_bytes()));
     match written {
         Ok(()) => {
+            let schema = write_schema(path);
             let _ = writeln!(
                 out,
-                "wrote {shown}\n\
+                "wrote {shown}\n{schema}\
                  next: callplan check {shown}\n      \
                  callplan run {shown} --sandbox      (the built-in sandbox; nothing leaves this machine)\n      \
                  callplan run {shown}                (for real: set {} first)",
@@ -87,6 +91,30 @@ pub(super) fn init(
             eprintln!("error: cannot write {shown}: {e}");
             Exit::Invalid
         }
+    }
+}
+
+/// Writes the plan format's schema beside the plan, where its modeline points; says what it did.
+/// A schema already there is kept when it is the same, and replaced when it is another version's
+/// (it is callplan's own generated file, never edited by hand).
+fn write_schema(plan: &Path) -> String {
+    let schema = plan
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join(SCHEMA_FILE);
+    let shown = schema.display();
+    let committed = crate::plan::schema::COMMITTED;
+    match std::fs::read_to_string(&schema) {
+        Ok(existing) if existing == committed => format!("kept {shown} (up to date)\n"),
+        _ => match crate::report::write_atomic(&schema, committed) {
+            Ok(()) => {
+                format!("wrote {shown} (the schema editors read through the plan's first line)\n")
+            }
+            Err(e) => format!(
+                "warning: cannot write {shown} ({e}); editors will not find the schema: `callplan schema > {shown}`\n"
+            ),
+        },
     }
 }
 
@@ -395,7 +423,7 @@ mod tests {
             let first = text.lines().next().unwrap_or_default();
             assert_eq!(
                 first,
-                "# yaml-language-server: $schema=https://callplan.dev/schemas/callplan.v1.schema.json"
+                "# yaml-language-server: $schema=./callplan.v1.schema.json"
             );
         }
     }

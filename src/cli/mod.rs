@@ -137,8 +137,9 @@ Exit codes: 0 written, 2 the file exists (use --force) or cannot be written.")]
   callplan schema > callplan.v1.schema.json
   callplan schema | jq '.properties | keys'
 
-Editors with the YAML language server read it from a plan's first line:
-  # yaml-language-server: $schema=https://callplan.dev/schemas/callplan.v1.schema.json")]
+Editors with the YAML language server read it from a plan's first line, by a path relative to
+the plan (`callplan init` writes the schema beside the plan and that line for you):
+  # yaml-language-server: $schema=./callplan.v1.schema.json")]
     Schema,
     /// Print a shell completion script to stdout.
     #[command(after_help = "Examples:

@@ -36,7 +36,7 @@ pub struct RunArgs {
     /// Stop launching steps after this long (`10m`), run the `always` steps, exit 1.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub(super) timeout: Option<Duration>,
-    /// Write a report: `json:PATH`, `junit:PATH`, `markdown:PATH` or `html:PATH`
+    /// Write a report: `json:PATH`, `jsonl:PATH`, `junit:PATH`, `markdown:PATH` or `html:PATH`
     /// (repeatable; adds to the plan's `report:` section).
     #[arg(long = "report", value_name = "FORMAT:PATH")]
     pub(super) reports: Vec<String>,
@@ -55,8 +55,9 @@ pub struct RunArgs {
     /// JSONL journal, fsynced, so that a killed run can be resumed.
     #[arg(long, value_name = "FILE")]
     pub(super) journal: Option<PathBuf>,
-    /// Resume from a journal: skip what finished (restoring saved values), report what was
-    /// sent but never confirmed instead of sending it again, run the rest; appends to it.
+    /// Resume from a journal: skip what finished (restoring saved values), ask the provider
+    /// about each create that was sent but never confirmed before counting or sending it
+    /// again, run the rest; appends to it.
     #[arg(long, value_name = "FILE", conflicts_with = "journal")]
     pub(super) resume: Option<PathBuf>,
     /// After Ctrl-C, SIGTERM or SIGHUP, how long the `always` steps may take in all.

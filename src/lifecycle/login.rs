@@ -185,7 +185,7 @@ fn hint(plan: &Plan, name: &str, error: &AuthError, failure: &Failure) -> String
                     &hints::Context {
                         provider: name,
                         action: "login",
-                        rate_limit: provider.rate_limit,
+                        rate_limit: provider.rate_limit.map(|l| (l.requests, l.per)),
                         retried: false,
                     },
                 )

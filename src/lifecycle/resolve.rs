@@ -118,8 +118,10 @@ pub(super) fn vars(
 ) -> Result<IndexMap<String, serde_json::Value>, ResolveError> {
     let mut vars = plan.vars.clone();
     for (name, value) in vars.iter_mut() {
-        let key = format!("CALLPLAN_VAR_{}", name.to_ascii_uppercase());
-        if let Ok(text) = std::env::var(&key) {
+        // The name as the plan writes it, or in upper case (the way environments are written).
+        let exact = std::env::var(format!("CALLPLAN_VAR_{name}"));
+        let upper = || std::env::var(format!("CALLPLAN_VAR_{}", name.to_ascii_uppercase()));
+        if let Ok(text) = exact.or_else(|_| upper()) {
             *value = serde_json::Value::String(text);
         }
     }
@@ -434,8 +436,13 @@ pub(super) fn provider_settings(
         // Genesys's client-credentials tokens are limited to 300 requests a minute by default;
         // a plan that says nothing is paced to that.
         rate_limit: provider.rate_limit.or_else(|| {
-            matches!(credentials, Credentials::GenesysClient { .. })
-                .then_some((300, Duration::from_secs(60)))
+            matches!(credentials, Credentials::GenesysClient { .. }).then_some(
+                crate::provider::pacing::Limit {
+                    requests: 300,
+                    per: Duration::from_secs(60),
+                    burst: None,
+                },
+            )
         }),
         credentials,
         timeout: provider.timeout,

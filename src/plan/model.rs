@@ -45,8 +45,8 @@ pub struct Provider {
     pub kind: ProviderKind,
     /// The settings as written (URLs and credentials are templates).
     pub config: raw::Provider,
-    /// `rate_limit`: requests per period.
-    pub rate_limit: Option<(u32, Duration)>,
+    /// `rate_limit`: requests per period, and the burst.
+    pub rate_limit: Option<crate::provider::pacing::Limit>,
     /// `timeout` of one request.
     pub timeout: Option<Duration>,
     /// How its login is retried: its `retry`, or `defaults.retry`, or [`RetryPolicy::login`].

@@ -442,8 +442,17 @@ pub struct RateLimit {
     pub requests: u32,
     /// Period
     ///
-    /// The period the limit applies to, e.g. `1m`.
+    /// The period the limit applies to, e.g. `1m`. No window of this length, wherever it
+    /// starts, holds more than `requests` requests.
     pub per: DurationText,
+    /// Burst
+    ///
+    /// For a provider that refills its budget evenly rather than per window: at most this many
+    /// requests at once, the rest spaced at the steady rate (`per / requests` apart). Without
+    /// it, requests leave as soon as the window allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub burst: Option<u32>,
 }
 
 /// Guard rails

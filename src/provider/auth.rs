@@ -305,10 +305,29 @@ pub(super) async fn token_request(
     request: reqwest::RequestBuilder,
     url: &str,
 ) -> Result<Token, AuthError> {
-    let response = request.send().await.map_err(|e| unreachable(url, &e))?;
+    // `-v`: the token request too, as the other requests are: its URL, never its form or
+    // headers (they hold the credentials), nor its answer's body (it holds the token).
+    let log = tracing::enabled!(target: super::connection::LOG, tracing::Level::DEBUG);
+    if log {
+        tracing::debug!(target: super::connection::LOG, "[login] POST {url}");
+    }
+    let started = std::time::Instant::now();
+    let response = request.send().await.map_err(|e| {
+        if log {
+            tracing::debug!(target: super::connection::LOG, "[login] POST {url}: no answer: {}", describe_transport(&e));
+        }
+        unreachable(url, &e)
+    })?;
     let status = response.status().as_u16();
     let headers = header_pairs(response.headers());
     let bytes = response.bytes().await.map_err(|e| unreachable(url, &e))?;
+    if log {
+        tracing::debug!(
+            target: super::connection::LOG,
+            "[login] POST {url} -> {status} in {:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
     let body: Value = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     if status != 200 {

@@ -134,7 +134,7 @@ pub struct Settings {
     pub timeout: Option<Duration>,
     /// Pacing: at most this many requests per period (the provider's `rate_limit`; Genesys
     /// client credentials default to the platform's 300 a minute per token).
-    pub rate_limit: Option<(u32, Duration)>,
+    pub rate_limit: Option<super::pacing::Limit>,
     /// How long after a create the provider's lookups are trusted to know it (resume's
     /// reconciliation believes "not placed" only then).
     pub reconcile_delay: Duration,
@@ -159,9 +159,8 @@ pub struct Connection {
 
 /// A pacer for `requests` per `per`: a provider's limit is never reached rather than reached
 /// and backed off from, and a plan within it never waits.
-fn pacer(limit: Option<(u32, Duration)>) -> Option<Pacer> {
-    let (requests, per) = limit?;
-    Pacer::new(requests, per)
+fn pacer(limit: Option<super::pacing::Limit>) -> Option<Pacer> {
+    Pacer::new(limit?)
 }
 
 /// Time a request spends waiting for its turn in callplan (the provider's pacing, a pause after
@@ -524,7 +523,7 @@ impl Connection {
 }
 
 /// The `tracing` target of request logs (`RUST_LOG=callplan::http=trace`).
-const LOG: &str = "callplan::http";
+pub(super) const LOG: &str = "callplan::http";
 
 /// How much of a body `-vv` shows.
 const EXCERPT_CHARS: usize = 1000;

@@ -1037,7 +1037,7 @@ impl State<'_> {
                     let cx = hints::Context {
                         provider: &step.provider,
                         action: step.action.name,
-                        rate_limit: provider.rate_limit,
+                        rate_limit: provider.rate_limit.map(|l| (l.requests, l.per)),
                         retried: step.retry.attempts > 1
                             && step
                                 .retry

@@ -210,7 +210,8 @@ fn paced_requests_never_meet_the_sandboxs_limit() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("plan.yaml"),
-        plan("", "{ requests: 20, per: 1s }", &dial_rows(4, "")),
+        // The sandbox refills its budget evenly and takes 2 at once: the plan says so.
+        plan("", "{ requests: 20, per: 1s, burst: 2 }", &dial_rows(4, "")),
     )
     .unwrap();
     std::fs::write(dir.path().join("rows.csv"), rows(30, |_| "")).unwrap();

@@ -487,6 +487,14 @@ fn verbose_logs_requests_to_stderr_with_secrets_masked() {
         !v.stderr.contains("request body"),
         "bodies need -vv\n{v:#?}"
     );
+    // The login too: its URL and answer, never its form or the token.
+    assert!(
+        v.stderr
+            .lines()
+            .any(|l| l.contains("[login] POST http://127.0.0.1:")
+                && l.contains("/_sandbox/oauth2/token -> 200 in ")),
+        "the token request\n{v:#?}"
+    );
 
     let vv = callplan_env(
         dir.path(),
@@ -541,17 +549,20 @@ fn every_init_template_checks_and_runs_green_on_the_sandbox() {
             "{init:#?}"
         );
         let text = std::fs::read_to_string(dir.path().join("smoke.yaml")).expect("written");
+        // The modeline resolves: it names the schema `init` wrote beside the plan, the one
+        // `callplan schema` prints.
+        let first = text.lines().next().unwrap_or_default();
+        let target = first
+            .strip_prefix("# yaml-language-server: $schema=")
+            .unwrap_or_else(|| panic!("{provider}: {first}"));
+        assert!(!target.contains("://"), "{provider}: {first}");
+        let schema = std::fs::read_to_string(dir.path().join(target)).expect("the schema");
         assert_eq!(
-            text.lines().next(),
-            Some(
-                format!(
-                    "# yaml-language-server: $schema={}",
-                    callplan::plan::raw::SCHEMA_ID
-                )
-                .as_str()
-            ),
+            schema,
+            callplan_env(dir.path(), &["schema"], &[]).stdout,
             "{provider}"
         );
+        assert!(init.stdout.contains("callplan.v1.schema.json"), "{init:#?}");
         let check = callplan_env(dir.path(), &["check", "smoke.yaml"], &[]);
         assert_exit(&check, 0);
         assert!(!check.stdout.contains("warning"), "{provider}: {check:#?}");

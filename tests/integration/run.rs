@@ -1380,6 +1380,65 @@ fn a_var_that_is_not_e164_fails_the_dial_with_a_message() {
 }
 
 #[test]
+fn vars_come_from_the_environment_in_either_case_and_var_flags_win() {
+    let plan = PlanFile::new(
+        r#"version: 1
+name: env-vars
+vars:
+  ticket_ref: none
+providers:
+  api:
+    type: http
+    base_url: https://api.example.com
+steps:
+  - id: get
+    provider: api
+    action: request
+    with: { method: GET, path: "/tickets/{{ vars.ticket_ref }}" }
+    save: { path: "{{ response.body.path }}" }
+"#,
+    );
+    let sb = sandbox(fast_config());
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+    let cases: [Case; 4] = [
+        (
+            &[("CALLPLAN_VAR_ticket_ref", "as-written")],
+            &[],
+            "as-written",
+        ),
+        (&[("CALLPLAN_VAR_TICKET_REF", "upper")], &[], "upper"),
+        (
+            &[
+                ("CALLPLAN_VAR_ticket_ref", "as-written"),
+                ("CALLPLAN_VAR_TICKET_REF", "upper"),
+            ],
+            &[],
+            "as-written",
+        ),
+        (
+            &[("CALLPLAN_VAR_TICKET_REF", "upper")],
+            &["--var", "ticket_ref=flag"],
+            "flag",
+        ),
+    ];
+    for (env, args, expected) in cases {
+        let mut all = vec!["--report", "json:r.json"];
+        all.extend_from_slice(args);
+        let out = plan.run_against(&sb, &all, env);
+        assert_exit(&out, 0);
+        let report: Value = serde_json::from_str(
+            &std::fs::read_to_string(plan.dir().join("r.json")).expect("the report"),
+        )
+        .expect("JSON");
+        assert_eq!(
+            report["steps"][0]["items"][0]["saved"]["path"],
+            format!("/api/tickets/{expected}"),
+            "{env:?} {args:?}\n{out:#?}"
+        );
+    }
+}
+
+#[test]
 fn an_undeclared_var_is_refused_with_a_suggestion() {
     let plan = one_dial("undeclared-var");
     let sb = sandbox(fast_config());

@@ -325,7 +325,11 @@ impl<'a> Checker<'a> {
             };
             let rate_limit = rate_limit.as_ref().and_then(|r| {
                 let per = self.duration(&r.per, &child(&child(&base, "rate_limit"), "per"))?;
-                Some((r.requests, per))
+                Some(crate::provider::pacing::Limit {
+                    requests: r.requests,
+                    per,
+                    burst: r.burst,
+                })
             });
             let timeout = timeout
                 .as_ref()
