@@ -12,6 +12,7 @@ mod resume;
 mod robust;
 mod run;
 mod sandbox_cxone;
+mod sandbox_cxone_sdk;
 mod sandbox_faults;
 mod sandbox_genesys;
 mod sandbox_http;
