@@ -186,10 +186,10 @@ fn contact_statuses(events: &[Value]) -> Vec<(String, bool, Option<String>)> {
         .map(|e| {
             (
                 e["Status"].as_str().expect("Status").to_owned(),
-                match e["FinalState"].as_str().expect("FinalState is a string") {
-                    "True" => true,
-                    "False" => false,
-                    other => panic!("FinalState {other:?} is not True or False"),
+                {
+                    let flag = e["FinalState"].as_str().expect("FinalState is a string");
+                    assert!(["True", "False"].contains(&flag), "FinalState {flag:?}");
+                    flag == "True"
                 },
                 e.get("DisconnectCode")
                     .and_then(Value::as_str)
