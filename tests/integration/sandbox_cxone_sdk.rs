@@ -79,17 +79,21 @@ fn status_of(events: &[Value], status: &str) -> Option<Value> {
         .cloned()
 }
 
-/// The request log's entries.
-async fn logged(sb: &Sandbox) -> Vec<Value> {
-    let body: Value = sb
-        .http
-        .get(sb.url("/_sandbox/requests"))
+/// A GET without credentials, answered with JSON.
+async fn get_json(sb: &Sandbox, path: &str) -> Value {
+    sb.http
+        .get(sb.url(path))
         .send()
         .await
-        .expect("log")
+        .expect(path)
         .json()
         .await
-        .expect("json");
+        .expect("json")
+}
+
+/// The request log's entries.
+async fn logged(sb: &Sandbox) -> Vec<Value> {
+    let body = get_json(sb, "/_sandbox/requests").await;
     body["requests"].as_array().expect("requests").clone()
 }
 
@@ -348,15 +352,7 @@ async fn discovery_and_the_jwks_give_what_the_sdk_needs() {
             "{list}: {discovery}"
         );
     }
-    let jwks: Value = sb
-        .http
-        .get(sb.url("/auth/jwks"))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
+    let jwks = get_json(&sb, "/auth/jwks").await;
     let key = &jwks["keys"][0];
     assert_eq!((&key["kty"], &key["alg"]), (&json!("RSA"), &json!("RS256")));
     assert!(key["kid"].is_string() && key["n"].is_string() && key["e"].is_string());
@@ -421,15 +417,7 @@ async fn verified_claims(sb: &Sandbox, id_token: &str) -> Value {
     assert!(!parts[0].contains(['-', '_']), "{}", parts[0]);
     let header: Value = serde_json::from_slice(&b64url(parts[0])).expect("header");
     assert_eq!(header["alg"], "RS256");
-    let jwks: Value = sb
-        .http
-        .get(sb.url("/auth/jwks"))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
+    let jwks = get_json(sb, "/auth/jwks").await;
     let key = jwks["keys"]
         .as_array()
         .expect("keys")
@@ -534,19 +522,7 @@ async fn the_password_grant_id_token_is_rs256_with_the_claims_the_sdk_reads() {
     let mut config = crate::fast_config();
     config.cxone.business_unit = 4_600_777;
     let sb = Sandbox::start(config).await;
-    let response = sb
-        .http
-        .post(sb.url("/auth/token"))
-        .basic_auth("sandbox-app", Some("sandbox-app-secret"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", "sandbox-access-key"),
-            ("password", "sandbox-access-secret"),
-        ])
-        .send()
-        .await
-        .expect("login");
-    let body: Value = response.json().await.expect("json");
+    let body = sb.cxone_login().await;
     let claims = verified_claims(&sb, body["id_token"].as_str().expect("id_token")).await;
     assert_eq!(claims["tenantId"], Config::default().cxone.tenant_id);
     assert_eq!(claims["icBUId"], 4_600_777);

@@ -20,16 +20,27 @@ use serde_json::{Value, json};
 use super::{Error, Params, Result, Shared, authenticate, check_version};
 use crate::call::timestamp;
 
-/// The agent ids the sandbox knows: those of its access keys and public clients.
-fn known_agent(shared: &Shared, text: &str) -> Result<u64> {
+/// An authenticated request at a valid version about `agent`: one of the agents the sandbox
+/// knows (those of its access keys and public clients).
+fn agent_request(shared: &Shared, headers: &HeaderMap, version: &str, agent: &str) -> Result<u64> {
+    authenticate(shared, headers)?;
+    check_version(version)?;
     let cxone = &shared.config.cxone;
-    text.parse::<u64>()
+    agent
+        .parse::<u64>()
         .ok()
         .filter(|id| {
             cxone.access_keys.iter().any(|k| k.agent_id == *id)
                 || cxone.public_clients.iter().any(|c| c.agent_id == *id)
         })
         .ok_or_else(|| Error::new(StatusCode::NOT_FOUND, "NotFound", "Agent not found."))
+}
+
+/// An authenticated request at a valid version about a skill; its id.
+fn skill_request(shared: &Shared, headers: &HeaderMap, version: &str, skill: &str) -> Result<u64> {
+    authenticate(shared, headers)?;
+    check_version(version)?;
+    skill_id(skill)
 }
 
 /// A skill id: a positive integer.
@@ -53,9 +64,7 @@ pub(super) async fn agent_settings(
     headers: HeaderMap,
     Params((version, agent)): Params<(String, String)>,
 ) -> Result<Response> {
-    authenticate(&shared, &headers)?;
-    check_version(&version)?;
-    known_agent(&shared, &agent)?;
+    agent_request(&shared, &headers, &version, &agent)?;
     Ok(axum::Json(json!({
         "maxConferenceParties": 5,
         "maxClientVersion": 0,
@@ -78,9 +87,7 @@ pub(super) async fn indicators(
     headers: HeaderMap,
     Params((version, agent)): Params<(String, String)>,
 ) -> Result<Response> {
-    authenticate(&shared, &headers)?;
-    check_version(&version)?;
-    known_agent(&shared, &agent)?;
+    agent_request(&shared, &headers, &version, &agent)?;
     Ok(axum::Json(json!({ "indicators": [] })).into_response())
 }
 
@@ -154,9 +161,7 @@ pub(super) async fn skill(
     headers: HeaderMap,
     Params((version, skill)): Params<(String, String)>,
 ) -> Result<Response> {
-    authenticate(&shared, &headers)?;
-    check_version(&version)?;
-    let id = skill_id(&skill)?;
+    let id = skill_request(&shared, &headers, &version, &skill)?;
     Ok(axum::Json(json!({
         "skillId": id,
         "skillName": skill_name(id),
@@ -186,9 +191,7 @@ pub(super) async fn dispositions(
     headers: HeaderMap,
     Params((version, skill)): Params<(String, String)>,
 ) -> Result<Response> {
-    authenticate(&shared, &headers)?;
-    check_version(&version)?;
-    let id = skill_id(&skill)?;
+    let id = skill_request(&shared, &headers, &version, &skill)?;
     let list = dispositions_of();
     Ok(axum::Json(json!({
         "_links": { "self": format!("/inContactAPI/services/{version}/skills/{id}/dispositions") },
@@ -206,9 +209,7 @@ pub(super) async fn tags(
     headers: HeaderMap,
     Params((version, skill)): Params<(String, String)>,
 ) -> Result<Response> {
-    authenticate(&shared, &headers)?;
-    check_version(&version)?;
-    let id = skill_id(&skill)?;
+    let id = skill_request(&shared, &headers, &version, &skill)?;
     let tags = [(1, "Sandbox"), (2, "Smoke test")]
         .map(|(tag, name)| json!({ "tagId": tag, "tagName": name, "isActive": true, "notes": "" }));
     Ok(axum::Json(json!({
