@@ -128,6 +128,22 @@ fn default_agent_id() -> u64 {
     31_337
 }
 
+/// A CXone application that logs users in with the authorization code and PKCE (a browser or
+/// desktop agent client such as NICE's agent SDK): no secret.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicClient {
+    /// Client id (`client_id` on `/auth/authorize` and `/auth/token`).
+    pub id: String,
+    /// Where `/auth/authorize` may send the code; empty: any `http://127.0.0.1…` or
+    /// `http://localhost…` URI.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// The agent `/auth/authorize` signs in, at once: the sandbox has no login page.
+    #[serde(default = "default_agent_id")]
+    pub agent_id: u64,
+}
+
 /// NICE CXone settings.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -140,6 +156,8 @@ pub struct Cxone {
     pub clients: Vec<Client>,
     /// Access keys.
     pub access_keys: Vec<AccessKey>,
+    /// Applications that log in with the authorization code and PKCE.
+    pub public_clients: Vec<PublicClient>,
     /// Token lifetime (`expires_in`).
     #[serde(with = "humantime_serde")]
     pub token_lifetime: Duration,
@@ -298,6 +316,11 @@ impl Default for Cxone {
             access_keys: vec![AccessKey {
                 id: "sandbox-access-key".into(),
                 secret: "sandbox-access-secret".into(),
+                agent_id: default_agent_id(),
+            }],
+            public_clients: vec![PublicClient {
+                id: "sandbox-agent-app".into(),
+                redirect_uris: Vec::new(),
                 agent_id: default_agent_id(),
             }],
             token_lifetime: Duration::from_secs(3_600),

@@ -1,15 +1,22 @@
-//! NICE CXone: discovery, the access-key token, agent sessions, dialing, the event long poll,
-//! contacts, callbacks and spawned scripts; the active and completed contact listings in
-//! [`contacts`].
+//! NICE CXone: agent sessions, dialing, contacts, callbacks and spawned scripts. The rest is in
+//! files of their own: login and discovery in [`auth`] (its id_tokens signed in [`jwt`]), the
+//! event long poll in [`events`], the agent's and skills' settings in [`admin`], the active and
+//! completed contact listings in [`contacts`], and the case-insensitive paths in [`paths`].
 //!
-//! Contracts from `shared/reference/nice-cxone.md`. Where the reference marks a fact
+//! Contracts from `shared/reference/nice-cxone.md`, and for what NICE's own agent SDK sends and
+//! reads, `shared/reference/nice-cxone-agent-sdk.md`. Where the reference marks a fact
 //! UNCONFIRMED, the choice made here is the most plausible one and says so.
 
+mod admin;
+mod auth;
 mod contacts;
+mod events;
+mod jwt;
+pub(super) mod paths;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
@@ -21,11 +28,9 @@ use serde_json::{Value, json};
 
 use super::ledger::{Kind, Record, VendorName};
 use super::script::Outcome;
-use super::{
-    BodyError, Params, Shared, World as Everything, basic_credentials, bearer_token, form_body,
-    json_body, origin,
-};
+use super::{BodyError, Params, Shared, World as Everything, bearer_token, is_json, raw_body};
 use crate::call::{EndReason, Phase, timestamp};
+use events::disconnect_code;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -159,12 +164,6 @@ fn accepted(status: StatusCode, text: &'static str, body: Option<Value>) -> Resp
 // State
 
 #[derive(Debug, Clone)]
-struct Token {
-    agent_id: u64,
-    expires: Instant,
-}
-
-#[derive(Debug, Clone)]
 struct Session {
     id: String,
     agent_id: u64,
@@ -204,8 +203,9 @@ struct Contact {
 /// NICE CXone's share of the sandbox's state.
 #[derive(Debug, Default)]
 pub(super) struct World {
-    tokens: HashMap<String, Token>,
-    refresh_tokens: HashMap<String, u64>,
+    tokens: HashMap<String, auth::Token>,
+    refresh_tokens: HashMap<String, auth::Grant>,
+    codes: HashMap<String, auth::Code>,
     sessions: HashMap<String, Session>,
     active_sessions: HashMap<u64, String>,
     contacts: BTreeMap<u64, Contact>,
@@ -226,10 +226,16 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route(
             "/.well-known/openid-configuration",
-            get(openid_configuration),
+            get(auth::openid_configuration),
         )
-        .route("/.well-known/cxone-configuration", get(cxone_configuration))
-        .route("/auth/token", post(token))
+        .route(
+            "/.well-known/cxone-configuration",
+            get(auth::cxone_configuration),
+        )
+        .route("/auth/authorize", get(auth::authorize))
+        .route("/auth/token", post(auth::token))
+        .route("/auth/jwks", get(auth::jwks))
+        .route(paths::WHOAMI, post(auth::whoami))
         .route(&at("/agent-sessions"), post(start_session))
         .route(&at("/agent-sessions/join"), post(join_session))
         .route(&at("/agent-sessions/{sessionId}"), delete(end_session))
@@ -239,7 +245,7 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         )
         .route(
             &at("/agent-sessions/{sessionId}/get-next-event"),
-            get(next_event),
+            get(events::next_event),
         )
         .route(
             &at("/agent-sessions/{sessionId}/interactions/{contactId}/end"),
@@ -251,6 +257,41 @@ pub(super) fn routes() -> Router<Arc<Shared>> {
         .route(&at("/contacts/{contactId}/end"), post(end_contact))
         .route(&at("/queuecallback"), post(queue_callback))
         .route(&at("/scripts/start"), post(start_script))
+        .route(
+            &at("/agents/{agentId}/agent-settings"),
+            get(admin::agent_settings),
+        )
+        .route(&at("/agents/{agentId}/indicators"), get(admin::indicators))
+        .route(&at("/business-unit"), get(admin::business_unit))
+        .route(&at("/server-time"), get(admin::server_time))
+        .route(&at("/skills/{skillId}"), get(admin::skill))
+        .route(
+            &at("/skills/{skillId}/dispositions"),
+            get(admin::dispositions),
+        )
+        .route(&at("/skills/{skillId}/tags"), get(admin::tags))
+}
+
+/// A JSON body whatever its Content-Type label: NICE's agent SDK never sets one, so fetch
+/// labels its JSON `text/plain;charset=UTF-8`, and the platform takes it. A body that is not
+/// JSON is still refused: 400 when labelled JSON, 415 otherwise (UNCONFIRMED: the service's
+/// answer to a non-JSON body under another label; 415 is what ASP.NET Web API gives).
+async fn json_any_label(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Option<Value>, BodyError> {
+    let bytes = raw_body(shared, body).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+        if is_json(headers) {
+            BodyError::Malformed(e.to_string())
+        } else {
+            BodyError::NotJson
+        }
+    })
 }
 
 /// `v{N}.{M}`, as in `/inContactAPI/services/v34.0/`.
@@ -296,184 +337,21 @@ fn param(query: &HashMap<String, String>, body: &Option<Value>, name: &str) -> O
     })
 }
 
-fn flag(query: &HashMap<String, String>, body: &Option<Value>, name: &str) -> bool {
-    param(query, body, name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+/// A boolean parameter (`true`/`false`, any case, or a JSON boolean); false when absent.
+fn flag(query: &HashMap<String, String>, body: &Option<Value>, name: &str) -> Result<bool> {
+    match param(query, body, name) {
+        None => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") || v.is_empty() => Ok(false),
+        Some(v) => Err(Error::bad_request(
+            "InvalidParameter",
+            format!("{name} must be true or false, not `{v}`."),
+        )),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Discovery and login
-
-async fn openid_configuration(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
-    let base = origin(&headers, shared.addr);
-    axum::Json(json!({
-        "issuer": base,
-        "authorization_endpoint": format!("{base}/auth/authorize"),
-        "token_endpoint": format!("{base}/auth/token"),
-        "end_session_endpoint": format!("{base}/auth/authorize/logout"),
-        "jwks_uri": format!("{base}/auth/jwks"),
-        "userinfo_endpoint": format!("{base}/auth/userinfo"),
-        "scopes_supported": ["openid"],
-        "response_types_supported": ["code"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-    }))
-    .into_response()
-}
-
-async fn cxone_configuration(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response> {
-    let query = query_map(&query);
-    let tenant = query.get("tenantId").cloned().unwrap_or_default();
-    if !tenant.eq_ignore_ascii_case(&shared.config.cxone.tenant_id) {
-        return Err(Error::new(
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            "Unknown tenant.",
-        ));
-    }
-    let base = origin(&headers, shared.addr);
-    Ok(axum::Json(json!({
-        "private": false,
-        "area": "na1",
-        "cluster": "sbx1",
-        "domain": "niceincontact.com",
-        "acdDomain": "niceincontact.com",
-        "uhDomain": "nicecxone.com",
-        "globaldomain": "niceincontact.com",
-        "region": "na1",
-        "tenantId": shared.config.cxone.tenant_id,
-        "api_endpoint": base,
-        "auth_endpoint": base,
-        "ui_endpoint": base,
-    }))
-    .into_response())
-}
-
-/// An unsigned JWT (`alg: none`): clients read the id_token's claims (`tenantId`), they do not
-/// verify it; the sandbox has no signing key to publish.
-fn id_token(shared: &Shared, issuer: &str, client_id: &str, agent_id: u64) -> String {
-    use base64::Engine as _;
-    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    let config = &shared.config.cxone;
-    let header = json!({ "alg": "none", "typ": "JWT" });
-    let claims = json!({
-        "iss": issuer,
-        "sub": format!("user:{agent_id}"),
-        "aud": client_id,
-        "iat": now,
-        "exp": now + config.token_lifetime.as_secs(),
-        "tenantId": config.tenant_id,
-        "tenant": "callplan-sandbox",
-        "icBUId": config.business_unit,
-        "icClusterId": "SBX1",
-        "icAgentId": agent_id,
-        "name": format!("agent{agent_id}@sandbox.callplan.invalid"),
-    });
-    format!("{}.{}.", b64(&header), b64(&claims))
-}
-
-async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
-    token_inner(&shared, &headers, body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
-}
-
-async fn token_inner(shared: &Shared, headers: &HeaderMap, body: Body) -> Result<Response> {
-    let form = form_body(shared, headers, body)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge => Error::for_status(StatusCode::PAYLOAD_TOO_LARGE),
-            _ => Error::oauth(
-                "invalid_request",
-                "the token request must be application/x-www-form-urlencoded",
-            ),
-        })?;
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    // The app's credentials: HTTP Basic (`client_secret_basic`), or the optional form fields.
-    let client = basic_credentials(headers)
-        .or_else(|| Some((field("client_id")?, field("client_secret")?)))
-        .and_then(|(id, secret)| {
-            shared
-                .config
-                .cxone
-                .clients
-                .iter()
-                .find(|c| c.id == id && c.secret == secret)
-        })
-        // UNCONFIRMED: the spec gives every OAuth error status 400, this one included.
-        .ok_or_else(|| Error::oauth("invalid_client", "Client authentication failed."))?;
-    let agent_id = match field("grant_type").as_deref() {
-        Some("password") => {
-            let (Some(id), Some(secret)) = (field("username"), field("password")) else {
-                return Err(Error::oauth(
-                    "invalid_request",
-                    "username (access key id) and password (access key secret) are required",
-                ));
-            };
-            shared
-                .config
-                .cxone
-                .access_keys
-                .iter()
-                .find(|k| k.id == id && k.secret == secret)
-                .map(|k| k.agent_id)
-                .ok_or_else(|| Error::oauth("invalid_grant", "Invalid access key."))?
-        }
-        Some("refresh_token") => {
-            let refresh = field("refresh_token").unwrap_or_default();
-            shared
-                .world()
-                .cxone
-                .refresh_tokens
-                .get(&refresh)
-                .copied()
-                .ok_or_else(|| Error::oauth("invalid_grant", "Invalid refresh token."))?
-        }
-        Some(_) => {
-            return Err(Error::oauth(
-                "unsupported_grant_type",
-                "Use grant_type=password with an access key.",
-            ));
-        }
-        None => return Err(Error::oauth("invalid_request", "grant_type is required")),
-    };
-    let lifetime = shared.config.cxone.token_lifetime;
-    let (access, refresh) = {
-        let mut world = shared.world();
-        let access = world.ids.token();
-        let refresh = world.ids.token();
-        world.cxone.tokens.insert(
-            access.clone(),
-            Token {
-                agent_id,
-                expires: Instant::now() + lifetime,
-            },
-        );
-        world.cxone.refresh_tokens.insert(refresh.clone(), agent_id);
-        (access, refresh)
-    };
-    let issuer = origin(headers, shared.addr);
-    let body = json!({
-        "access_token": access,
-        "token_type": "Bearer",
-        "expires_in": lifetime.as_secs_f64().ceil().max(1.0) as u64,
-        "refresh_token": refresh,
-        "id_token": id_token(shared, &issuer, &client.id, agent_id),
-        "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
-    });
-    let mut response = axum::Json(body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(response)
-}
+// Authentication
 
 /// The agent a request speaks for; counts the request against its token's rate limit.
 fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<u64> {
@@ -515,7 +393,7 @@ async fn start_session(
     check_version(&version)?;
     // The spec reads these from the query, NICE's own SDK sends them in a JSON body; whether
     // the service takes both is UNCONFIRMED, so the sandbox does.
-    let body = json_body::<Value>(&shared, &headers, body).await?;
+    let body = json_any_label(&shared, &headers, body).await?;
     let query = query_map(&query);
     let station_id = param(&query, &body, "stationId").filter(|s| !s.is_empty());
     let station_phone = param(&query, &body, "stationPhoneNumber").filter(|s| !s.is_empty());
@@ -566,7 +444,7 @@ async fn join_session(
 ) -> Result<Response> {
     let agent = authenticate(&shared, &headers)?;
     check_version(&version)?;
-    let body = json_body::<Value>(&shared, &headers, body).await?;
+    let body = json_any_label(&shared, &headers, body).await?;
     let query = query_map(&query);
     let agent = as_agent(&query, &body, agent)?;
     let world = shared.world();
@@ -631,10 +509,13 @@ async fn end_session(
 ) -> Result<Response> {
     let agent = authenticate(&shared, &headers)?;
     check_version(&version)?;
-    // NICE's SDK sends the flags in a body, the spec in the query: both are read.
-    let body = json_body::<Value>(&shared, &headers, body).await?;
+    // NICE's SDK sends the flags in a body (`{"forceLogoff":true,"endContacts":true,
+    // "ignorePersonalQueue":false}`), the spec in the query: both are read.
+    let body = json_any_label(&shared, &headers, body).await?;
     let query = query_map(&query);
-    let end_contacts = flag(&query, &body, "endContacts") || flag(&query, &body, "forceLogoff");
+    let end_contacts = flag(&query, &body, "endContacts")? || flag(&query, &body, "forceLogoff")?;
+    // The sandbox has no personal queue to keep or drop; the flag is checked, not acted on.
+    flag(&query, &body, "ignorePersonalQueue")?;
     let now = Instant::now();
     {
         let mut world = shared.world();
@@ -696,7 +577,7 @@ async fn dial_phone(
 ) -> Result<Response> {
     let agent = authenticate(&shared, &headers)?;
     check_version(&version)?;
-    let body = json_body::<Value>(&shared, &headers, body)
+    let body = json_any_label(&shared, &headers, body)
         .await?
         .ok_or(BodyError::Missing)?;
     let body = Some(body);
@@ -762,169 +643,6 @@ async fn dial_phone(
     shared.changed.notify_waiters();
     // 202 with no body: the contact id arrives as a CallContactEvent.
     Ok(accepted(StatusCode::ACCEPTED, "Accepted", None))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Events
-
-/// A contact's `CallContactEvent`s so far: Dialing, then Active if it connected, then
-/// Disconnected (final) once it ended.
-fn contact_events(world: &Everything, contact: &Contact, now: Instant) -> Vec<Value> {
-    let Some(leg) = contact.leg.map(|l| &world.legs[l]) else {
-        return Vec::new();
-    };
-    let snapshot = leg.at(now);
-    let mut moments = vec![(Duration::ZERO, "Dialing", false, None)];
-    if let Some(at) = snapshot.connected_at {
-        moments.push((at, "Active", false, None));
-    }
-    if let Some((at, why)) = snapshot.ended {
-        moments.push((at, "Disconnected", true, Some(why)));
-    }
-    moments
-        .into_iter()
-        .map(|(at, status, final_state, why)| {
-            let mut event = json!({
-                "Type": "CallContactEvent",
-                "ContactID": contact.id.to_string(),
-                "MasterID": contact.id.to_string(),
-                "Status": status,
-                "FinalState": final_state,
-                "CallType": "Regular",
-                "IsInbound": false,
-                "ANI": contact.from,
-                "DNIS": contact.to,
-                "Skill": contact.skill_id.to_string(),
-                "StartTimeUTC": timestamp(leg.placed_wall),
-                "LastStateChangeTimeUTC": timestamp(leg.wall(at)),
-                "IISHost": HOST,
-                "VCHost": HOST,
-            });
-            if let (Some(why), Some(map)) = (why, event.as_object_mut()) {
-                map.insert("DisconnectCode".into(), json!(disconnect_code(why)));
-            }
-            event
-        })
-        .collect()
-}
-
-/// UNCONFIRMED: CXone's disconnect codes are not in the sources; these name what happened.
-fn disconnect_code(why: EndReason) -> &'static str {
-    match why {
-        EndReason::Client => "AgentDisconnect",
-        EndReason::Forced => "ForcedDisconnect",
-        EndReason::Peer => "PeerDisconnect",
-        EndReason::CustomerHangup => "ContactHangUp",
-        EndReason::Busy => "Busy",
-        EndReason::NoAnswer => "NoAnswer",
-        EndReason::Invalid => "InvalidNumber",
-    }
-}
-
-enum Poll {
-    Events(Vec<Value>),
-    Ended,
-    Wait(Option<Instant>),
-}
-
-fn poll(world: &mut Everything, session_id: &str, agent: u64, now: Instant) -> Result<Poll> {
-    let session = session_mut(world, session_id, agent)?.clone();
-    let mut events = Vec::new();
-    if !session.start_delivered {
-        events.push(json!({
-            "Type": "AgentSessionStart",
-            "SessionId": session.id,
-            "StartTimeUTC": timestamp(session.started),
-            "IISHost": HOST,
-            "VCHost": HOST,
-        }));
-    }
-    let mut next = None::<Instant>;
-    for id in &session.contacts {
-        let Some(contact) = world.cxone.contacts.get(id) else {
-            continue;
-        };
-        let all = contact_events(world, contact, now);
-        let fresh: Vec<Value> = all.iter().skip(contact.delivered).cloned().collect();
-        let count = all.len();
-        if let Some(leg) = contact.leg
-            && let Some(at) = world.legs[leg].next_change(now)
-        {
-            next = Some(next.map_or(at, |n| n.min(at)));
-        }
-        events.extend(fresh);
-        if let Some(contact) = world.cxone.contacts.get_mut(id) {
-            contact.delivered = count;
-        }
-    }
-    if session.ended && !session.end_delivered {
-        events.push(json!({
-            "Type": "AgentSessionEnd",
-            "SessionId": session.id,
-            "IISHost": HOST,
-            "VCHost": HOST,
-        }));
-    }
-    if let Some(s) = world.cxone.sessions.get_mut(session_id) {
-        s.start_delivered = true;
-        s.end_delivered = s.ended;
-    }
-    if !events.is_empty() {
-        Ok(Poll::Events(events))
-    } else if session.ended {
-        Ok(Poll::Ended)
-    } else {
-        Ok(Poll::Wait(next))
-    }
-}
-
-/// The longest the sandbox holds a long poll. UNCONFIRMED: NICE's SDK asks for 60 s; the
-/// service's own ceiling is not documented.
-const MAX_POLL: u64 = 60;
-
-async fn next_event(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Params((version, session_id)): Params<(String, String)>,
-    RawQuery(query): RawQuery,
-) -> Result<Response> {
-    let agent = authenticate(&shared, &headers)?;
-    check_version(&version)?;
-    let query = query_map(&query);
-    let timeout = query
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("timeout"))
-        .map(|(_, v)| v.parse::<u64>())
-        .ok_or_else(|| Error::bad_request("InvalidTimeout", "timeout is required."))?
-        .map_err(|_| {
-            Error::bad_request(
-                "InvalidTimeout",
-                "timeout must be a whole number of seconds.",
-            )
-        })?;
-    let deadline = Instant::now() + Duration::from_secs(timeout.min(MAX_POLL));
-    loop {
-        let notified = shared.changed.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let now = Instant::now();
-        let next = match poll(&mut shared.world(), &session_id, agent, now)? {
-            Poll::Events(events) => {
-                let body = json!({ "sessionId": session_id, "events": events });
-                return Ok(accepted(StatusCode::OK, "OK", Some(body)));
-            }
-            Poll::Ended => return Err(session_ended()),
-            Poll::Wait(next) => next,
-        };
-        if now >= deadline {
-            return Ok(accepted(StatusCode::NOT_MODIFIED, "Not Modified", None));
-        }
-        let until = next.map_or(deadline, |n| n.min(deadline));
-        tokio::select! {
-            _ = tokio::time::sleep_until(until.into()) => {}
-            _ = &mut notified => {}
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1220,21 +938,5 @@ mod tests {
         assert!(check_version("34.0").is_err());
         assert!(check_version("v34").is_err());
         assert!(check_version("vX.0").is_err());
-    }
-
-    #[test]
-    fn the_id_token_carries_the_tenant() {
-        use base64::Engine as _;
-        let shared = Shared::new(super::super::Config::default(), ([127, 0, 0, 1], 1).into());
-        let token = id_token(&shared, "http://127.0.0.1:1", "app", 7);
-        let claims = token.split('.').nth(1).unwrap();
-        let claims: Value = serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(claims)
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(claims["tenantId"], shared.config.cxone.tenant_id);
-        assert_eq!(claims["icAgentId"], 7);
     }
 }

@@ -62,6 +62,9 @@ impl Route {
         if !path.starts_with('/') {
             return Err(format!("the path `{path}` must start with `/`"));
         }
+        // CXone's paths match whatever their case, in faults as in requests.
+        let canonical = super::cxone::paths::canonical(path);
+        let path = canonical.as_deref().unwrap_or(path);
         let (parts, rest) = split_catch_all(path);
         if parts.iter().any(|p| is_catch_all(p)) {
             return Err(format!(

@@ -168,7 +168,7 @@ fn masked(name: &str, value: &str) -> String {
 }
 
 /// The request headers by lowercase name; repeated headers are joined with `, `.
-fn headers(headers: &HeaderMap) -> Map<String, Value> {
+pub(super) fn headers(headers: &HeaderMap) -> Map<String, Value> {
     let mut out = Map::new();
     for name in headers.keys() {
         let values: Vec<String> = headers
@@ -182,7 +182,7 @@ fn headers(headers: &HeaderMap) -> Map<String, Value> {
 }
 
 /// The query parameters, decoded: a string, or a list when a name is repeated.
-fn query(text: &str) -> Map<String, Value> {
+pub(super) fn query(text: &str) -> Map<String, Value> {
     let mut out = Map::new();
     for (name, value) in form_urlencoded::parse(text.as_bytes()) {
         let value = if is_secret(&name) {

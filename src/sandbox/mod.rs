@@ -11,7 +11,7 @@
 //! - `genesys`, `cxone`: the two vendors' endpoints (`iso`: the ISO-8601 times their queries
 //!   take);
 //! - `faults`, `limit`: fault injection and rate limits;
-//! - `ledger`: the calls placed, and the `/_sandbox` endpoints;
+//! - `ledger`: the calls placed, and the `/_sandbox` endpoints; `requests`: the request log;
 //! - `http`: a generic echo API and OAuth2 token endpoint standing in for `http` providers.
 
 pub mod config;
@@ -22,6 +22,7 @@ mod http;
 mod iso;
 mod ledger;
 mod limit;
+mod requests;
 pub mod script;
 mod serve;
 
@@ -50,7 +51,8 @@ enum Vendor {
     Genesys,
     /// `/oauth/…`: Genesys Cloud's login host.
     GenesysLogin,
-    /// `/inContactAPI/…`, `/auth/…`, `/.well-known/…`: NICE CXone.
+    /// `/inContactAPI/…`, `/InContactAuthorizationServer/…`, `/auth/…`, `/.well-known/…`: NICE
+    /// CXone (paths already made canonical, see `cxone::paths`).
     Cxone,
     /// `/_sandbox/…` and anything else.
     Sandbox,
@@ -63,6 +65,7 @@ impl Vendor {
         } else if path.starts_with("/oauth/") {
             Vendor::GenesysLogin
         } else if path.starts_with("/inContactAPI/")
+            || path.starts_with(cxone::paths::AUTHORIZATION_SERVER)
             || path.starts_with("/auth/")
             || path.starts_with("/.well-known/")
         {
@@ -192,7 +195,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v2/analytics/conversations/details/query"),
     ("GET", "/.well-known/openid-configuration"),
     ("GET", "/.well-known/cxone-configuration"),
+    ("GET", "/auth/authorize"),
     ("POST", "/auth/token"),
+    ("GET", "/auth/jwks"),
+    ("POST", cxone::paths::WHOAMI),
     ("POST", "/inContactAPI/services/{version}/agent-sessions"),
     (
         "POST",
@@ -226,7 +232,27 @@ const ROUTES: &[(&str, &str)] = &[
     ),
     ("POST", "/inContactAPI/services/{version}/queuecallback"),
     ("POST", "/inContactAPI/services/{version}/scripts/start"),
+    (
+        "GET",
+        "/inContactAPI/services/{version}/agents/{agentId}/agent-settings",
+    ),
+    (
+        "GET",
+        "/inContactAPI/services/{version}/agents/{agentId}/indicators",
+    ),
+    ("GET", "/inContactAPI/services/{version}/business-unit"),
+    ("GET", "/inContactAPI/services/{version}/server-time"),
+    ("GET", "/inContactAPI/services/{version}/skills/{skillId}"),
+    (
+        "GET",
+        "/inContactAPI/services/{version}/skills/{skillId}/dispositions",
+    ),
+    (
+        "GET",
+        "/inContactAPI/services/{version}/skills/{skillId}/tags",
+    ),
     ("GET", "/_sandbox/calls"),
+    ("GET", "/_sandbox/requests"),
     ("POST", "/_sandbox/reset"),
     ("GET", "/_sandbox/faults"),
     ("POST", "/_sandbox/faults"),
@@ -321,6 +347,8 @@ struct Shared {
     /// Woken whenever calls or sessions change, for CXone's long polls.
     changed: Notify,
     correlation: AtomicU64,
+    /// The last requests answered.
+    requests: requests::Log,
 }
 
 impl Shared {
@@ -332,6 +360,7 @@ impl Shared {
             limits: limit::Limits::new(&config),
             changed: Notify::new(),
             correlation: AtomicU64::new(0),
+            requests: requests::Log::default(),
             config,
         }
     }
@@ -347,6 +376,7 @@ impl Shared {
         *self.faults.lock().unwrap_or_else(PoisonError::into_inner) =
             faults::arm(&self.config.faults);
         self.limits.reset();
+        self.requests.clear();
         self.changed.notify_waiters();
     }
 
@@ -380,10 +410,17 @@ fn correlation_id() -> String {
         .unwrap_or_default()
 }
 
-/// Correlation ids, latency and faults, around every request.
+/// Correlation ids, latency, faults and the request log, around every request.
 async fn edge(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let vendor = Vendor::of(path);
+    let logged = (path != "/_sandbox/requests").then(|| {
+        let sent = request
+            .extensions()
+            .get::<requests::SentUri>()
+            .map_or(request.uri(), |s| &s.0);
+        requests::Pending::new(request.method(), sent, request.uri(), request.headers())
+    });
     let correlation_id = match request
         .headers()
         .get("CorrelationId")
@@ -420,6 +457,9 @@ async fn edge(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
         };
         response.headers_mut().insert(name, value);
     }
+    if let Some(logged) = logged {
+        shared.requests.record(logged, response.status().as_u16());
+    }
     response
 }
 
@@ -434,15 +474,37 @@ async fn method_not_allowed(request: Request) -> Response {
 }
 
 fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .merge(genesys::routes())
         .merge(cxone::routes())
         .merge(ledger::routes())
         .merge(http::routes())
+        .route("/_sandbox/requests", axum::routing::get(requests::list))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(shared.clone(), edge))
-        .with_state(shared)
+        .with_state(shared);
+    // CXone's paths match whatever their case: they are spelled canonically before routing (a
+    // layer on `routes` would run after it).
+    Router::new().fallback_service(tower::ServiceExt::map_request(routes, canonical_path))
+}
+
+/// Rewrites a CXone path to its canonical spelling (`cxone::paths`), keeping what was sent.
+fn canonical_path(mut request: Request) -> Request {
+    let sent = request.uri().clone();
+    if let Some(path) = cxone::paths::canonical(sent.path()) {
+        let path_and_query = match sent.query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path,
+        };
+        let mut parts = sent.clone().into_parts();
+        parts.path_and_query = path_and_query.parse().ok();
+        if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    request.extensions_mut().insert(requests::SentUri(sent));
+    request
 }
 
 /// Path parameters; a path that cannot be decoded (`%FF`) gets the vendor's 404 rather than
@@ -493,15 +555,20 @@ fn is_json(headers: &HeaderMap) -> bool {
         .unwrap_or(false)
 }
 
+/// A request body's bytes, at most `max_body_bytes`.
+async fn raw_body(shared: &Shared, body: Body) -> Result<axum::body::Bytes, BodyError> {
+    axum::body::to_bytes(body, shared.config.max_body_bytes)
+        .await
+        .map_err(|_| BodyError::TooLarge)
+}
+
 /// Reads a JSON request body (`None` when empty and not required).
 async fn json_body<T: DeserializeOwned>(
     shared: &Shared,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Option<T>, BodyError> {
-    let bytes = axum::body::to_bytes(body, shared.config.max_body_bytes)
-        .await
-        .map_err(|_| BodyError::TooLarge)?;
+    let bytes = raw_body(shared, body).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }

@@ -13,6 +13,7 @@ mod resume;
 mod robust;
 mod run;
 mod sandbox_cxone;
+mod sandbox_cxone_sdk;
 mod sandbox_faults;
 mod sandbox_genesys;
 mod sandbox_http;
@@ -117,6 +118,12 @@ impl Sandbox {
 
     /// A CXone access token for the default access key and application.
     pub async fn cxone_token(&self) -> String {
+        let body = self.cxone_login().await;
+        body["access_token"].as_str().expect("a token").to_owned()
+    }
+
+    /// The whole answer to the CXone password grant (default access key and application).
+    pub async fn cxone_login(&self) -> serde_json::Value {
         let response = self
             .http
             .post(self.url("/auth/token"))
@@ -130,7 +137,6 @@ impl Sandbox {
             .await
             .expect("login");
         assert_eq!(response.status(), 200);
-        let body: serde_json::Value = response.json().await.expect("json");
-        body["access_token"].as_str().expect("a token").to_owned()
+        response.json().await.expect("json")
     }
 }

@@ -164,11 +164,12 @@ async fn poll_until(
     seen
 }
 
-/// Whether a contact's closing event (`Disconnected`, `FinalState` true) is among `events`.
+/// Whether a contact's closing event (`Disconnected`, `FinalState` `"True"`) is among
+/// `events`.
 fn has_final(events: &[Value]) -> bool {
     events
         .iter()
-        .any(|e| e["Type"] == "CallContactEvent" && e["FinalState"] == true)
+        .any(|e| e["Type"] == "CallContactEvent" && e["FinalState"] == "True")
 }
 
 fn has_status(events: &[Value], status: &str) -> bool {
@@ -185,7 +186,11 @@ fn contact_statuses(events: &[Value]) -> Vec<(String, bool, Option<String>)> {
         .map(|e| {
             (
                 e["Status"].as_str().expect("Status").to_owned(),
-                e["FinalState"].as_bool().expect("FinalState"),
+                {
+                    let flag = e["FinalState"].as_str().expect("FinalState is a string");
+                    assert!(["True", "False"].contains(&flag), "FinalState {flag:?}");
+                    flag == "True"
+                },
                 e.get("DisconnectCode")
                     .and_then(Value::as_str)
                     .map(str::to_owned),
@@ -839,7 +844,7 @@ async fn play(phone: &str) -> (Vec<(String, bool, Option<String>)>, LedgerEntry,
     .await;
     for event in &seen {
         assert_eq!(event["DNIS"], phone);
-        assert_eq!(event["IsInbound"], false);
+        assert_eq!(event["IsInbound"], "False");
     }
     let id = contact_id(&seen);
     let entry = only_entry(&sb);

@@ -157,10 +157,7 @@ fn contact_id(event: &Value) -> Option<String> {
 /// The `CallContactEvent` as `response.call`.
 fn contact_call(event: &Value, until: &str) -> Value {
     let status = event.get("Status").and_then(Value::as_str).unwrap_or("");
-    let final_state = event
-        .get("FinalState")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let final_state = event.get("FinalState").is_some_and(is_true);
     let mut call = json!({
         "contact_id": contact_id(event),
         "state": status,
@@ -174,8 +171,42 @@ fn contact_call(event: &Value, until: &str) -> Value {
     call
 }
 
+/// A CXone event flag: the platform sends `"True"`/`"False"` strings; a JSON boolean is read
+/// too.
+fn is_true(value: &Value) -> bool {
+    match value {
+        Value::Bool(b) => *b,
+        Value::String(s) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
 /// Whether `event` ends a wait for `until`: the status was reached, or the contact is over.
 fn is_done(event: &Value, until: &str) -> bool {
     let status = event.get("Status").and_then(Value::as_str).unwrap_or("");
     status == until || status == "Disconnected"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn final_state_is_read_as_the_platform_spells_it() {
+        for (value, expected) in [
+            (json!("True"), true),
+            (json!("true"), true),
+            (json!("False"), false),
+            (json!(true), true),
+            (json!(false), false),
+            (json!(null), false),
+        ] {
+            let event = json!({ "Status": "Disconnected", "FinalState": value, "ContactID": "1" });
+            assert_eq!(
+                contact_call(&event, "Active")["final_state"],
+                expected,
+                "{value}"
+            );
+        }
+    }
 }
