@@ -306,7 +306,7 @@ fn webhooks(
         }
         hooks.push(Hook {
             url,
-            on: notify.on.clone(),
+            events: notify.events.clone(),
             headers,
         });
     }

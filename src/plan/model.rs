@@ -285,7 +285,7 @@ pub struct RetryPolicy {
     /// Randomized delays.
     pub jitter: bool,
     /// Failure kinds retried.
-    pub on: Vec<raw::RetryOn>,
+    pub when: Vec<raw::RetryOn>,
     /// Retry requests that may have created something.
     pub allow_unsafe: bool,
 }
@@ -309,7 +309,7 @@ impl Default for RetryPolicy {
             initial: Duration::from_secs(1),
             max: Duration::from_secs(30),
             jitter: true,
-            on: vec![
+            when: vec![
                 raw::RetryOn::RateLimited,
                 raw::RetryOn::ServerError,
                 raw::RetryOn::Timeout,

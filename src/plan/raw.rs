@@ -612,11 +612,12 @@ pub struct Retry {
     /// Randomize delays so that parallel workers do not retry in lockstep (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jitter: Option<bool>,
-    /// Retry on
+    /// Retry when
     ///
-    /// Which failures are retried (default: all but `expectation`).
+    /// Which failures are retried (default: all but `expectation`). Named `when`, not `on`:
+    /// YAML 1.1 tools (PyYAML, yamllint) read a key `on` as the boolean true.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub on: Vec<RetryOn>,
+    pub when: Vec<RetryOn>,
     /// Retry unsafe requests
     ///
     /// Also retry a request that creates something (a call, a callback) after a failure that may
@@ -671,7 +672,7 @@ pub struct Notify {
     ///
     /// Which events to send (default: `run_finished`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub on: Vec<NotifyEvent>,
+    pub events: Vec<NotifyEvent>,
     /// Headers
     ///
     /// Extra headers, e.g. an authorization header from `secrets`.

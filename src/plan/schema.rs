@@ -168,6 +168,10 @@ pub fn validate(instance: &Value, source: &Source, map: &SourceMap) -> Vec<Diagn
     out
 }
 
+/// Keys renamed because YAML 1.1 tools read them as booleans: the old key, and the new one in the
+/// mappings that have it.
+const RENAMED: &[(&str, &str)] = &[("on", "when"), ("on", "events")];
+
 struct Cx<'a> {
     source: &'a Source,
     map: &'a SourceMap<'a>,
@@ -186,7 +190,13 @@ impl Cx<'_> {
                 let allowed = property_names(schema_node);
                 for key in unexpected {
                     let key_pointer = child(&pointer, key);
+                    let renamed = RENAMED
+                        .iter()
+                        .find(|(old, new)| old == key && allowed.iter().any(|a| a == new));
                     let help = match did_you_mean(key, allowed.iter().map(String::as_str)) {
+                        _ if let Some((old, new)) = renamed => format!(
+                            "`{old}` is now `{new}`: YAML 1.1 tools (PyYAML, yamllint) read a key `{old}` as the boolean true"
+                        ),
                         Some(best) => format!("did you mean `{best}`?"),
                         None if allowed.is_empty() => "remove it".to_owned(),
                         None => format!("allowed keys here: {}", list(&allowed)),

@@ -98,7 +98,7 @@ pub(super) fn rate_limited(limit: &str, suggested: Option<&str>, cx: &Context) -
         "the step retried on `rate_limited` and still hit the limit".to_owned()
     } else {
         format!(
-            "add `retry: {{ on: [rate_limited] }}` to the `{}` step",
+            "add `retry: {{ attempts: 3, when: [rate_limited] }}` to the `{}` step",
             cx.action
         )
     };
@@ -109,7 +109,7 @@ pub(super) fn rate_limited(limit: &str, suggested: Option<&str>, cx: &Context) -
 pub(super) fn server_error(status: u16, cx: &Context) -> Option<String> {
     (500..=599).contains(&status).then(|| {
         format!(
-            "provider `{}` failed on its side (HTTP {status}), not the plan: callplan retries such failures only for steps with `retry: {{ on: [server_error] }}`",
+            "provider `{}` failed on its side (HTTP {status}), not the plan: a step with `retry: {{ attempts: 3, when: [server_error] }}` retries such failures (a request that creates a call only after a 503 with Retry-After, unless `unsafe: true`)",
             cx.provider
         )
     })
@@ -228,7 +228,7 @@ mod tests {
         let h = hint(HTTP, 429, &VendorError::default(), &context).unwrap_or_default();
         assert!(h.contains("the plan paces `crm` at 5 per 1s"), "{h}");
         assert!(
-            h.contains("add `retry: { on: [rate_limited] }` to the `request` step"),
+            h.contains("add `retry: { attempts: 3, when: [rate_limited] }` to the `request` step"),
             "{h}"
         );
     }
@@ -245,7 +245,10 @@ mod tests {
             .unwrap_or_default();
             assert!(h.contains(&format!("provider `{provider}` failed")), "{h}");
             assert!(h.contains("HTTP 503"), "{h}");
-            assert!(h.contains("retry: { on: [server_error] }"), "{h}");
+            assert!(
+                h.contains("retry: { attempts: 3, when: [server_error] }"),
+                "{h}"
+            );
         }
     }
 

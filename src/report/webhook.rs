@@ -20,7 +20,7 @@ pub struct Hook {
     /// Where to POST.
     pub url: String,
     /// Which events (empty: `run_finished`).
-    pub on: Vec<NotifyEvent>,
+    pub events: Vec<NotifyEvent>,
     /// Extra headers (may hold credentials: never printed).
     pub headers: Vec<(String, String)>,
 }
@@ -29,7 +29,7 @@ impl std::fmt::Debug for Hook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hook")
             .field("url", &self.url)
-            .field("on", &self.on)
+            .field("events", &self.events)
             .finish_non_exhaustive()
     }
 }
@@ -69,10 +69,10 @@ impl Delivery {
 }
 
 fn wanted(hook: &Hook, event: NotifyEvent) -> bool {
-    if hook.on.is_empty() {
+    if hook.events.is_empty() {
         return event == NotifyEvent::RunFinished;
     }
-    hook.on.contains(&event)
+    hook.events.contains(&event)
 }
 
 impl Webhooks {

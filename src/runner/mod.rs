@@ -1041,7 +1041,7 @@ impl State<'_> {
                         retried: step.retry.attempts > 1
                             && step
                                 .retry
-                                .on
+                                .when
                                 .contains(&crate::plan::raw::RetryOn::RateLimited),
                     };
                     result.hint =
@@ -1220,7 +1220,7 @@ impl State<'_> {
             };
             // A 429 or 5xx is retried as what it is, whatever expectation caught it:
             // `expect: [response.status == 200]` must not turn a 503 into an unmet expectation
-            // that `retry.on` does not list. Other statuses stay unmet expectations, so that a
+            // that `retry.when` does not list. Other statuses stay unmet expectations, so that a
             // step may retry on `expectation` until, say, a 404 turns into a 200.
             let as_status = Failure::Status {
                 status,

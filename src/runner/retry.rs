@@ -32,7 +32,7 @@ pub enum Decision {
     },
 }
 
-/// The `retry.on` kind a failure belongs to; `None` for statuses that are never retried (every
+/// The `retry.when` kind a failure belongs to; `None` for statuses that are never retried (every
 /// status but 429 and 5xx: the request itself is wrong, and sending it again changes nothing).
 pub fn category(failure: &Failure) -> Option<RetryOn> {
     match *failure {
@@ -47,7 +47,7 @@ pub fn category(failure: &Failure) -> Option<RetryOn> {
     }
 }
 
-/// The name of a `retry.on` kind as written in a plan (`rate_limited`, `server_error`, …).
+/// The name of a `retry.when` kind as written in a plan (`rate_limited`, `server_error`, …).
 pub fn retry_on_name(kind: RetryOn) -> &'static str {
     match kind {
         RetryOn::RateLimited => "rate_limited",
@@ -65,7 +65,7 @@ pub fn retry_on_name(kind: RetryOn) -> &'static str {
 /// `[0, 1)` from the caller; values outside are clamped.
 ///
 /// The rules, in order: statuses other than 429 and 5xx are never retried; the failure's kind must
-/// be listed in `retry.on`; attempts must remain; a creating request is retried only after a safe
+/// be listed in `retry.when`; attempts must remain; a creating request is retried only after a safe
 /// failure unless `retry.unsafe` is set; a `Retry-After` is waited exactly, unless it exceeds
 /// `retry.max`; otherwise the backoff delay applies, with equal jitter if `retry.jitter` is set.
 pub fn decide(
@@ -78,10 +78,10 @@ pub fn decide(
     let Some(kind) = category(failure) else {
         return stop(not_retried_status(failure));
     };
-    if !policy.on.contains(&kind) {
+    if !policy.when.contains(&kind) {
         let name = retry_on_name(kind);
         return stop(format!(
-            "not retried on {}: `retry.on` does not list `{name}`",
+            "not retried on {}: `retry.when` does not list `{name}`",
             kind_plural(kind)
         ));
     }
@@ -267,7 +267,7 @@ mod tests {
             initial: secs(1),
             max: secs(30),
             jitter: false,
-            on: ALL.to_vec(),
+            when: ALL.to_vec(),
             allow_unsafe: false,
         }
     }
@@ -366,24 +366,24 @@ mod tests {
         for (failure, name) in cases {
             let kind = category(&failure).unwrap();
             let p = RetryPolicy {
-                on: ALL.into_iter().filter(|k| *k != kind).collect(),
+                when: ALL.into_iter().filter(|k| *k != kind).collect(),
                 ..policy()
             };
             let reason = stop_reason(decide(&p, false, 1, &failure, 0.0));
             assert!(
-                reason.ends_with(&format!("`retry.on` does not list `{name}`")),
+                reason.ends_with(&format!("`retry.when` does not list `{name}`")),
                 "{failure:?}: {reason}"
             );
             // And listed, the same failure is retried.
             retry_after(decide(&policy(), false, 1, &failure, 0.0));
         }
         let p = RetryPolicy {
-            on: vec![RetryOn::ServerError],
+            when: vec![RetryOn::ServerError],
             ..policy()
         };
         assert_eq!(
             stop_reason(decide(&p, false, 1, &Failure::Timeout { sent: true }, 0.0)),
-            "not retried on timeouts: `retry.on` does not list `timeout`"
+            "not retried on timeouts: `retry.when` does not list `timeout`"
         );
     }
 

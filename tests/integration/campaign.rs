@@ -246,7 +246,7 @@ fn a_429_storm_pauses_the_provider_and_every_row_is_dialed_once() {
             "{ requests: 1000, per: 1s }",
             &dial_rows(
                 8,
-                "    retry: { attempts: 8, initial: 100ms, on: [rate_limited] }\n",
+                "    retry: { attempts: 8, initial: 100ms, when: [rate_limited] }\n",
             ),
         ),
     )

@@ -57,7 +57,7 @@ providers:
       X-Api-Key: "{{{{ secrets.crm_token }}}}"
 notify:
   - url: "{{{{ vars.hooks }}}}/_sandbox/http/hooks"
-    on: [run_started, step_finished, run_finished]
+    events: [run_started, step_finished, run_finished]
     headers:
       Authorization: "Bearer {{{{ secrets.hook_token }}}}"
 steps:

@@ -63,7 +63,7 @@ providers:
     base_url: "{{{{ vars.base }}}}/_sandbox/http/api"
 notify:
   - url: "{{{{ vars.hooks }}}}/ok"
-    on: [run_started, step_finished, step_failed, run_finished]
+    events: [run_started, step_finished, step_failed, run_finished]
     headers:
       Authorization: "Bearer {{{{ secrets.hook_token }}}}"
   - url: "{{{{ vars.hooks }}}}/broken"

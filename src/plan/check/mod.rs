@@ -656,10 +656,10 @@ impl<'a> Checker<'a> {
             initial,
             max,
             jitter: r.jitter.unwrap_or(base.jitter),
-            on: if r.on.is_empty() {
-                base.on.clone()
+            when: if r.when.is_empty() {
+                base.when.clone()
             } else {
-                r.on.clone()
+                r.when.clone()
             },
             allow_unsafe: r.unsafe_.unwrap_or(base.allow_unsafe),
         }

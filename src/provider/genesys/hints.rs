@@ -418,7 +418,10 @@ mod tests {
             h.contains("set `rate_limit: { requests: 300, per: 1m }` on provider `gc`"),
             "{h}"
         );
-        assert!(h.contains("add `retry: { on: [rate_limited] }`"), "{h}");
+        assert!(
+            h.contains("add `retry: { attempts: 3, when: [rate_limited] }`"),
+            "{h}"
+        );
     }
 
     #[test]
