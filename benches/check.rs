@@ -1,8 +1,11 @@
-//! `callplan check` speed: a generated 10,000-step plan, and the cold start of the binary on a
-//! small plan. Run with `cargo bench --bench check`; figures go in BENCHMARKS.md.
+//! `callplan check` speed: a generated 10,000-step plan (clean, and with a warning on every third
+//! step), the cold start of the binary on a small plan, and hostile inputs (400 KB of nested
+//! brackets, an alias bomb, `/dev/zero`), which must be refused fast and small. Run with
+//! `cargo bench --bench check`; figures go in BENCHMARKS.md.
 //!
-//! Both measure the real release binary, spawned as a user runs it (wall time from spawn to exit),
-//! over repeated runs.
+//! Every case measures the real release binary, spawned as a user runs it (wall time from spawn to
+//! exit), over repeated runs; the hostile inputs also report their peak RSS (`/usr/bin/time -f
+//! %M`). A target that does not hold at the median prints `FAILED` and the bench exits with 1.
 
 use std::path::{Path, PathBuf};
 
@@ -40,9 +43,54 @@ fn main() {
         String::from_utf8_lossy(&status.stdout)
     );
 
+    let warned = dir.path().join("warned.yaml");
+    std::fs::write(&warned, generate_warned(STEPS)).expect("write plan");
+    let warned_out = Command::new(binary)
+        .arg("check")
+        .arg(&warned)
+        .output()
+        .expect("run callplan");
+    let warnings = String::from_utf8_lossy(&warned_out.stdout)
+        .matches("warning[plan.wait-timeout]")
+        .count();
+    assert!(
+        warned_out.status.success() && warnings == STEPS / 3,
+        "expected {} warnings, got {warnings}",
+        STEPS / 3
+    );
+
     let small = root.join("plans/ci-smoke-dial.yaml");
-    let cold = time_runs(binary, &small, SMALL_RUNS);
-    let big = time_runs(binary, &large, LARGE_RUNS);
+    let cold = time_runs(binary, &small, SMALL_RUNS, true);
+    let big = time_runs(binary, &large, LARGE_RUNS, true);
+    let warned_times = time_runs(binary, &warned, LARGE_RUNS, true);
+
+    let nested = dir.path().join("nested.yaml");
+    let n = 200_000;
+    std::fs::write(
+        &nested,
+        format!(
+            "version: 1\nname: x\nsteps: {}{}\n",
+            "[".repeat(n),
+            "]".repeat(n)
+        ),
+    )
+    .expect("write plan");
+    let bomb = dir.path().join("bomb.yaml");
+    std::fs::write(&bomb, alias_bomb()).expect("write plan");
+    let hostile = [
+        (
+            format!("{} KB of nested flow brackets", 2 * n / 1000),
+            nested,
+        ),
+        (
+            format!(
+                "alias and nesting bomb, {:.0} KB",
+                std::fs::metadata(&bomb).map(|m| m.len()).unwrap_or(0) as f64 / 1000.0
+            ),
+            bomb,
+        ),
+        ("/dev/zero".to_owned(), PathBuf::from("/dev/zero")),
+    ];
 
     println!(
         "callplan check benchmarks ({} cores)",
@@ -61,9 +109,99 @@ fn main() {
         &big,
         "< 250 ms",
     );
+    row(
+        &format!(
+            "{STEPS}-step plan, a `plan.wait-timeout` warning on every third step (binary, wall)"
+        ),
+        &warned_times,
+        "< 250 ms",
+    );
+    let mut failed = [(&cold, 20.0), (&big, 250.0), (&warned_times, 250.0)]
+        .iter()
+        .any(|(times, target)| ms(times[times.len() / 2]) >= *target);
+    println!();
+    println!("| hostile input | runs | median | max | peak RSS (max) | exit | target |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, path) in &hostile {
+        let (times, rss_kb, code) = refused_runs(binary, path, HOSTILE_RUNS);
+        let median = times[times.len() / 2];
+        let held = median < Duration::from_secs(1)
+            && rss_kb.is_none_or(|kb| kb < 128 * 1024)
+            && code == Some(2);
+        failed |= !held;
+        println!(
+            "| {name} | {} | {:.1} ms | {:.1} ms | {} | {} | exit 2, < 1 s, < 128 MB{} |",
+            times.len(),
+            ms(median),
+            ms(times[times.len() - 1]),
+            rss_kb.map_or("?".to_owned(), |kb| format!("{:.1} MB", kb as f64 / 1024.0)),
+            code.map_or("signal".to_owned(), |c| c.to_string()),
+            if held { "" } else { ": FAILED" }
+        );
+    }
+    if failed {
+        println!("FAILED: a target above does not hold");
+        std::process::exit(1);
+    }
 }
 
-fn time_runs(binary: &Path, plan: &Path, runs: usize) -> Vec<Duration> {
+/// How many times each hostile input is checked.
+const HOSTILE_RUNS: usize = 5;
+
+/// 300 anchors that each repeat the one before twelve times, the first nested 40 brackets deep:
+/// about 22 KB that would expand to 12^299 nodes; refused before it is.
+fn alias_bomb() -> String {
+    let mut text = String::from("version: 1\nname: bomb\nvars:\n");
+    text.push_str(&format!(
+        "  a0: &a0 {}x{}\n",
+        "[".repeat(40),
+        "]".repeat(40)
+    ));
+    for i in 1..300 {
+        let refs = vec![format!("*a{}", i - 1); 12].join(", ");
+        text.push_str(&format!("  a{i}: &a{i} [{refs}]\n"));
+    }
+    text
+}
+
+/// Checks `plan` `runs` times under `/usr/bin/time -f %M` (when present): the wall times, sorted,
+/// the highest peak RSS in KB, and the last exit code.
+fn refused_runs(
+    binary: &Path,
+    plan: &Path,
+    runs: usize,
+) -> (Vec<Duration>, Option<u64>, Option<i32>) {
+    let time = Path::new("/usr/bin/time").exists();
+    let mut times = Vec::with_capacity(runs);
+    let mut peak = None;
+    let mut code = None;
+    for _ in 0..runs {
+        let mut command = if time {
+            let mut c = Command::new("/usr/bin/time");
+            c.args(["-f", "%M"]).arg(binary);
+            c
+        } else {
+            Command::new(binary)
+        };
+        let start = Instant::now();
+        let out = command
+            .arg("check")
+            .arg(plan)
+            .output()
+            .expect("run callplan");
+        times.push(start.elapsed());
+        code = out.status.code();
+        let rss = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .and_then(|l| l.trim().parse::<u64>().ok());
+        peak = peak.max(rss);
+    }
+    times.sort();
+    (times, peak, code)
+}
+
+fn time_runs(binary: &Path, plan: &Path, runs: usize, clean: bool) -> Vec<Duration> {
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
         let start = Instant::now();
@@ -73,7 +211,7 @@ fn time_runs(binary: &Path, plan: &Path, runs: usize) -> Vec<Duration> {
             .output()
             .expect("run callplan");
         times.push(start.elapsed());
-        assert!(out.status.success());
+        assert!(out.status.success() || !clean);
     }
     times.sort();
     times
@@ -92,6 +230,45 @@ fn row(name: &str, sorted: &[Duration], target: &str) {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// A large plan whose every third step gets a warning: dial, wait (its step `timeout` shorter than
+/// the wait's own, `plan.wait-timeout`), hang up.
+fn generate_warned(steps: usize) -> String {
+    let head = generate(0);
+    let mut out = head;
+    for i in 0..steps {
+        let step = match i % 3 {
+            0 => format!(
+                r#"  - id: dial_{i}
+    provider: gc
+    action: calls.create_for_user
+    with: {{ user_id: "{{{{ vars.agent_user_id }}}}", phoneNumber: "{{{{ vars.destination }}}}" }}
+    save: {{ conversation_id: "{{{{ response.body.id }}}}" }}
+"#
+            ),
+            1 => format!(
+                r#"  - id: wait_{i}
+    provider: gc
+    action: calls.wait
+    with: {{ conversation_id: "{{{{ steps.dial_{p}.conversation_id }}}}", until: connected, timeout: 60s }}
+    timeout: 30s
+"#,
+                p = i - 1
+            ),
+            _ => format!(
+                r#"  - id: hangup_{i}
+    provider: gc
+    action: calls.hang_up
+    with: {{ conversation_id: "{{{{ steps.dial_{p}.conversation_id }}}}" }}
+    always: true
+"#,
+                p = i - 2
+            ),
+        };
+        out.push_str(&step);
+    }
+    out
 }
 
 /// A realistic large plan: a few providers, and steps cycling through dial / wait / hang-up /
