@@ -148,8 +148,8 @@ fn main() {
 /// How many times each hostile input is checked.
 const HOSTILE_RUNS: usize = 5;
 
-/// 300 anchors that each repeat the one before twelve times, the first nested 40 brackets deep:
-/// about 22 KB that would expand to 12^299 nodes; refused before it is.
+/// 235 anchors that each repeat the one before twelve times, the first nested 40 brackets deep:
+/// about 22 KB that would expand to 12^234 nodes; refused before it is.
 fn alias_bomb() -> String {
     let mut text = String::from("version: 1\nname: bomb\nvars:\n");
     text.push_str(&format!(
@@ -157,7 +157,7 @@ fn alias_bomb() -> String {
         "[".repeat(40),
         "]".repeat(40)
     ));
-    for i in 1..300 {
+    for i in 1..235 {
         let refs = vec![format!("*a{}", i - 1); 12].join(", ");
         text.push_str(&format!("  a{i}: &a{i} [{refs}]\n"));
     }
