@@ -106,6 +106,15 @@ impl Pacer {
     pub async fn slot(&self) -> Duration {
         let asked = Instant::now();
         let mut state = self.state.lock().await;
+        // Only the requests of the last window count: the log holds no more than those.
+        let now = Instant::now();
+        while state
+            .sent
+            .front()
+            .is_some_and(|t| t.checked_add(self.window).is_some_and(|end| end <= now))
+        {
+            state.sent.pop_front();
+        }
         if state.sent.len() >= self.requests
             && let Some(oldest) = state.sent.pop_front()
         {
@@ -205,6 +214,18 @@ mod tests {
         // The full rate all the same: 10 a window of 1.02 s, the first 10 at once.
         assert_eq!(at[9], Duration::ZERO);
         assert_eq!(at[94], Duration::from_millis(9 * 1020));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_log_holds_only_the_last_window() {
+        // A limit far above the rate: the log forgets what is older than a window.
+        let pacer = Pacer::new(limit(1_000_000, Duration::from_secs(1))).expect("a pacer");
+        for _ in 0..100 {
+            pacer.slot().await;
+            tokio::time::advance(Duration::from_millis(100)).await;
+        }
+        let held = pacer.state.lock().await.sent.len();
+        assert!(held <= 11, "{held}");
     }
 
     #[tokio::test(start_paused = true)]
