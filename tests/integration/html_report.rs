@@ -103,6 +103,8 @@ fn attempt(status: u16, elapsed_ms: u64) -> AttemptReport {
 fn item(outcome: ItemOutcome, started_ms: u64, duration_ms: u64, status: u16) -> ItemReport {
     ItemReport {
         item: None,
+        item_name: None,
+        item_source: None,
         outcome,
         message: None,
         hint: None,
@@ -570,6 +572,7 @@ fn a_large_step_notes_the_items_the_report_did_not_keep() {
                 provider: "gc".to_owned(),
                 action: "calls.create".to_owned(),
                 item: Some(i),
+                source: None,
                 inner: None,
                 outcome,
                 message: (outcome != Outcome::Passed).then(|| format!("item {i} did not connect")),

@@ -29,6 +29,7 @@ fn result(index: usize, id: &str, name: &str, action: &str, outcome: Outcome) ->
         provider: "gc".to_owned(),
         action: action.to_owned(),
         item: None,
+        source: None,
         outcome,
         inner: None,
         message: None,
@@ -196,6 +197,11 @@ pub(crate) fn failing() -> Report {
     for (i, outcome) in outcomes.into_iter().enumerate() {
         let mut dial = result(4, "dial", "Dial each number", "calls.create", outcome);
         dial.item = Some(i);
+        // Rows of a CSV file: its header is line 1.
+        dial.source = Some(callplan::runner::events::Source {
+            file: "plans/numbers.csv".to_owned(),
+            line: i as u64 + 2,
+        });
         dial.started = ms(4_900 + 10 * i as u64);
         dial.duration = ms(600 + 100 * i as u64);
         dial.request = Some("POST /api/v2/conversations/calls".to_owned());
@@ -597,7 +603,14 @@ fn markdown_summarises_for_each_steps_in_one_row() {
         .find(|l| l.contains("`dial`") && l.starts_with('|'))
         .expect("the dial row");
     assert!(dial.contains("❌ 2/3 passed"), "{dial}");
-    assert!(text.contains("- `dial[2]` ❌ errored (500): 500 Internal Server Error"));
+    // The first item that did not pass, named as every report names it.
+    assert!(
+        dial.contains("dial\\[2\\]: 500 Internal Server Error"),
+        "{dial}"
+    );
+    assert!(text.contains(
+        "- `dial[2]` (`plans/numbers.csv:3`) ❌ errored (500): 500 Internal Server Error"
+    ));
     assert!(text.contains("⚠️ errored (ignored)"));
 }
 
