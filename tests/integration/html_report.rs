@@ -867,6 +867,8 @@ fn checked_bars(page: &str) -> Vec<Bar> {
     let failed = z_index(&css, ".bar.o-failed");
     let errored = z_index(&css, ".bar.o-errored");
     assert!(base < ignored && ignored < failed && failed < errored);
+    // The words beside or inside a bar (its duration, FAILED) are above every bar.
+    assert!(z_index(&css, ".note") > errored);
     for (row, in_row) in group_by_row(&bars) {
         if !in_row[0].lanes {
             continue;
