@@ -259,7 +259,14 @@ impl Step {
 #[derive(Debug, Clone)]
 pub enum ForEachSource {
     /// Written in the plan.
-    Inline(Vec<serde_json::Value>),
+    Inline {
+        /// The items.
+        items: Vec<serde_json::Value>,
+        /// The plan's file, as the user named it.
+        file: PathBuf,
+        /// The line each item starts on in it (0 when unknown).
+        lines: Vec<usize>,
+    },
     /// A CSV file with a header row.
     Csv(PathBuf),
     /// A JSON array.

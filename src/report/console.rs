@@ -39,7 +39,7 @@ impl StepInfo {
                 id: step.id.clone(),
                 name: step.name.clone(),
                 items: match &step.for_each {
-                    Some(ForEachSource::Inline(items)) => Some(items.len()),
+                    Some(ForEachSource::Inline { items, .. }) => Some(items.len()),
                     _ => None,
                 },
             })
@@ -142,12 +142,14 @@ impl<W: Write + Send> Console<W> {
     }
 
     fn step_line(&self, r: &StepResult) -> String {
-        let id = match (r.item, &r.inner) {
-            (Some(i), Some(inner)) => format!("{}[{}].{}", r.id, i + 1, inner.id),
-            (Some(i), None) => format!("{}[{}]", r.id, i + 1),
-            (None, _) => r.id.clone(),
-        };
-        let mut line = format!("  {} {id}", self.label(r.outcome, r.ignored));
+        let mut line = format!(
+            "  {} {}",
+            self.label(r.outcome, r.ignored),
+            r.display_name()
+        );
+        if let Some(source) = &r.source {
+            line.push_str(&format!(" ({source})"));
+        }
         let (id, name) = match &r.inner {
             Some(inner) => (&inner.id, &inner.name),
             None => (&r.id, &r.name),
@@ -362,18 +364,16 @@ impl<W: Write + Send> Sink for Console<W> {
                 }
             }
             Event::AttemptFailed {
-                id,
-                item,
+                name,
                 attempt,
                 error,
                 retry_in,
                 ..
             } => {
-                let id = item.map_or(id.clone(), |i| format!("{id}[{}]", i + 1));
                 // Jittered delays carry nanoseconds nobody needs to read.
                 let millis = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX);
                 self.line(&format!(
-                    "  retry {id}: attempt {attempt} failed: {error}; retrying in {}",
+                    "  retry {name}: attempt {attempt} failed: {error}; retrying in {}",
                     humantime::format_duration(Duration::from_millis(millis))
                 ));
                 if let Some(live) = &self.live {
@@ -700,6 +700,7 @@ mod tests {
             provider: "gc".into(),
             action: "users.get".into(),
             item,
+            source: None,
             outcome,
             inner: None,
             message: None,
@@ -909,6 +910,7 @@ mod tests {
             index: 0,
             id: "agent".into(),
             item: None,
+            name: "agent".into(),
             attempt: 1,
             error: "HTTP 503".into(),
             retry_in: Duration::from_millis(5),

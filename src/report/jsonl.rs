@@ -197,6 +197,7 @@ mod tests {
             provider: "gc".into(),
             action: "calls.create_for_user".into(),
             item: Some(i),
+            source: None,
             outcome: Outcome::Passed,
             inner: None,
             message: None,

@@ -1,7 +1,8 @@
 //! The JUnit XML report, written with `quick-junit` (nextest's serializer).
 //!
 //! One `<testsuite>` per plan, one `<testcase>` per step, or per item of a `for_each` step
-//! (`id[1]`, `id[2]`…). An unmet expectation is a `<failure>`; a transport, auth, timeout or
+//! (`id[1]`, `id[2]`…, named as every report names an item), whose `file` and `line` attributes
+//! say where the item is written. An unmet expectation is a `<failure>`; a transport, auth, timeout or
 //! status error is an `<error>`; a step not run is `<skipped>`. A failure under
 //! `on_error: ignore` passes, with `ignored:` and the message in its `<system-out>`, which also
 //! carries the request, the attempts, the correlation id, the call's state and the start of the
@@ -105,10 +106,7 @@ fn test_case(
     item: &ItemReport,
     started: Option<DateTime<FixedOffset>>,
 ) -> TestCase {
-    let name = match item.item {
-        Some(i) => format!("{}[{}]", step.id, i + 1),
-        None => step.id.clone(),
-    };
+    let name = item.item_name.clone().unwrap_or_else(|| step.id.clone());
     let message = item.message.as_deref().unwrap_or_default();
     let detail = match &item.hint {
         Some(hint) => format!("{message}\nhint: {hint}"),
@@ -143,6 +141,14 @@ fn test_case(
     };
     let mut case = TestCase::new(name, status);
     case.set_classname(report.plan.name.as_str());
+    // Where the item is written, as test reporters read a test's place (pytest writes the same
+    // two attributes): an annotation lands on the CSV row or the plan's line.
+    if let Some(source) = &item.item_source {
+        case.extra
+            .insert("file".into(), source.file.as_str().into());
+        case.extra
+            .insert("line".into(), source.line.to_string().into());
+    }
     case.set_time(Duration::from_millis(item.duration_ms));
     let offset = chrono::TimeDelta::try_milliseconds(millis(item.started_ms));
     if let Some(at) = started
@@ -166,13 +172,16 @@ fn test_case(
         "step: {} ({} {})",
         step.name, step.provider, step.action
     );
+    if let Some(source) = &item.item_source {
+        let _ = writeln!(out, "source: {source}");
+    }
     if let Some(steps) = item.row_steps_line() {
         let _ = writeln!(out, "row steps: {steps}");
         for s in item.steps.iter().filter(|s| s.result.message.is_some()) {
             let _ = writeln!(
                 out,
                 "  {}: {}",
-                s.id,
+                s.result.item_name.as_deref().unwrap_or(&s.id),
                 s.result.message.as_deref().unwrap_or_default()
             );
         }

@@ -172,8 +172,8 @@ fn row(n: usize, step: &StepReport) -> String {
         .find(|i| i.outcome != ItemOutcome::Passed && i.message.is_some())
         .map(|i| {
             let message = i.message.as_deref().unwrap_or_default();
-            match (is_each, i.item) {
-                (true, Some(k)) => format!("item {}: {message}", k + 1),
+            match (is_each, &i.item_name) {
+                (true, Some(name)) => format!("{name}: {message}"),
                 _ => message.to_owned(),
             }
         })
@@ -304,12 +304,11 @@ fn failed_items(report: &Report) -> String {
             }
         );
         for item in failed.iter().take(MAX_ITEMS) {
-            let _ = write!(
-                block,
-                "- {} {}",
-                code(&item_name(step, item)),
-                outcome_label(item.outcome, step.ignored)
-            );
+            let _ = write!(block, "- {}", code(&item_name(step, item)));
+            if let Some(source) = &item.item_source {
+                let _ = write!(block, " ({})", code(&source.to_string()));
+            }
+            let _ = write!(block, " {}", outcome_label(item.outcome, step.ignored));
             if let Some(status) = item.status {
                 let _ = write!(block, " ({status})");
             }
@@ -413,10 +412,7 @@ pub(super) fn thousands(n: u64) -> String {
 }
 
 fn item_name(step: &StepReport, item: &ItemReport) -> String {
-    match item.item {
-        Some(i) => format!("{}[{}]", step.id, i + 1),
-        None => step.id.clone(),
-    }
+    item.item_name.clone().unwrap_or_else(|| step.id.clone())
 }
 
 fn run_marker(status: Status) -> &'static str {

@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::Redactor;
-use crate::runner::events::{Event, Outcome, RunStatus, Sink, StepResult};
+use crate::runner::events::{Event, Outcome, RunStatus, Sink, Source, StepResult};
 
 /// The report format's identifier, in every JSON report.
 pub const SCHEMA_ID: &str = "https://callplan.dev/schemas/report.v1.schema.json";
@@ -181,8 +181,18 @@ pub const KEEP_PASSED: usize = 200;
 /// One execution of a step (one `for_each` item).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ItemReport {
-    /// The `for_each` item, from 0.
+    /// The `for_each` item (or the flow's row), from 0: for programs. People read `item_name`.
     pub item: Option<usize>,
+    /// How every report and the terminal name the item: the step's id and the item's number
+    /// from 1 (`dial[8]`), and for a step of a flow's row the row's step (`campaign[3].hangup`).
+    /// Set whenever `item` is.
+    #[serde(default)]
+    pub item_name: Option<String>,
+    /// Where the item is written: a data file and the line it starts on (a CSV file's header is
+    /// line 1), or the plan and its line for an inline list. `null` for a list an earlier step
+    /// saved.
+    #[serde(default)]
+    pub item_source: Option<Source>,
     /// How it ended.
     pub outcome: ItemOutcome,
     /// Why, when it did not pass.
@@ -285,6 +295,8 @@ impl ItemReport {
         let mask = |s: &Option<String>| s.as_ref().map(|s| redactor.mask(s));
         ItemReport {
             item: r.item,
+            item_name: r.item_name(),
+            item_source: r.source.clone(),
             outcome: r.outcome.into(),
             message: mask(&r.message),
             hint: mask(&r.hint),

@@ -191,6 +191,8 @@ impl Sink for Webhooks {
                         "id": r.id,
                         "name": r.name,
                         "item": r.item,
+                        "item_name": r.item_name(),
+                        "item_source": r.source,
                         "outcome": r.outcome.name(),
                         "ignored": r.ignored,
                         "status": r.status,

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant, SystemTime};
 use indexmap::IndexMap;
 use serde_json::Value;
 
+pub use super::items::Source;
+
 /// A run's clock: one monotonic start and the wall time it stands for. Every moment a run
 /// reports (its start, its end, when each step started) is read from it, so the report's
 /// timestamps and offsets agree with each other.
@@ -130,6 +132,8 @@ pub struct StepResult {
     pub action: String,
     /// The `for_each` item or flow row (0-based), if any.
     pub item: Option<usize>,
+    /// Where that item is written (its file and line), when it is.
+    pub source: Option<Source>,
     /// For a step of a flow's row: which step (`id`, `name`, `action` above are the flow's).
     pub inner: Option<InnerStep>,
     /// How it ended.
@@ -162,6 +166,29 @@ pub struct StepResult {
     pub request: Option<String>,
     /// The start of the last answer's body.
     pub response: Option<String>,
+}
+
+/// How every output names a `for_each` item, or a step of a flow's row: the step's id, the item's
+/// number from 1 in brackets (as `loop.index` counts), then the row's step: `dial[8]`,
+/// `campaign[3].hangup`.
+pub fn item_name(step: &str, item: usize, inner: Option<&str>) -> String {
+    match inner {
+        Some(inner) => format!("{step}[{}].{inner}", item + 1),
+        None => format!("{step}[{}]", item + 1),
+    }
+}
+
+impl StepResult {
+    /// [`item_name`] of this item or row step; `None` for a step without `for_each`.
+    pub fn item_name(&self) -> Option<String> {
+        let inner = self.inner.as_ref().map(|i| i.id.as_str());
+        self.item.map(|i| item_name(&self.id, i, inner))
+    }
+
+    /// How every output names this run of the step: [`item_name`], or the step's id.
+    pub fn display_name(&self) -> String {
+        self.item_name().unwrap_or_else(|| self.id.clone())
+    }
 }
 
 /// A step of a flow, as run in one row.
@@ -251,10 +278,12 @@ pub enum Event {
     AttemptFailed {
         /// Position in the plan.
         index: usize,
-        /// `id`.
+        /// `id` (of the row's step, for a step of a flow's row).
         id: String,
         /// `for_each` item.
         item: Option<usize>,
+        /// How outputs name it: [`StepResult::display_name`].
+        name: String,
         /// The attempt that failed (1-based).
         attempt: u32,
         /// What went wrong.

@@ -32,23 +32,27 @@ impl State<'_> {
         place: &Place<'_>,
         step: &Step,
         source: &ForEachSource,
-    ) -> Box<dyn Iterator<Item = items::Item> + Send> {
+    ) -> Box<dyn Iterator<Item = items::Located> + Send> {
         let ForEachSource::Saved(template) = source else {
-            return items::for_step(step, source);
+            return items::located(step, source);
         };
         let context = minijinja::Value::from_pairs(self.context(place, step, None));
         let rendered = self
             .renderer
             .render_str(template, &context)
             .and_then(|v| super::render::to_json(&v));
-        match rendered {
-            Ok(serde_json::Value::Array(rows)) => Box::new(rows.into_iter().map(Ok)),
-            Ok(other) => Box::new(std::iter::once(Err(format!(
+        // A saved list is written nowhere: its items have no line.
+        let problem = match rendered {
+            Ok(serde_json::Value::Array(rows)) => {
+                return Box::new(rows.into_iter().map(|v| items::Located::nowhere(Ok(v))));
+            }
+            Ok(other) => format!(
                 "`for_each: {template}` is not a list: it is {}",
                 kind_of(&other)
-            )))),
-            Err(e) => Box::new(std::iter::once(Err(format!("`for_each: {template}`: {e}")))),
-        }
+            ),
+            Err(e) => format!("`for_each: {template}`: {e}"),
+        };
+        Box::new(std::iter::once(items::Located::nowhere(Err(problem))))
     }
 
     /// Runs every row of a flow; returns the flow's overall outcome.
@@ -58,6 +62,7 @@ impl State<'_> {
             steps: &self.steps,
             row: None,
             records: true,
+            source: None,
         };
         let source = flow.for_each.as_ref();
         let rows = match source {
@@ -72,10 +77,12 @@ impl State<'_> {
                 let go = !stop_ref.load(Ordering::Relaxed) && !*self.run.interrupted.borrow();
                 std::future::ready(go)
             })
-            .map(|(row, item)| async move {
-                match item {
-                    Ok(value) => self.run_row(index, flow, inner, row, &value).await,
+            .map(|(row, located)| async move {
+                let source = located.source.as_ref();
+                match located.item {
+                    Ok(value) => self.run_row(index, flow, inner, row, &value, source).await,
                     Err(problem) => {
+                        let top = Place { source, ..top };
                         let mut result = self.result(&top, flow, Some(row));
                         result.outcome = Outcome::Errored;
                         result.message = Some(problem);
@@ -123,6 +130,7 @@ impl State<'_> {
         inner: &[Step],
         row: usize,
         item: &serde_json::Value,
+        source: Option<&items::Source>,
     ) -> (Outcome, bool) {
         let started = Instant::now();
         let top = Place {
@@ -130,6 +138,7 @@ impl State<'_> {
             steps: &self.steps,
             row: None,
             records: true,
+            source,
         };
         let mut summary = self.result(&top, flow, Some(row));
         summary.ignored = flow.on_error == OnError::Ignore;
@@ -167,6 +176,7 @@ impl State<'_> {
                     position,
                 }),
                 records: !unknown,
+                source,
             };
             if halted.is_none() && *self.run.interrupted.borrow() {
                 halted = Some("not run: interrupted".into());

@@ -97,6 +97,8 @@ struct Place<'p> {
     /// Its end is journaled (not for the steps of a row after one of unknown fate: their
     /// failure follows from it, and a resume runs them again).
     records: bool,
+    /// Where its `for_each` item (or its flow's row) is written, for the reports.
+    source: Option<&'p items::Source>,
 }
 
 /// A step's row of a flow.
@@ -180,6 +182,7 @@ pub async fn run(run: &Run<'_>) -> (RunStatus, Option<String>) {
                 steps: &state.steps,
                 row: None,
                 records: true,
+                source: None,
             };
             state.skip(&top, step, None, h.reason());
             continue;
@@ -348,6 +351,7 @@ impl State<'_> {
             provider,
             action,
             item,
+            source: place.source.cloned(),
             inner,
             outcome: Outcome::Passed,
             message: None,
@@ -465,6 +469,7 @@ impl State<'_> {
             steps: &self.steps,
             row: None,
             records: true,
+            source: None,
         };
         if let Some(outcome) = self.unless(&place, step) {
             return outcome;
@@ -488,8 +493,12 @@ impl State<'_> {
                         && (step.always || !*self.run.interrupted.borrow());
                     std::future::ready(go)
                 })
-                .map(|(i, item)| async move {
-                    match item {
+                .map(|(i, located)| async move {
+                    let place = &Place {
+                        source: located.source.as_ref(),
+                        ..*place
+                    };
+                    match located.item {
                         Ok(value) => {
                             let (outcome, values) =
                                 self.run_item_with(place, step, Some((i, &value))).await;
@@ -1075,6 +1084,7 @@ impl State<'_> {
                         index: result.index,
                         id: step.id.clone(),
                         item: result.item,
+                        name: result.display_name(),
                         attempt,
                         // The reason repeats the status; only a Retry-After adds to the message.
                         error: if reason.contains("Retry-After") {

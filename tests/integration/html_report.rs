@@ -2,8 +2,13 @@
 //! `for_each` item, and still reasonable with no step or a thousand items.
 //!
 //! `CALLPLAN_WRITE_HTML=path cargo test --test integration html_report::demo` writes the demo
-//! report's page to `path` (`scripts/screenshot-report.sh` uses it when `callplan run` has no
-//! `--report` flag).
+//! report's page to `path` (`scripts/screenshot-report.sh demo` screenshots it).
+//!
+//! The timeline's promises are checked on the parsed markup ([`markup::checked_bars`]): every
+//! bar inside its track and at least the minimum width, failures drawn above passes; also on the
+//! reports of the two runs docs/reports.md screenshots, made for real against the sandbox.
+
+mod markup;
 
 use callplan::report::Format;
 use callplan::report::model::{
@@ -11,6 +16,7 @@ use callplan::report::model::{
     Status, StepReport,
 };
 use indexmap::IndexMap;
+use markup::{bar_to, checked_bars, group_by_row};
 use serde_json::json;
 
 fn report(steps: Vec<StepReport>) -> Report {
@@ -103,6 +109,8 @@ fn attempt(status: u16, elapsed_ms: u64) -> AttemptReport {
 fn item(outcome: ItemOutcome, started_ms: u64, duration_ms: u64, status: u16) -> ItemReport {
     ItemReport {
         item: None,
+        item_name: None,
+        item_source: None,
         outcome,
         message: None,
         hint: None,
@@ -191,6 +199,11 @@ fn demo() -> Report {
             let start = 6_820 + (n / 2) * 720 + (n % 2) * 35;
             let mut i = item(ItemOutcome::Passed, start, 380 + n * 45, 201);
             i.item = Some(n as usize);
+            i.item_name = Some(format!("notify[{}]", n + 1));
+            i.item_source = Some(callplan::runner::events::Source {
+                file: "plans/open-cases.jsonl".to_owned(),
+                line: n + 1,
+            });
             i.request = Some(format!("POST /api/customers/CRM-181{n}/notes"));
             match n {
                 2 => {
@@ -519,18 +532,20 @@ fn a_thousand_items_collapse_into_one_row() {
     assert_eq!(count(&page, "<div class=\"row item\">"), 0);
     assert!(page.contains("1,000 items: 996 passed, 4 errored"));
     // Ten concurrent items: ten lanes.
-    assert!(page.contains("top:2.0px;"));
-    assert!(page.contains("top:38.0px;"));
-    assert!(!page.contains("top:42.0px;"));
-    // The table lists every errored item and the first hundred passed ones.
-    assert_eq!(count(&page, "\" class=\"r-"), 104);
-    assert!(page.contains("… and 896 more items of <code>bulk</code> (896 passed)"));
-    // The bars of items it leaves out link to that line.
-    assert_eq!(count(&page, "href=\"#step-0-more\""), 896);
-    assert!(page.contains("<tr id=\"step-0-more\" class=\"more\">"));
-    assert!(page.len() < 1_000_000, "the page is {} bytes", page.len());
+    let tops: std::collections::BTreeSet<&str> = page
+        .split("style=\"top:")
+        .skip(1)
+        .map(|rest| &rest[..rest.find("px").expect("a top in pixels")])
+        .collect();
+    assert_eq!(tops.len(), 10, "{tops:?}");
+    // The table lists every item the report kept (no other limit than the model's).
+    assert_eq!(count(&page, "\" class=\"r-"), 1_000);
+    assert!(!page.contains("more items of"));
+    // About a kilobyte an item besides its response excerpt (here 400 bytes): the page is as
+    // large as the items the model keeps, which the model bounds.
+    assert!(page.len() < 1_400_000, "the page is {} bytes", page.len());
 
-    // When most fail, the table stops at two hundred of them.
+    // When most fail, they are all listed, and named under the row's label.
     let mut r = r;
     for i in &mut r.steps[0].items {
         i.outcome = ItemOutcome::Failed;
@@ -541,9 +556,9 @@ fn a_thousand_items_collapse_into_one_row() {
     let r = report(vec![with(step, items)]);
     let page = html(&r);
     assert!(page.contains("1,000 items: 1,000 failed"));
-    assert_eq!(count(&page, "\" class=\"r-failed\""), 200);
-    assert!(page.contains("… and 800 more items of <code>bulk</code> (800 failed)"));
-    assert!(page.len() < 1_000_000, "the page is {} bytes", page.len());
+    assert_eq!(count(&page, "\" class=\"r-failed\""), 1_000);
+    assert!(page.contains("… 995 more</span>"));
+    assert!(page.len() < 1_400_000, "the page is {} bytes", page.len());
 }
 
 /// A `for_each` of 100,000 items, added as the runner adds them: the model keeps the first 200
@@ -570,6 +585,7 @@ fn a_large_step_notes_the_items_the_report_did_not_keep() {
                 provider: "gc".to_owned(),
                 action: "calls.create".to_owned(),
                 item: Some(i),
+                source: None,
                 inner: None,
                 outcome,
                 message: (outcome != Outcome::Passed).then(|| format!("item {i} did not connect")),
@@ -608,14 +624,14 @@ fn a_large_step_notes_the_items_the_report_did_not_keep() {
          items (98,700 passed, 546 failed, 54 errored) are not drawn here: every item is in the \
          JSONL report (<code>--report jsonl:PATH</code>).</p></div>"
     ));
-    // The table lists 100 passed and 200 others of the kept items; the rest of the kept ones
-    // are in the JSON report, every one in the JSONL report.
-    assert_eq!(count(&page, "\" class=\"r-"), 300);
+    // The table lists the items the report kept, as the JSON report does; the JSONL report has
+    // every one.
+    assert_eq!(count(&page, "\" class=\"r-"), 700);
     assert!(page.contains(
-        "… and 99,700 more items of <code>dial</code> (98,800 passed, 819 failed, 81 errored): \
-         the JSON report lists 400 of them, the JSONL report (<code>--report jsonl:PATH</code>) \
-         every one.</td></tr>"
+        "… and 99,300 more items of <code>dial</code> (98,700 passed, 546 failed, 54 errored): \
+         the JSONL report (<code>--report jsonl:PATH</code>) lists every one.</td></tr>"
     ));
+    eprintln!("page {}", page.len());
     assert!(page.len() < 1_000_000, "the page is {} bytes", page.len());
 }
 
@@ -658,4 +674,185 @@ fn small_report_snapshot() {
         "callplan [version]",
     );
     insta::assert_snapshot!(body);
+}
+
+/// The cases that hid failures: a step that fails at the very end of the run, items that errored
+/// before they began (zero length) among concurrent items that passed, in a row of lanes and in a
+/// row per item.
+#[test]
+fn every_bar_is_visible_and_failures_are_drawn_above_passes() {
+    // Twenty rows, four at a time, 300 ms each; rows 6 and 14 errored at once (a malformed
+    // row), row 10 failed.
+    let rows: Vec<ItemReport> = (0..20u64)
+        .map(|n| {
+            let mut i = item(ItemOutcome::Passed, 100 + (n / 4) * 300, 300, 200);
+            i.item = Some(n as usize);
+            match n {
+                5 | 13 => {
+                    i.outcome = ItemOutcome::Errored;
+                    i.duration_ms = 0;
+                    i.status = None;
+                    i.attempts.clear();
+                    i.message = Some("contacts.csv:7: malformed row".to_owned());
+                }
+                9 => {
+                    i.outcome = ItemOutcome::Failed;
+                    i.message = Some("the call ended before it connected".to_owned());
+                }
+                _ => {}
+            }
+            i
+        })
+        .collect();
+    // Three items, the last errored at once, at the moment the next step starts.
+    let mut few: Vec<ItemReport> = (0..3u64)
+        .map(|n| {
+            let mut i = item(ItemOutcome::Passed, 1_700 + n * 100, 100, 200);
+            i.item = Some(n as usize);
+            i
+        })
+        .collect();
+    few[2].outcome = ItemOutcome::Errored;
+    few[2].duration_ms = 0;
+    // The last step fails in no time, as the run ends; an ignored failure before it.
+    let mut ignored = item(ItemOutcome::Errored, 2_000, 0, 503);
+    ignored.message = Some("HTTP 503".to_owned());
+    let mut last = item(ItemOutcome::Failed, 2_000, 0, 201);
+    last.message = Some("expected `response.status == 200`".to_owned());
+    let mut survey = step(3, "survey", "Survey", "crm", "request");
+    survey.ignored = true;
+    let mut r = report(vec![
+        with(step(0, "campaign", "Call each row", "", "flow"), rows),
+        with(step(1, "notify", "Notify", "crm", "request"), few),
+        with(
+            step(2, "crm", "Update the CRM", "crm", "request"),
+            vec![last],
+        ),
+        with(survey, vec![ignored]),
+    ]);
+    r.duration_ms = 2_000;
+    let page = html(&r);
+    let bars = checked_bars(&page);
+    assert_eq!(bars.len(), 20 + 3 + 1 + 1, "a bar per item");
+    for (anchor, outcome) in [
+        ("step-0-5", "errored"),
+        ("step-0-13", "errored"),
+        ("step-0-9", "failed"),
+        ("step-1-2", "errored"),
+        ("step-2", "failed"),
+        ("step-3", "errored"),
+    ] {
+        let bar = bar_to(&bars, anchor);
+        assert_eq!(bar.outcome, outcome, "{anchor}");
+    }
+    // The last step, zero-length at the run's end, ends at the track's right end.
+    let crm = bar_to(&bars, "step-2");
+    assert_eq!(crm.left + crm.width, 100_000, "{crm:?}");
+    // The ignored failure is drawn, striped, and under a real one.
+    assert!(bar_to(&bars, "step-3").ignored);
+    // The errored rows share no lane with a bar that covers them: where two bars of a row of
+    // lanes overlap, they are in different lanes.
+    for in_row in group_by_row(&bars).values().filter(|r| r[0].lanes) {
+        for (n, a) in in_row.iter().enumerate() {
+            for b in &in_row[n + 1..] {
+                if a.left < b.left + b.width && b.left < a.left + a.width {
+                    assert_ne!(a.top, b.top, "{a:?} covers {b:?}");
+                }
+            }
+        }
+    }
+}
+
+/// The screenshot scenarios of docs/reports.md, run for real against the sandbox: in the HTML
+/// report of a failed campaign, and of a run whose last step failed, every item that did not pass
+/// has its bar, inside the track and at least the minimum width, drawn above the passes.
+#[test]
+fn the_failed_campaign_and_the_failed_last_step_show_their_failures() {
+    // Without a rate limit, and with the plans paced to match: the calls play in milliseconds.
+    let mut config = super::fast_config();
+    config.genesys.rate_limit = None;
+    let sandbox = callplan::sandbox::Sandbox::start_background(config).expect("the sandbox starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let fixtures = crate::root().join("tests/plans/ok");
+    std::fs::copy(
+        fixtures.join("failed-campaign.csv"),
+        dir.path().join("failed-campaign.csv"),
+    )
+    .expect("copy the rows");
+    for plan in ["failed-campaign.yaml", "last-step-fails.yaml"] {
+        let text = std::fs::read_to_string(fixtures.join(plan)).expect("the plan");
+        let paced = text.replace(
+            "    region: mypurecloud.com\n",
+            "    region: mypurecloud.com\n    rate_limit: { requests: 100, per: 1s }\n",
+        );
+        assert_ne!(text, paced, "{plan} names its region");
+        std::fs::write(dir.path().join(plan), paced).expect("write the plan");
+        // Unset secrets: the sandbox's own credentials stand in.
+        let url = sandbox.url();
+        let out = crate::callplan_in(
+            dir.path(),
+            &[
+                "run",
+                plan,
+                "--sandbox-url",
+                &url,
+                "--color",
+                "never",
+                "--report",
+                "html:report.html",
+                "--report",
+                "json:report.json",
+            ],
+        );
+        assert_eq!(out.code, 1, "{plan} fails\n{}", out.stdout);
+        let stdout = out.stdout;
+        let page = std::fs::read_to_string(dir.path().join("report.html")).expect("the HTML");
+        let report: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("report.json")).expect("the JSON report"),
+        )
+        .expect("JSON");
+        let bars = checked_bars(&page);
+        let mut not_passed = 0;
+        for step in report["steps"].as_array().expect("steps") {
+            for item in step["items"].as_array().expect("items") {
+                let outcome = item["outcome"].as_str().expect("an outcome");
+                let anchor = match item["item"].as_u64() {
+                    Some(i) => format!("step-{}-{i}", step["index"]),
+                    None => format!("step-{}", step["index"]),
+                };
+                let bar = bar_to(&bars, &anchor);
+                assert_eq!(bar.outcome, outcome, "{plan}: {anchor}");
+                if matches!(outcome, "failed" | "errored") {
+                    not_passed += 1;
+                    // Named in the details table as in every report.
+                    let name = item["item_name"]
+                        .as_str()
+                        .or(step["id"].as_str())
+                        .expect("a name");
+                    assert!(
+                        page.contains(&format!("<b>{name}</b>")),
+                        "{plan}: {name} is not in the table"
+                    );
+                }
+            }
+        }
+        assert!(not_passed > 0, "{plan}: nothing failed\n{stdout}");
+        if plan.ends_with("last-step-fails.yaml") {
+            // The run's last step failed, and its bar is the last one on the axis.
+            let last = bar_to(&bars, "step-3");
+            assert_eq!(last.outcome, "failed");
+            let right = bars.iter().map(|b| b.left + b.width).max();
+            assert_eq!(Some(last.left + last.width), right, "{last:?}");
+        } else {
+            // The malformed row and the number that is not one errored in no time; the busy and
+            // unanswered rows failed.
+            assert_eq!(bar_to(&bars, "step-0-8").outcome, "errored");
+            assert_eq!(bar_to(&bars, "step-0-11").outcome, "errored");
+            assert_eq!(bar_to(&bars, "step-0-1").outcome, "failed");
+            assert!(
+                page.contains("failed-campaign.csv:10"),
+                "the malformed row's line"
+            );
+        }
+    }
 }

@@ -29,6 +29,7 @@ fn result(index: usize, id: &str, name: &str, action: &str, outcome: Outcome) ->
         provider: "gc".to_owned(),
         action: action.to_owned(),
         item: None,
+        source: None,
         outcome,
         inner: None,
         message: None,
@@ -196,6 +197,11 @@ pub(crate) fn failing() -> Report {
     for (i, outcome) in outcomes.into_iter().enumerate() {
         let mut dial = result(4, "dial", "Dial each number", "calls.create", outcome);
         dial.item = Some(i);
+        // Rows of a CSV file: its header is line 1.
+        dial.source = Some(callplan::runner::events::Source {
+            file: "plans/numbers.csv".to_owned(),
+            line: i as u64 + 2,
+        });
         dial.started = ms(4_900 + 10 * i as u64);
         dial.duration = ms(600 + 100 * i as u64);
         dial.request = Some("POST /api/v2/conversations/calls".to_owned());
@@ -597,7 +603,14 @@ fn markdown_summarises_for_each_steps_in_one_row() {
         .find(|l| l.contains("`dial`") && l.starts_with('|'))
         .expect("the dial row");
     assert!(dial.contains("❌ 2/3 passed"), "{dial}");
-    assert!(text.contains("- `dial[2]` ❌ errored (500): 500 Internal Server Error"));
+    // The first item that did not pass, named as every report names it.
+    assert!(
+        dial.contains("dial\\[2\\]: 500 Internal Server Error"),
+        "{dial}"
+    );
+    assert!(text.contains(
+        "- `dial[2]` (`plans/numbers.csv:3`) ❌ errored (500): 500 Internal Server Error"
+    ));
     assert!(text.contains("⚠️ errored (ignored)"));
 }
 
@@ -905,4 +918,126 @@ fn markdown_counts_every_item_of_a_large_step() {
     ));
     assert!(text.contains(" and 25 more: a vendor fault: retry later"));
     assert!(text.len() <= markdown::LIMIT);
+}
+
+/// A campaign over a CSV file (with a blank line, a busy number and a malformed row) and a step
+/// over an inline list, run for real: every output names each item the same way, `campaign[2]`
+/// from 1, and says where it is written (`rows.csv:4`, the plan's line of an inline item).
+#[test]
+fn an_item_has_one_name_and_one_place_in_every_output() {
+    let sandbox = callplan::sandbox::Sandbox::start_background(crate::fast_config())
+        .expect("the sandbox starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    // Line 3 of its CSV file is blank: the busy number is on line 4, the malformed row on line 5.
+    let plan = "tests/plans/ok/item-names.yaml";
+    let text = std::fs::read_to_string(crate::root().join(plan)).expect("the plan");
+    let inline_line = text
+        .lines()
+        .position(|l| l.ends_with("-00000000dead"))
+        .expect("the inline item")
+        + 1;
+    // From the repository's root, as a user runs an example; the reports in a temporary
+    // directory. Unset secrets: the sandbox's own credentials stand in.
+    let url = sandbox.url();
+    let mut args = vec!["run", plan, "--sandbox-url", &url, "--color", "never"];
+    let reports: Vec<String> = [
+        "json:r.json",
+        "jsonl:r.jsonl",
+        "junit:r.xml",
+        "markdown:r.md",
+    ]
+    .into_iter()
+    .chain(["html:r.html"])
+    .map(|r| {
+        let (format, name) = r.split_once(':').expect("FORMAT:NAME");
+        format!("{format}:{}", dir.path().join(name).display())
+    })
+    .collect();
+    for report in &reports {
+        args.extend(["--report", report.as_str()]);
+    }
+    let out = crate::callplan(&args);
+    let stdout = out.stdout;
+    assert_eq!(out.code, 1, "{stdout}");
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).expect(name);
+    let (json, jsonl, junit, md, page) = (
+        read("r.json"),
+        read("r.jsonl"),
+        read("r.xml"),
+        read("r.md"),
+        read("r.html"),
+    );
+    let report: Value = serde_json::from_str(&json).expect("JSON");
+    // (name, index from 0, file, line, outcome) of the items that did not pass.
+    let expected = [
+        (
+            "campaign[2]",
+            0,
+            1,
+            "tests/plans/ok/item-names.csv",
+            4,
+            "failed",
+        ),
+        (
+            "campaign[3]",
+            0,
+            2,
+            "tests/plans/ok/item-names.csv",
+            5,
+            "errored",
+        ),
+        ("agents[2]", 1, 1, plan, inline_line, "errored"),
+    ];
+    for (name, step, index, file, line, outcome) in expected {
+        let place = format!("{file}:{line}");
+        // The terminal.
+        assert!(
+            stdout.contains(&format!("{name} ({place})")),
+            "{name} ({place}) on the terminal:\n{stdout}"
+        );
+        // JSON: the index for programs, the name and the place for people.
+        let item = &report["steps"][step]["items"][index];
+        assert_eq!(item["item"], index, "{name}");
+        assert_eq!(item["item_name"], name);
+        assert_eq!(item["item_source"], json!({ "file": file, "line": line }));
+        assert_eq!(item["outcome"], outcome, "{name}");
+        // JSONL: the item's own line.
+        let lines: Vec<Value> = jsonl
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .filter(|l: &Value| l["item_name"] == name)
+            .collect();
+        assert_eq!(lines.len(), 1, "{name} in the JSONL report");
+        assert_eq!(lines[0]["item_source"]["line"], line);
+        // JUnit: the test case, with where its item is written.
+        assert!(
+            junit.contains(&format!("name=\"{name}\""))
+                && junit.contains(&format!("source: {place}")),
+            "{name} in the JUnit report:\n{junit}"
+        );
+        assert!(junit.contains(&format!("file=\"{file}\" line=\"{line}\"")));
+        // Markdown, HTML.
+        assert!(
+            md.contains(&format!("- `{name}` (`{place}`)")),
+            "{name}:\n{md}"
+        );
+        assert!(
+            page.contains(&format!("<b>{name}</b>")),
+            "{name} in the HTML table"
+        );
+        assert!(page.contains(&place), "{place} in the HTML report");
+    }
+    // A step of a flow's row: the row's name, then the step's.
+    let answered = &report["steps"][0]["items"][1]["steps"][1];
+    assert_eq!(answered["item_name"], "campaign[2].answered");
+    assert_eq!(answered["item_source"]["line"], 4);
+    assert!(
+        stdout.contains("campaign[2].answered (tests/plans/ok/item-names.csv:4)"),
+        "{stdout}"
+    );
+    assert!(jsonl.contains("\"item_name\":\"campaign[2].answered\""));
+    // No output numbers items from 0 any more.
+    for text in [&stdout, &md, &page, &junit] {
+        assert!(!text.contains("item 0"), "an item numbered from 0:\n{text}");
+    }
 }

@@ -1136,7 +1136,18 @@ impl<'a> Checker<'a> {
                             .help("the step never runs; remove it or give it items"),
                     );
                 }
-                return Some(ForEachSource::Inline(items.clone()));
+                // Where each item is written, for the reports to point at it.
+                let lines = (0..items.len())
+                    .map(|k| {
+                        self.value_span(&child(pointer, &k.to_string()))
+                            .map_or(0, |s| s.line)
+                    })
+                    .collect();
+                return Some(ForEachSource::Inline {
+                    items: items.clone(),
+                    file: self.source.path.clone(),
+                    lines,
+                });
             }
             raw::ForEach::File(raw::ForEachFile::Csv(p)) => (p, "csv", ForEachSource::Csv),
             raw::ForEach::File(raw::ForEachFile::Json(p)) => (p, "json", ForEachSource::Json),
