@@ -306,8 +306,8 @@ fn describe(
         let _ = writeln!(block, "    {auth}");
     }
     if let Some(body) = &request.body {
-        let _ = writeln!(block, "    Content-Type: application/json");
-        let _ = writeln!(block, "    {body}");
+        let _ = writeln!(block, "    Content-Type: {}", body.default_type());
+        let _ = writeln!(block, "    {}", String::from_utf8_lossy(&body.bytes()));
     }
     Ok(block)
 }

@@ -1,5 +1,6 @@
 //! Integration tests: the real `callplan` binary, run as users run it.
 
+mod bodies;
 mod campaign;
 mod check;
 mod cli;
