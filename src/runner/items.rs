@@ -19,23 +19,42 @@ pub const MAX_DATA_BYTES: u64 = 64 * 1024 * 1024;
 /// One item, or what is wrong with it (with its line).
 pub type Item = Result<Value, String>;
 
+/// An item with the line of its file it starts on (CSV rows and JSON Lines; `None` for the items
+/// of an inline list or a JSON array).
+pub type Located = (Option<u64>, Item);
+
 /// The items of a step's source, in order. A JSON Lines line that is not an object is an error
 /// item (naming its line) when the step reads fields of its item (`item.phone`).
 pub fn for_step(step: &Step, source: &ForEachSource) -> Box<dyn Iterator<Item = Item> + Send> {
     iterate(source, reads_fields(step))
 }
 
+/// [`for_step`], each item with its line.
+pub fn located_for_step(
+    step: &Step,
+    source: &ForEachSource,
+) -> Box<dyn Iterator<Item = Located> + Send> {
+    located(source, reads_fields(step))
+}
+
 /// The items of a source, in order; with `objects`, every JSON Lines line must be an object.
 pub fn iterate(source: &ForEachSource, objects: bool) -> Box<dyn Iterator<Item = Item> + Send> {
+    Box::new(located(source, objects).map(|(_, item)| item))
+}
+
+fn located(source: &ForEachSource, objects: bool) -> Box<dyn Iterator<Item = Located> + Send> {
     match source {
-        ForEachSource::Inline(items) => Box::new(items.clone().into_iter().map(Ok)),
+        ForEachSource::Inline(items) => Box::new(items.clone().into_iter().map(|v| (None, Ok(v)))),
         ForEachSource::Csv(path) => csv_items(path),
-        ForEachSource::Json(path) => json_items(path),
+        ForEachSource::Json(path) => Box::new(json_items(path).map(|item| (None, item))),
         ForEachSource::Jsonl(path) => jsonl_items(path, objects),
         // Rendered by the runner into the list it names before the step runs.
-        ForEachSource::Saved(template) => Box::new(std::iter::once(Err(format!(
-            "`for_each: {template}` was not rendered into a list"
-        )))),
+        ForEachSource::Saved(template) => Box::new(std::iter::once((
+            None,
+            Err(format!(
+                "`for_each: {template}` was not rendered into a list"
+            )),
+        ))),
     }
 }
 
@@ -121,8 +140,8 @@ fn open(path: &Path) -> Result<Capped<File>, String> {
 /// Ends an item stream after its first error that is not about one row: an unreadable or
 /// oversized file would otherwise repeat the same error for ever.
 fn fuse_after_fatal(
-    items: impl Iterator<Item = (Item, bool)> + Send + 'static,
-) -> Box<dyn Iterator<Item = Item> + Send> {
+    items: impl Iterator<Item = (Located, bool)> + Send + 'static,
+) -> Box<dyn Iterator<Item = Located> + Send> {
     let mut done = false;
     Box::new(items.map_while(move |(item, fatal)| {
         if done {
@@ -133,19 +152,19 @@ fn fuse_after_fatal(
     }))
 }
 
-fn csv_items(path: &Path) -> Box<dyn Iterator<Item = Item> + Send> {
+fn csv_items(path: &Path) -> Box<dyn Iterator<Item = Located> + Send> {
     let file = match open(path) {
         Ok(f) => f,
-        Err(e) => return Box::new(std::iter::once(Err(e))),
+        Err(e) => return Box::new(std::iter::once((None, Err(e)))),
     };
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(file);
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => {
-            return Box::new(std::iter::once(Err(format!(
-                "{}: the header row: {e}",
-                path.display()
-            ))));
+            return Box::new(std::iter::once((
+                None,
+                Err(format!("{}: the header row: {e}", path.display())),
+            )));
         }
     };
     let shown = path.display().to_string();
@@ -164,14 +183,15 @@ fn csv_items(path: &Path) -> Box<dyn Iterator<Item = Item> + Send> {
                     csv::ErrorKind::Io(io) => (io.to_string(), true),
                     _ => (format!("malformed row: {e}"), false),
                 };
-                return (Err(format!("{shown}:{line}: {why}")), fatal);
+                return ((Some(line), Err(format!("{shown}:{line}: {why}"))), fatal);
             }
         };
+        let line = record.position().map(|p| p.line());
         let mut map = serde_json::Map::new();
         for (name, value) in headers.iter().zip(record.iter()) {
             map.insert(name.to_owned(), Value::String(value.to_owned()));
         }
-        (Ok(Value::Object(map)), false)
+        ((line, Ok(Value::Object(map))), false)
     }))
 }
 
@@ -191,10 +211,10 @@ fn json_items(path: &Path) -> Box<dyn Iterator<Item = Item> + Send> {
     }
 }
 
-fn jsonl_items(path: &Path, objects: bool) -> Box<dyn Iterator<Item = Item> + Send> {
+fn jsonl_items(path: &Path, objects: bool) -> Box<dyn Iterator<Item = Located> + Send> {
     let file = match open(path) {
         Ok(f) => f,
-        Err(e) => return Box::new(std::iter::once(Err(e))),
+        Err(e) => return Box::new(std::iter::once((None, Err(e)))),
     };
     let shown = path.display().to_string();
     fuse_after_fatal(
@@ -203,10 +223,11 @@ fn jsonl_items(path: &Path, objects: bool) -> Box<dyn Iterator<Item = Item> + Se
             .enumerate()
             .filter(|(_, line)| line.as_ref().map_or(true, |l| !l.trim().is_empty()))
             .map(move |(i, line)| {
+                let number = Some(i as u64 + 1);
                 let at = format!("{shown}:{}", i + 1);
                 let line = match line {
                     Ok(line) => line,
-                    Err(e) => return (Err(format!("{at}: {e}")), true),
+                    Err(e) => return ((number, Err(format!("{at}: {e}"))), true),
                 };
                 let item = match serde_json::from_str::<Value>(&line) {
                     Err(e) => Err(format!("{at}: malformed line: {e}")),
@@ -216,7 +237,7 @@ fn jsonl_items(path: &Path, objects: bool) -> Box<dyn Iterator<Item = Item> + Se
                     )),
                     Ok(value) => Ok(value),
                 };
-                (item, false)
+                ((number, item), false)
             }),
     )
 }
@@ -251,6 +272,26 @@ mod tests {
         let bad = items[1].as_ref().unwrap_err();
         assert!(bad.contains(":3: malformed row"), "{bad}");
         assert_eq!(items[2].as_ref().unwrap()["name"], "Grace");
+    }
+
+    #[test]
+    fn csv_and_jsonl_items_carry_the_line_they_start_on() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        write!(
+            file,
+            "name,phone\n\"Ada\nL.\",+13175550100\nBad\nGrace,+13175550101\n"
+        )
+        .unwrap();
+        let lines: Vec<Option<u64>> = located(&ForEachSource::Csv(file.path().to_owned()), true)
+            .map(|(line, _)| line)
+            .collect();
+        assert_eq!(lines, vec![Some(2), Some(4), Some(5)]);
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        write!(file, "{{\"a\":1}}\n\n{{\"a\":2}}\n").unwrap();
+        let lines: Vec<Option<u64>> = located(&ForEachSource::Jsonl(file.path().to_owned()), true)
+            .map(|(line, _)| line)
+            .collect();
+        assert_eq!(lines, vec![Some(1), Some(3)]);
     }
 
     #[test]
