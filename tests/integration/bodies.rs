@@ -1,10 +1,11 @@
 //! Bodies as written: what a raw request's `body:` and `form:` put on the wire, seen at the
-//! sandbox's echo API byte for byte (its `raw_body`), with exactly one `Content-Type`.
+//! sandbox's echo API byte for byte (its `raw_body`), with exactly one `Content-Type`; and a dry
+//! run of the same plan, which prints exactly the URL, headers and body the run sent.
 
 use serde_json::{Value, json};
 
-use crate::run::{PlanFile, assert_exit, sandbox};
 use crate::fast_config;
+use crate::run::{PlanFile, assert_exit, sandbox};
 
 /// One step per kind of body, and a query merged into the path's own.
 const PLAN: &str = r#"version: 1
@@ -157,4 +158,81 @@ fn string_and_form_bodies_arrive_at_the_echo_byte_for_byte() {
         by_id("query")["query"],
         json!({ "x": "1", "y": "2", "z": ["a", "b"] })
     );
+}
+
+#[test]
+fn a_dry_run_prints_exactly_what_the_run_sends() {
+    let plan = PlanFile::new(PLAN);
+    let sb = sandbox(fast_config());
+    let real = plan.run_against(&sb, &["--report", "json:r.json"], &[]);
+    assert_exit(&real, 0);
+    let dry = plan.run_against(&sb, &["--dry-run", "--report", "json:dry.json"], &[]);
+    assert_exit(&dry, 0);
+    let echoes = echoes(&read_json(&plan.dir().join("r.json")));
+    let planned = read_json(&plan.dir().join("dry.json"));
+    let requests: Vec<&Value> = planned["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| &s["request"])
+        .collect();
+    assert_eq!(requests.len(), echoes.len());
+    let echo_base = format!("{}/_sandbox/http", sb.url());
+    for ((id, echo), request) in echoes.iter().zip(requests) {
+        assert_eq!(request["method"], echo["method"], "{id}");
+        // The URL: the path as it went out, and the query with every pair in order.
+        let url = request["url"].as_str().expect("a URL");
+        let parsed = reqwest::Url::parse(url).expect("the URL parses");
+        assert_eq!(
+            url.matches('?').count(),
+            usize::from(parsed.query().is_some())
+        );
+        let path = url.split('?').next().unwrap_or_default();
+        assert_eq!(
+            path.strip_prefix(&echo_base),
+            echo["path"].as_str(),
+            "{id}: {url}"
+        );
+        let mut query = serde_json::Map::new();
+        for (k, v) in parsed.query_pairs() {
+            match query.get_mut(k.as_ref()) {
+                None => {
+                    query.insert(k.into_owned(), Value::String(v.into_owned()));
+                }
+                Some(Value::Array(all)) => all.push(Value::String(v.into_owned())),
+                Some(first) => *first = json!([first.take(), v]),
+            }
+        }
+        assert_eq!(Value::Object(query), echo["query"], "{id}");
+        // The headers: each printed one arrived with its value, and nothing else was sent but
+        // what the transport adds.
+        let headers = request["headers"].as_array().expect("headers");
+        for header in headers {
+            let name = header["name"].as_str().expect("name").to_ascii_lowercase();
+            assert_eq!(
+                echo["headers"][&name], header["value"],
+                "{id}: header {name}: {echo:#}"
+            );
+        }
+        let echoed = echo["headers"].as_object().expect("echoed headers");
+        for name in echoed.keys() {
+            let printed = headers.iter().any(|h| {
+                h["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            });
+            assert!(
+                printed || ["host", "content-length"].contains(&name.as_str()),
+                "{id}: {name} was sent but not printed"
+            );
+        }
+        assert_eq!(request["body"], echo["raw_body"], "{id}");
+    }
+    // And the terminal shows the same: one Content-Type per body, the XML's lines as written.
+    assert!(
+        dry.stdout.contains("    body: <?xml version=\"1.0\" encoding=\"UTF-8\"?>\n          <note><to>Ada &amp; Grace</to>"),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains("    body: a=1&b=2\n"), "{}", dry.stdout);
 }

@@ -4,6 +4,7 @@ mod bodies;
 mod campaign;
 mod check;
 mod cli;
+mod dry_run;
 mod flows;
 mod html_report;
 mod lifecycle;
