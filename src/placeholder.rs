@@ -53,6 +53,16 @@ pub fn is_in(text: &str) -> bool {
             .any(|(encoded, _)| text.contains(encoded))
 }
 
+/// Whether a JSON value holds a placeholder in any of its strings.
+pub fn is_in_value(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => is_in(s),
+        serde_json::Value::Array(items) => items.iter().any(is_in_value),
+        serde_json::Value::Object(map) => map.values().any(is_in_value),
+        _ => false,
+    }
+}
+
 /// `text` as a dry run prints it: every placeholder, encoded or not, as `<label>`.
 pub fn shown(text: &str) -> String {
     if !text.contains(['%', '\\', OPEN, CLOSE]) {

@@ -234,7 +234,7 @@ fn build_with(
     for (name, value) in with {
         let ty = action.param(name).map(|p| p.ty).unwrap_or(ParamType::Any);
         // A string, or a list of numbers, that holds a placeholder.
-        let unknown = planned && crate::placeholder::is_in(&value.to_string());
+        let unknown = planned && crate::placeholder::is_in_value(value);
         let value = if unknown {
             value.clone()
         } else {

@@ -193,6 +193,8 @@ struct At {
     source: Option<String>,
     /// The flow whose row this is.
     flow: Option<String>,
+    /// A row past the listed ones: only counted, its request not laid out.
+    counted_only: bool,
 }
 
 /// A planned entry, and what a `for_each` summary counts of it.
@@ -368,8 +370,10 @@ impl Walk<'_> {
                 }
             }
         }
-        let wire = planned_wire(provider, &request);
-        entry.planned.request = Some(shown(&wire, note(step, provider, &with, &request)));
+        if !at.counted_only {
+            let wire = planned_wire(provider, &request);
+            entry.planned.request = Some(shown(&wire, note(step, provider, &with, &request)));
+        }
         entry
     }
 

@@ -62,6 +62,7 @@ impl Walk<'_> {
                 row: Some(i as u64 + 1),
                 source: file.as_ref().zip(line).map(|(f, l)| format!("{f}:{l}")),
                 flow: None,
+                counted_only: i >= ROWS_SHOWN,
             };
             let entries = match item {
                 Ok(value) => self.row(step, &at, &value, i),
