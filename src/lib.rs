@@ -6,6 +6,7 @@
 //! - [`provider`]: the providers, one folder per vendor: catalogue, login, waiting, error hints;
 //! - [`phone`]: E.164 validation and normalization;
 //! - [`template`]: the minijinja environment and template checks;
+//! - [`placeholder`]: values only a run knows, as a dry run carries and shows them;
 //! - [`diagnostic`]: located findings and how they are shown;
 //! - [`report`]: reporters (the terminal), and masking secrets;
 //! - [`lifecycle`]: a run from start to end: resolve, check outputs, log in, steps, finish,
@@ -19,6 +20,7 @@ pub mod cli;
 pub mod diagnostic;
 pub mod lifecycle;
 pub mod phone;
+pub mod placeholder;
 pub mod plan;
 pub mod provider;
 pub mod report;

@@ -30,7 +30,9 @@ pub struct RunArgs {
     /// Read secrets' environment variables from this file (dotenv format) first.
     #[arg(long, value_name = "FILE")]
     pub(super) env_file: Option<PathBuf>,
-    /// Print every request the plan would send, secrets masked; send nothing.
+    /// Print every request the plan would send, exactly as a run builds it, and send nothing:
+    /// no secret is read (`<secret NAME>` stands in), what only a run knows reads `<…>`, a
+    /// campaign's rows are summed up. With `--report json:PATH`, write them as JSON.
     #[arg(long)]
     pub(super) dry_run: bool,
     /// Stop launching steps after this long (`10m`), run the `always` steps, exit 1.

@@ -31,12 +31,12 @@ use crate::diagnostic;
 use crate::plan::model::Plan;
 use crate::plan::source::Source;
 use crate::provider::connection::{Connection, Settings};
-use crate::report::Redactor;
 use crate::report::console::{self, Console, StepInfo};
 use crate::report::jsonl::ItemLog;
 use crate::report::model::{self, Collector, PlanInfo, Report, Tee};
 use crate::report::notices::Notices;
 use crate::report::webhook::{Hook, Webhooks};
+use crate::report::{self, Redactor};
 use crate::runner::events::{Clock, Event, RunStatus, Sink};
 use crate::runner::journal::{Journal, Resume};
 use crate::runner::render::{self, Renderer};
@@ -128,18 +128,38 @@ pub async fn run(options: Options, target: Target, signals: Signals) -> Ending {
         }
     };
     if options.dry_run {
-        for note in &prepared.notes {
-            println!("note: {}", redactor.mask(note));
-        }
-        let report = dry::requests(&plan, &prepared.settings, &prepared.vars, &prepared.secrets);
-        print!("{}", redactor.mask(&report.text));
-        return if report.ok {
-            Ending::Passed
-        } else {
-            Ending::Invalid
-        };
+        return dry_run(&plan, prepared, &redactor, &notices);
     }
     execute(&plan, &options, prepared, redactor, notices, signals).await
+}
+
+/// `--dry-run`: prints every request the plan would send, and writes them with `--report json:`.
+/// It exits 0 when every request could be built, 2 (invalid) otherwise.
+fn dry_run(plan: &Plan, prepared: Prepared, redactor: &Redactor, notices: &Notices) -> Ending {
+    let planned = dry::requests(dry::Inputs {
+        plan,
+        settings: &prepared.settings,
+        vars: &prepared.vars,
+        hooks: &prepared.hooks,
+        notes: prepared.notes,
+    });
+    // No secret was read; the redactor stays the last filter all the same.
+    print!("{}", redactor.mask(&report::planned::text(&planned)));
+    let json = redactor.mask(&report::planned::json(&planned));
+    for file in &prepared.outputs.reports {
+        match report::write_atomic(std::path::Path::new(&file.path), &json) {
+            Ok(()) => notices.line(&format!("report: {}", file.path)),
+            Err(e) => {
+                notices.error(&format!("cannot write the report {}: {e}", file.path));
+                return Ending::Invalid;
+            }
+        }
+    }
+    if planned.ok {
+        Ending::Passed
+    } else {
+        Ending::Invalid
+    }
 }
 
 /// A run, resolved and with its outputs checked.
@@ -177,15 +197,24 @@ fn prepare(
             speedup.round()
         ));
     }
-    let env_file = match &options.env_file {
-        None => HashMap::new(),
-        Some(path) => resolve::env_file(path).map_err(|e| e.to_string())?,
-    };
     let vars = resolve::vars(plan, &options.vars).map_err(|e| e.to_string())?;
-    let secrets =
-        resolve::secrets(plan, &env_file, target, &mut notes).map_err(|e| e.to_string())?;
-    redactor.add(secrets.values().cloned());
-    let renderer = Renderer::new();
+    // A dry run reads no secret (nor the env file that holds them): each is a placeholder, and
+    // so is every value only a run knows.
+    let (secrets, renderer) = if options.dry_run {
+        (
+            resolve::planned_secrets(plan),
+            Renderer::planned(Vec::new()),
+        )
+    } else {
+        let env_file = match &options.env_file {
+            None => HashMap::new(),
+            Some(path) => resolve::env_file(path).map_err(|e| e.to_string())?,
+        };
+        let secrets =
+            resolve::secrets(plan, &env_file, target, &mut notes).map_err(|e| e.to_string())?;
+        redactor.add(secrets.values().cloned());
+        (secrets, Renderer::new())
+    };
     let run_id = uuid::Uuid::new_v4().to_string();
     let run_context = serde_json::json!({
         "id": run_id,
@@ -201,9 +230,11 @@ fn prepare(
         };
         let s = resolve::provider_settings(&renderer, name, provider, &scope, target)
             .map_err(|e| e.to_string())?;
-        redactor.add(s.credentials.secret_values());
-        for (id, secret) in s.credentials.basic_pairs() {
-            redactor.add_pair(&id, &secret);
+        if !options.dry_run {
+            redactor.add(s.credentials.secret_values());
+            for (id, secret) in s.credentials.basic_pairs() {
+                redactor.add_pair(&id, &secret);
+            }
         }
         settings.insert(name.clone(), s);
     }
@@ -216,7 +247,9 @@ fn prepare(
     ]);
     let journal_path = options.journal.clone().or_else(|| options.resume.clone());
     let plan_sha = model::sha256_of(&options.plan);
-    if !options.dry_run {
+    if options.dry_run {
+        outputs::check_dry_run(&outputs).map_err(|e| e.to_string())?;
+    } else {
         let flag = if options.resume.is_some() {
             "--resume"
         } else {

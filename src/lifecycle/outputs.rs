@@ -151,6 +151,27 @@ pub(super) fn check_flags(
     Ok(())
 }
 
+/// A dry run's outputs: `--report json:PATH` writes the planned requests; no other format has
+/// anything to say about a run that did not happen. The plan's own `report:` section is for
+/// runs, and a dry run leaves it alone.
+pub(super) fn check_dry_run(outputs: &Outputs) -> Result<(), OutputError> {
+    let refused = |flag: String| OutputError::Flag {
+        flag,
+        message: "a dry run writes only `json` (the requests it would send)".into(),
+    };
+    if let Some(path) = outputs.item_logs.first() {
+        return Err(refused(format!("--report jsonl:{}", path.display())));
+    }
+    if let Some(report) = outputs.reports.iter().find(|r| r.format != Format::Json) {
+        return Err(refused(format!(
+            "--report {}:{}",
+            report.format.name(),
+            report.path
+        )));
+    }
+    check_flags(outputs, None)
+}
+
 fn help_for(e: &DestinationError) -> &'static str {
     match e {
         DestinationError::Directory(_) => "name a file, not a directory",

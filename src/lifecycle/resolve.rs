@@ -287,6 +287,14 @@ pub(super) fn secrets(
     Ok(values)
 }
 
+/// A dry run's secrets: none is read, each is its placeholder (`<secret NAME>`).
+pub(super) fn planned_secrets(plan: &Plan) -> IndexMap<String, String> {
+    plan.secrets
+        .keys()
+        .map(|name| (name.clone(), crate::placeholder::secret(name)))
+        .collect()
+}
+
 /// What provider settings may read.
 pub(super) struct Scope<'a> {
     pub(super) vars: &'a IndexMap<String, serde_json::Value>,

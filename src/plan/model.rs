@@ -109,6 +109,16 @@ impl CallingHours {
         if open {
             return None;
         }
+        Some(format!(
+            "outside calling hours: it is {} {} in {zone} (allowed {})",
+            local.weekday().to_string().to_lowercase(),
+            hhmm(minute),
+            self.allowed()
+        ))
+    }
+
+    /// When dials are allowed: `mon, tue, wed, thu, fri, 09:00–20:00`.
+    pub fn allowed(&self) -> String {
         let days = match &self.days {
             None => "every day".to_owned(),
             Some(d) => d
@@ -117,13 +127,7 @@ impl CallingHours {
                 .collect::<Vec<_>>()
                 .join(", "),
         };
-        Some(format!(
-            "outside calling hours: it is {} {} in {zone} (allowed {days}, {}–{})",
-            local.weekday().to_string().to_lowercase(),
-            hhmm(minute),
-            hhmm(self.from),
-            hhmm(self.to)
-        ))
+        format!("{days}, {}–{}", hhmm(self.from), hhmm(self.to))
     }
 }
 

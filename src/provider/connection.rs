@@ -12,6 +12,7 @@ use super::auth::{self, AuthError, Credentials, TokenCache};
 use super::failure::Failure;
 use super::pacing::Pacer;
 use super::request::Request;
+use super::wire::{self, Wire};
 use super::{Method, ProviderKind, cxone};
 
 /// Makes ring rustls's process-wide crypto provider (reqwest is built without one, to avoid
@@ -37,6 +38,18 @@ pub fn http_client(tls: bool) -> Result<reqwest::Client, String> {
 }
 
 impl Settings {
+    /// The API base below `root` (the provider's `api_base`, or CXone's discovered
+    /// `api_endpoint`): CXone's ACD paths are below its services prefix and API version.
+    pub fn base_below(&self, root: &str) -> String {
+        let root = root.trim_end_matches('/');
+        match self.kind {
+            ProviderKind::NiceCxone => {
+                format!("{root}{}{}", cxone::SERVICES_PREFIX, self.api_version)
+            }
+            _ => root.to_owned(),
+        }
+    }
+
     /// Whether any URL of this provider (or one discovered from it) is HTTPS.
     pub fn uses_tls(&self) -> bool {
         let login = match &self.credentials {
@@ -316,15 +329,7 @@ impl Connection {
             (_, Some(base)) => base.clone(),
             (_, None) => String::new(),
         };
-        let root = root.trim_end_matches('/').to_owned();
-        Ok(match self.settings.kind {
-            ProviderKind::NiceCxone => format!(
-                "{root}{}{}",
-                cxone::SERVICES_PREFIX,
-                self.settings.api_version
-            ),
-            _ => root,
-        })
+        Ok(self.settings.base_below(&root))
     }
 
     /// CXone: the tenant's `api_endpoint`, discovered with the login's id_token.
@@ -337,11 +342,6 @@ impl Connection {
             self.settings.timeout.unwrap_or(LOGIN_TIMEOUT),
         )
         .await
-    }
-
-    /// The absolute URL of a request.
-    pub fn url(base: &str, request: &Request) -> String {
-        format!("{base}{}", request.path)
     }
 
     /// Sends a request with the provider's auth; after a 401, renews the token once and sends
@@ -403,76 +403,51 @@ impl Connection {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<(), String>>,
     {
-        let url = Connection::url(base, request);
+        let wire = wire::build(
+            base,
+            request,
+            &self.settings.headers,
+            wire::authorization(&self.settings.credentials, token.map(|t| t.value.as_str())),
+        );
+        let url = wire.url.as_str();
+        let method = request.method.as_str();
         // A URL no server accepts is the request's own error: never sent, never retried as a
         // connection failure, and not printed whole.
-        let full = with_query(&url, &request.query);
-        if full.len() > MAX_URL_BYTES {
+        if url.len() > MAX_URL_BYTES {
             return Err(SendError::NotSent(format!(
-                "{} {}: the URL is {} bytes, more than the {} servers accept",
-                request.method.as_str(),
-                shortened(&full),
-                full.len(),
+                "{method} {}: the URL is {} bytes, more than the {} servers accept",
+                shortened(url),
+                url.len(),
                 MAX_URL_BYTES
             )));
         }
-        let method = match request.method {
-            Method::Get => reqwest::Method::GET,
-            Method::Head => reqwest::Method::HEAD,
-            Method::Post => reqwest::Method::POST,
-            Method::Put => reqwest::Method::PUT,
-            Method::Patch => reqwest::Method::PATCH,
-            Method::Delete => reqwest::Method::DELETE,
-        };
-        let mut builder = self
-            .client
-            .request(method, &url)
-            .header("accept", "application/json");
+        let builder = outgoing(&self.client, &wire)
+            .map_err(|why| SendError::NotSent(format!("{method} {}: {why}", shortened(url))))?;
         // A per-request timer costs about a fifth of a loopback round trip, so it is set only
         // when the provider asks for one; the runner bounds every step anyway.
-        if let Some(timeout) = timeout {
-            builder = builder.timeout(timeout);
-        }
-        if !request.query.is_empty() {
-            builder = builder.query(&request.query);
-        }
-        for (k, v) in self.settings.headers.iter().chain(&request.headers) {
-            builder = builder.header(k.as_str(), v.as_str());
-        }
-        builder = match (&self.settings.credentials, token) {
-            (Credentials::Basic { username, password }, _) => {
-                builder.basic_auth(username, Some(password))
-            }
-            (_, Some(token)) => builder.bearer_auth(&token.value),
-            _ => builder,
+        let builder = match timeout {
+            Some(timeout) => builder.timeout(timeout),
+            None => builder,
         };
-        if let Some(body) = &request.body {
-            builder = builder.json(body);
-        }
         self.pace(queue).await;
         ahead().await.map_err(SendError::NotSent)?;
         queue.sent.store(true, Ordering::Relaxed);
         let started = Instant::now();
         // `-v`: the request as sent (the query too), never a header: the Authorization header
         // and the token stay out of the log. The log writer masks secrets in what is shown.
-        let logged = tracing::enabled!(target: LOG, tracing::Level::DEBUG).then(|| {
-            format!(
-                "{} {}",
-                request.method.as_str(),
-                with_query(&url, &request.query)
-            )
-        });
+        let logged = tracing::enabled!(target: LOG, tracing::Level::DEBUG)
+            .then(|| format!("{method} {url}"));
         if let Some(line) = &logged {
             tracing::debug!(target: LOG, "[{}] {line}", self.settings.name);
-            if let Some(body) = &request.body {
-                tracing::trace!(target: LOG, "[{}] request body: {}", self.settings.name, excerpt(&body.to_string()));
+            if let Some(body) = &wire.body {
+                tracing::trace!(target: LOG, "[{}] request body: {}", self.settings.name, excerpt(&String::from_utf8_lossy(body)));
             }
         }
         let response = builder.send().await.map_err(|e| {
             if let Some(line) = &logged {
                 tracing::debug!(target: LOG, "[{}] {line}: no answer: {}", self.settings.name, auth::describe_transport(&e));
             }
-            transport(&url, &e)
+            transport(url, &e)
         })?;
         let status = response.status().as_u16();
         if status == 429 {
@@ -493,8 +468,7 @@ impl Connection {
                 Failure::Broken
             },
             message: format!(
-                "{} {url}: the answer broke off: {}",
-                request.method.as_str(),
+                "{method} {url}: the answer broke off: {}",
                 auth::describe_transport(&e)
             ),
         })?;
@@ -537,15 +511,33 @@ fn excerpt(text: &str) -> String {
     }
 }
 
-/// `url` with its query string, as the request line shows it.
-fn with_query(url: &str, query: &[(String, String)]) -> String {
-    if query.is_empty() {
-        return url.to_owned();
+/// The reqwest request of a wire request; why not, when its URL or a header cannot be sent.
+fn outgoing(client: &reqwest::Client, wire: &Wire) -> Result<reqwest::RequestBuilder, String> {
+    use reqwest::header::{HeaderName, HeaderValue};
+    let url = reqwest::Url::parse(&wire.url).map_err(|e| format!("not a valid URL ({e})"))?;
+    let method = match wire.method {
+        Method::Get => reqwest::Method::GET,
+        Method::Head => reqwest::Method::HEAD,
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Delete => reqwest::Method::DELETE,
+    };
+    let mut headers = reqwest::header::HeaderMap::with_capacity(wire.headers.len());
+    for (name, value) in &wire.headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("`{name}` is not a valid header name"))?;
+        let mut value = HeaderValue::from_str(value)
+            .map_err(|_| format!("the value of header `{name}` cannot be sent"))?;
+        // Kept out of any debug output, as reqwest's own `bearer_auth` does.
+        value.set_sensitive(name == reqwest::header::AUTHORIZATION);
+        headers.insert(name, value);
     }
-    let encoded = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(query)
-        .finish();
-    format!("{url}?{encoded}")
+    let builder = client.request(method, url).headers(headers);
+    Ok(match &wire.body {
+        Some(bytes) => builder.body(bytes.clone()),
+        None => builder,
+    })
 }
 
 /// Classifies a transport error for the retry decision.

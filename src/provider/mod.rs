@@ -9,6 +9,8 @@
 //! - [`connection`]: a live provider, sending requests with its token;
 //! - [`auth`]: credentials, the token cache, and picking the vendor's login;
 //! - [`request`]: building a request from an action and its rendered `with:`;
+//! - [`wire`]: the request as it goes on the wire (URL and query, headers, body bytes), the
+//!   same for a run and a dry run;
 //! - [`hints`]: vendor errors as read, picking the vendor's hints, and the hints all share;
 //! - [`failure`]: how an attempt failed, for the retry decision;
 //! - `wait`: following a call, with the vendor's own way of waiting.
@@ -32,6 +34,7 @@ pub mod pacing;
 pub mod reconcile;
 pub mod request;
 pub(crate) mod wait;
+pub mod wire;
 
 /// What a flow step (`steps:` run per `for_each` row) is in place of an action: it sends nothing
 /// itself, and no catalogue lists it.
@@ -293,14 +296,17 @@ impl ActionSpec {
 
     /// The raw `request` action of a provider: any path below its API base.
     pub(crate) const fn request(path: &'static str, summary: &'static str) -> Self {
-        ActionSpec::new(
+        let mut action = ActionSpec::new(
             "request",
             Method::Get,
             path,
             summary,
             Effect::ByMethod,
             REQUEST_PARAMS,
-        )
+        );
+        // A request has one body.
+        action.exclusive = &["body", "form"];
+        action
     }
 
     /// The request needs a user context.
@@ -393,19 +399,25 @@ pub(crate) const REQUEST_PARAMS: &[ParamSpec] = &[
         "query",
         ParamType::Object,
         In::Control,
-        "Query-string parameters.",
+        "Query-string parameters, added to any query string `path` has (a list repeats its key).",
     ),
     p(
         "headers",
         ParamType::Object,
         In::Control,
-        "Extra request headers.",
+        "Extra request headers; one with the name of a provider header replaces it (names in any case).",
     ),
     p(
         "body",
         ParamType::Any,
         In::Control,
-        "Request body, sent as JSON (a string is sent as is).",
+        "Request body. A string is sent byte for byte, as written, with the `Content-Type` of `headers` (`text/plain; charset=utf-8` when none is given): XML, text, a form written by hand. A mapping, list, number or boolean is sent as JSON (`application/json` unless `headers` give another type).",
+    ),
+    p(
+        "form",
+        ParamType::Object,
+        In::Control,
+        "Form fields (strings, numbers, booleans; a list repeats its key), sent as an `application/x-www-form-urlencoded` body.",
     ),
 ];
 

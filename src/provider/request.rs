@@ -4,6 +4,9 @@
 //! Path parameters are substituted (percent-encoded), query parameters become the query string
 //! (lists repeat the key), body parameters become the fields of a JSON object. `Control`
 //! parameters steer callplan (polling, the raw `request` action) and are never sent as such.
+//! The raw `request` action's `body` is sent as written: a string byte for byte, anything else
+//! as JSON; its `form` is an `application/x-www-form-urlencoded` body. How a [`Request`] goes on
+//! the wire (the URL with its query, the headers, the body's bytes) is [`super::wire`]'s.
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
@@ -21,8 +24,46 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     /// Extra headers (the raw `request` action's `headers`).
     pub headers: Vec<(String, String)>,
-    /// The JSON body.
-    pub body: Option<Value>,
+    /// The body.
+    pub body: Option<Body>,
+}
+
+/// A request's body, as the plan gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// A JSON value: an action's body fields, or a raw request's mapping, list, number or
+    /// boolean (`application/json` unless the plan gives another type).
+    Json(Value),
+    /// A raw request's string, sent byte for byte (`text/plain; charset=utf-8` unless the plan
+    /// gives a type: XML, a form written by hand, anything).
+    Text(String),
+    /// A raw request's `form:` fields, in order (a list repeats its key), sent as
+    /// `application/x-www-form-urlencoded`.
+    Form(Vec<(String, String)>),
+}
+
+impl Body {
+    /// The Content-Type this body goes with when the plan gives none.
+    pub fn default_type(&self) -> &'static str {
+        match self {
+            Body::Json(_) => "application/json",
+            Body::Text(_) => "text/plain; charset=utf-8",
+            Body::Form(_) => "application/x-www-form-urlencoded",
+        }
+    }
+
+    /// The bytes sent.
+    pub fn bytes(&self) -> Vec<u8> {
+        match self {
+            // Serializing a JSON value cannot fail: its map keys are strings.
+            Body::Json(value) => serde_json::to_vec(value).unwrap_or_default(),
+            Body::Text(text) => text.clone().into_bytes(),
+            Body::Form(fields) => form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(fields)
+                .finish()
+                .into_bytes(),
+        }
+    }
 }
 
 impl Request {
@@ -166,13 +207,40 @@ pub fn build(
     action: &ActionSpec,
     with: &IndexMap<String, Value>,
 ) -> Result<Request, BadValue> {
+    build_with(kind, action, with, false)
+}
+
+/// Builds the request a dry run shows: as [`build`], but a value holding a placeholder (see
+/// [`crate::placeholder`]) is left to the run to judge instead of failing its parameter's type.
+/// Never used by a run: a real value is always judged.
+pub fn build_planned(
+    kind: ProviderKind,
+    action: &ActionSpec,
+    with: &IndexMap<String, Value>,
+) -> Result<Request, BadValue> {
+    build_with(kind, action, with, true)
+}
+
+fn build_with(
+    kind: ProviderKind,
+    action: &ActionSpec,
+    with: &IndexMap<String, Value>,
+    planned: bool,
+) -> Result<Request, BadValue> {
     if action.name == "request" {
         return build_raw(with);
     }
     let mut typed = IndexMap::new();
     for (name, value) in with {
         let ty = action.param(name).map(|p| p.ty).unwrap_or(ParamType::Any);
-        typed.insert(name.clone(), coerce(name, ty, value.clone())?);
+        // A string, or a list of numbers, that holds a placeholder.
+        let unknown = planned && crate::placeholder::is_in_value(value);
+        let value = if unknown {
+            value.clone()
+        } else {
+            coerce(name, ty, value.clone())?
+        };
+        typed.insert(name.clone(), value);
     }
     let path = substitute(action.path, &typed)?;
     let mut query = Vec::new();
@@ -191,9 +259,9 @@ pub fn build(
     }
     let body = if kind == ProviderKind::GenesysCloud && action.name == "calls.disconnect" {
         // `Conversation` on update: "'disconnected' will disconnect the conversation".
-        Some(serde_json::json!({ "state": "disconnected" }))
+        Some(Body::Json(serde_json::json!({ "state": "disconnected" })))
     } else if action.params.iter().any(|p| p.location == In::Body) && !body.is_empty() {
-        Some(Value::Object(body))
+        Some(Body::Json(Value::Object(body)))
     } else {
         None
     };
@@ -250,12 +318,31 @@ fn build_raw(with: &IndexMap<String, Value>) -> Result<Request, BadValue> {
         }
         Some(_) => return Err(bad("headers", "must be a mapping")),
     }
+    let body = match (with.get("body"), with.get("form")) {
+        (Some(body), Some(form)) if !body.is_null() && !form.is_null() => {
+            return Err(bad(
+                "form",
+                "a request has one body: give `body` or `form`, not both",
+            ));
+        }
+        (_, Some(Value::Object(fields))) => {
+            let mut pairs = Vec::new();
+            for (k, v) in fields {
+                query_pairs(k, v, &mut pairs);
+            }
+            Some(Body::Form(pairs))
+        }
+        (_, Some(form)) if !form.is_null() => return Err(bad("form", "must be a mapping")),
+        (Some(Value::String(text)), _) => Some(Body::Text(text.clone())),
+        (Some(body), _) if !body.is_null() => Some(Body::Json(body.clone())),
+        _ => None,
+    };
     Ok(Request {
         method,
         path: path.to_owned(),
         query,
         headers,
-        body: with.get("body").filter(|b| !b.is_null()).cloned(),
+        body,
     })
 }
 
@@ -288,7 +375,10 @@ mod tests {
         .unwrap();
         assert_eq!(request.method, Method::Post);
         assert_eq!(request.path, "/api/v2/conversations/calls/user/u%201");
-        assert_eq!(request.body, Some(json!({ "phoneNumber": "+13175550100" })));
+        assert_eq!(
+            request.body,
+            Some(Body::Json(json!({ "phoneNumber": "+13175550100" })))
+        );
         assert!(request.creates(action(ProviderKind::GenesysCloud, "calls.create_for_user")));
     }
 
@@ -336,7 +426,10 @@ mod tests {
             ]),
         )
         .unwrap();
-        assert_eq!(dial.body.unwrap()["skillId"], json!(4000123));
+        let Some(Body::Json(body)) = dial.body else {
+            panic!("a JSON body: {:?}", dial.body);
+        };
+        assert_eq!(body["skillId"], json!(4000123));
     }
 
     #[test]
@@ -348,7 +441,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(request.method, Method::Patch);
-        assert_eq!(request.body, Some(json!({ "state": "disconnected" })));
+        assert_eq!(
+            request.body,
+            Some(Body::Json(json!({ "state": "disconnected" })))
+        );
     }
 
     #[test]
@@ -378,5 +474,31 @@ mod tests {
         .unwrap();
         assert!(!get.creates(spec));
         assert!(build(ProviderKind::Http, spec, &with(&[("path", json!("x"))])).is_err());
+    }
+
+    #[test]
+    fn a_string_body_is_text_a_mapping_json_and_a_form_its_fields() {
+        let spec = action(ProviderKind::Http, "request");
+        let body = |pairs: &[(&str, Value)]| {
+            let mut all = vec![("method", json!("POST")), ("path", json!("/x"))];
+            all.extend_from_slice(pairs);
+            build(ProviderKind::Http, spec, &with(&all)).map(|r| r.body)
+        };
+        let text = body(&[("body", json!("a=1&b=2"))]).unwrap().unwrap();
+        assert_eq!(text, Body::Text("a=1&b=2".into()));
+        assert_eq!(text.bytes(), b"a=1&b=2");
+        assert_eq!(text.default_type(), "text/plain; charset=utf-8");
+        let json = body(&[("body", json!({ "a": [1, "x"] }))])
+            .unwrap()
+            .unwrap();
+        assert_eq!(json.bytes(), br#"{"a":[1,"x"]}"#);
+        let form = body(&[("form", json!({ "a": "1 2", "b": ["x&y", 3], "c": true }))])
+            .unwrap()
+            .unwrap();
+        assert_eq!(form.bytes(), b"a=1+2&b=x%26y&b=3&c=true");
+        assert_eq!(form.default_type(), "application/x-www-form-urlencoded");
+        assert!(body(&[("body", json!("x")), ("form", json!({ "a": 1 }))]).is_err());
+        assert!(body(&[("form", json!("a=1"))]).is_err());
+        assert_eq!(body(&[]).unwrap(), None);
     }
 }

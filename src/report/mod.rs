@@ -5,6 +5,7 @@
 //! - [`json`], [`junit`], [`markdown`], [`html`]: one file format each;
 //! - [`jsonl`]: every step and item, streamed as the run goes;
 //! - [`webhook`]: `notify:` lifecycle events;
+//! - [`planned`]: what a dry run would send, printed and as JSON;
 //! - [`destination`]: output paths, checked before a run and written through symlinks;
 //! - [`notices`]: errors, warnings and report paths on stderr.
 
@@ -17,6 +18,7 @@ pub mod junit;
 pub mod markdown;
 pub mod model;
 pub mod notices;
+pub mod planned;
 pub mod webhook;
 
 use std::io::Write as _;

@@ -229,6 +229,46 @@ pub async fn run(run: &Run<'_>) -> (RunStatus, Option<String>) {
     (status, reason)
 }
 
+/// A step's `with:`, rendered; the error names the parameter.
+fn render_with(
+    renderer: &Renderer,
+    step: &Step,
+    context: &Value,
+) -> Result<IndexMap<String, serde_json::Value>, String> {
+    step.with
+        .iter()
+        .map(|(name, value)| {
+            renderer
+                .render_json(value, context)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| format!("with.{name}: {e}"))
+        })
+        .collect()
+}
+
+/// The zone a dial's calling hours are judged in: the destination's (the plan's
+/// `destination_time_zone`), else the plan's `time_zone`; `None` when the destination's is a dry
+/// run's placeholder (known only when the plan runs).
+fn dial_zone(
+    hours: &crate::plan::model::CallingHours,
+    renderer: &Renderer,
+    context: &Value,
+) -> Result<Option<chrono_tz::Tz>, String> {
+    let Some(template) = &hours.destination_zone else {
+        return Ok(Some(hours.zone));
+    };
+    match renderer.render_text(template, context) {
+        Ok(text) if renderer.is_planned() && crate::placeholder::is_in(&text) => Ok(None),
+        Ok(text) if text.trim().is_empty() => Ok(Some(hours.zone)),
+        Ok(text) => text
+            .trim()
+            .parse::<chrono_tz::Tz>()
+            .map(Some)
+            .map_err(|_| format!("the destination's time zone `{text}` is not an IANA zone")),
+        Err(e) => Err(format!("destination_time_zone: {e}")),
+    }
+}
+
 /// The numbers a dialing parameter holds.
 fn numbers(value: &serde_json::Value) -> Vec<String> {
     match value {
@@ -869,21 +909,13 @@ impl State<'_> {
             }
         }
         let hours = guard.hours.as_ref()?;
-        let zone = match &hours.destination_zone {
-            None => Ok(hours.zone),
-            Some(template) => match self.renderer.render_text(template, context) {
-                Ok(text) if text.trim().is_empty() => Ok(hours.zone),
-                Ok(text) => text.trim().parse::<chrono_tz::Tz>().map_err(|_| {
-                    format!("the destination's time zone `{text}` is not an IANA zone")
-                }),
-                Err(e) => Err(format!("destination_time_zone: {e}")),
-            },
-        };
-        match zone {
-            Ok(zone) => hours.refusal(
+        match dial_zone(hours, &self.renderer, context) {
+            Ok(Some(zone)) => hours.refusal(
                 chrono::DateTime::<chrono::Utc>::from(SystemTime::now()),
                 zone,
             ),
+            // Only a dry run renders a placeholder.
+            Ok(None) => None,
             Err(why) => Some(why),
         }
     }
@@ -904,20 +936,15 @@ impl State<'_> {
             result.message = Some(message);
             IndexMap::new()
         };
-        let mut with = IndexMap::new();
-        for (name, value) in &step.with {
-            match self.renderer.render_json(value, context) {
-                Ok(v) => {
-                    with.insert(name.clone(), v);
-                }
-                Err(e) => {
-                    return match self.unsaved(place, step) {
-                        Some(why) => fail(result, Outcome::Skipped, why),
-                        None => fail(result, Outcome::Errored, format!("with.{name}: {e}")),
-                    };
-                }
+        let with = match render_with(&self.renderer, step, context) {
+            Ok(with) => with,
+            Err(e) => {
+                return match self.unsaved(place, step) {
+                    Some(why) => fail(result, Outcome::Skipped, why),
+                    None => fail(result, Outcome::Errored, e),
+                };
             }
-        }
+        };
         let Some(connection) = self.run.connections.get(&step.provider) else {
             return fail(
                 result,

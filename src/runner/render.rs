@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use minijinja::value::{Enumerator, Object, ObjectRepr};
 use minijinja::{Environment, Expression, Template, Value};
 
+use crate::placeholder::{Planned, Planner};
+
 /// Every earlier step's results, readable as `steps.<id>.<name>` while the run adds more. A
 /// flow's row has its own, which falls back to the plan's: a row's steps read the steps before
 /// them in the row, and every step before the flow.
@@ -286,6 +288,8 @@ pub struct Renderer {
     env: &'static Environment<'static>,
     templates: Mutex<HashMap<String, Template<'static, 'static>>>,
     expressions: Mutex<HashMap<String, Arc<Expression<'static, 'static>>>>,
+    /// A dry run's: what only a run knows renders as a placeholder (see [`crate::placeholder`]).
+    planner: Option<Planner>,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -319,7 +323,30 @@ impl Renderer {
             env,
             templates: Mutex::new(HashMap::new()),
             expressions: Mutex::new(HashMap::new()),
+            planner: None,
         }
+    }
+
+    /// A dry run's renderer: every template part that reads what only a run knows (saved
+    /// values, outcomes, secrets, the run's id, and the `extra` names) renders as a placeholder.
+    pub fn planned(extra: Vec<String>) -> Renderer {
+        Renderer {
+            planner: Some(Planner::new(extra)),
+            ..Renderer::new()
+        }
+    }
+
+    /// Whether this is a dry run's renderer (see [`Renderer::planned`]).
+    pub fn is_planned(&self) -> bool {
+        self.planner.is_some()
+    }
+
+    /// Whether a dry run cannot decide an expression (an `if` that reads an outcome); always
+    /// false when the plan runs.
+    pub fn undecided(&self, expression: &str) -> bool {
+        self.planner
+            .as_ref()
+            .is_some_and(|p| p.undecided(expression))
     }
 
     fn expression(&self, source: &str) -> Result<Arc<Expression<'static, 'static>>, RenderError> {
@@ -367,6 +394,18 @@ impl Renderer {
     /// Renders a string: a sole `{{ expression }}` keeps its value's type, other templates give
     /// text, plain strings stay as they are.
     pub fn render_str(&self, source: &str, context: &Value) -> Result<Value, RenderError> {
+        if !crate::template::is_template(source) {
+            return Ok(Value::from(source));
+        }
+        match self.planner.as_ref().map(|p| p.plan(source)) {
+            None | Some(Planned::Known) => self.render_known(source, context),
+            Some(Planned::Whole(placeholder)) => Ok(Value::from(placeholder)),
+            Some(Planned::Rewritten(text)) => self.render_known(&text, context),
+        }
+    }
+
+    /// Renders a template every name of which the context holds.
+    fn render_known(&self, source: &str, context: &Value) -> Result<Value, RenderError> {
         if !crate::template::is_template(source) {
             return Ok(Value::from(source));
         }

@@ -3,8 +3,9 @@
 //!
 //! `callplan run --sandbox` points every `http` provider's `base_url` at
 //! `/_sandbox/http/{provider}` and an OAuth2 `token_url` at `/_sandbox/oauth2/token`. The echo
-//! answers what it was sent so that plans can check their own requests, but never the
-//! credentials: whatever it answers may end up in reports and CI logs.
+//! answers what it was sent so that plans can check their own requests (the body both parsed
+//! and as the bytes that arrived), but never the credentials in headers and query parameters:
+//! whatever it answers may end up in reports and CI logs.
 //!
 //! Neither endpoint checks tokens or counts requests against a rate limit: they stand in for
 //! APIs whose rules the sandbox cannot know.
@@ -85,12 +86,16 @@ async fn echo(State(shared): State<Arc<Shared>>, request: Request) -> Response {
         // Neither may carry a body.
         return status.into_response();
     }
+    // The bytes as they arrived, so that a plan (or a test) can check a body byte for byte:
+    // `body` is parsed for JSON.
+    let raw = (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned());
     let echo = json!({
         "method": parts.method.as_str(),
         "path": path,
         "query": query(parts.uri.query().unwrap_or_default()),
         "headers": headers(&parts.headers),
         "body": body,
+        "raw_body": raw,
         "received_at": timestamp(SystemTime::now()),
     });
     (status, axum::Json(echo)).into_response()

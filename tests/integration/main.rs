@@ -1,9 +1,11 @@
 //! Integration tests: the real `callplan` binary, run as users run it.
 
 mod after_failure;
+mod bodies;
 mod campaign;
 mod check;
 mod cli;
+mod dry_run;
 mod flows;
 mod html_report;
 mod lifecycle;

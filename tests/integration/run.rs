@@ -1261,15 +1261,17 @@ steps:
     assert_exit(&out, 0);
     let url = sb.url();
     for expected in [
-        format!("provider gc: POST {url}/oauth/token"),
+        format!("provider gc: logs in with POST {url}/oauth/token"),
         format!("step dial: POST {url}/api/v2/conversations/calls/user/{DEFAULT_USER_ID}"),
         format!(
             "step hangup (always): POST {url}/api/v2/conversations/<steps.dial.conversation_id>/disconnect"
         ),
         format!("step note: POST {url}/_sandbox/http/crm/notes"),
-        "    X-Api-Key: ****".to_owned(),
-        "    Authorization: Bearer ****".to_owned(),
+        "    X-Api-Key: <secret api_key>".to_owned(),
+        "    Authorization: Bearer <access token>".to_owned(),
+        "    Authorization: Bearer <secret crm_token>".to_owned(),
         r#"{"phoneNumber":"+13175550100"}"#.to_owned(),
+        r#""signed":"<secrets.api_key | b64encode>""#.to_owned(),
     ] {
         assert!(out.stdout.contains(&expected), "{expected}\n{out:#?}");
     }

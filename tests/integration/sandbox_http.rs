@@ -168,6 +168,16 @@ async fn bodies_that_are_not_json_are_echoed_as_text() {
         .expect("answer");
     let (_, echo) = json_of(response).await;
     assert_eq!(echo["body"], json!({ "done": true }));
+    // `raw_body` is the bytes as they arrived, JSON or not; `null` without a body.
+    assert_eq!(echo["raw_body"], r#"{"done": true}"#);
+    let response = sb
+        .http
+        .get(sb.url(&format!("{CRM}/notes/1")))
+        .send()
+        .await
+        .expect("answer");
+    let (_, echo) = json_of(response).await;
+    assert_eq!(echo["raw_body"], Value::Null);
 }
 
 #[tokio::test]

@@ -105,6 +105,22 @@ fn committed_report_schema_matches_the_types() {
     );
 }
 
+/// The committed dry-run schema is the one the dry run's model generates.
+#[test]
+fn committed_dry_run_schema_matches_the_types() {
+    let generated = callplan::report::planned::schema();
+    let path = root().join("schemas/dry-run.v1.schema.json");
+    if std::env::var_os("CALLPLAN_UPDATE_SCHEMAS").is_some() {
+        std::fs::write(&path, &generated).expect("write schema");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "schemas/dry-run.v1.schema.json is out of date with the dry run's model; regenerate it \
+         with `CALLPLAN_UPDATE_SCHEMAS=1 cargo test committed_dry_run_schema` and commit it"
+    );
+}
+
 /// Real JSON reports validate against the committed schema, and one that breaks it does not.
 #[test]
 fn json_reports_validate_against_the_committed_schema() {

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::provider::Method;
 use crate::provider::connection::{Connection, Queue, Response, SendError};
-use crate::provider::request::Request;
+use crate::provider::request::{Body, Request};
 use crate::provider::wait::{poll, text};
 
 /// The path prefix of the call the hang-up reads.
@@ -64,7 +64,7 @@ pub(crate) async fn hang_up(
         ),
         query: Vec::new(),
         headers: Vec::new(),
-        body: Some(json!({ "state": "disconnected" })),
+        body: Some(Body::Json(json!({ "state": "disconnected" }))),
     };
     let answer = poll(connection, &update, timeout, queue).await?;
     let info = json!({ "participant_id": id, "purpose": purpose, "state": "disconnected" });

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::call::timestamp;
 use crate::provider::connection::{Connection, Response};
 use crate::provider::reconcile::{Reconciled, SLACK, Sent, same_number, text};
-use crate::provider::request::Request;
+use crate::provider::request::{Body, Request};
 use crate::provider::{ActionSpec, Method};
 
 /// The query's path below the API base.
@@ -55,7 +55,7 @@ pub(crate) async fn find(connection: &Connection, action: &ActionSpec, sent: &Se
         path: QUERY.to_owned(),
         query: Vec::new(),
         headers: Vec::new(),
-        body: Some(body),
+        body: Some(Body::Json(body)),
     };
     let response = match connection.send(&request, None).await {
         Ok(r) => r,
