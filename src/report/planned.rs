@@ -346,21 +346,26 @@ pub fn text(dry: &DryRun) -> String {
     out
 }
 
-/// `step dial`, `step campaign row 2 (contacts.csv:3) hangup (always)`.
+/// `step dial`, `step campaign[2].hangup (contacts.csv:3) (always)`: items are named as every
+/// other output names them.
 fn label(planned: &Planned) -> String {
-    let mut label = format!("step {}", planned.step);
-    match (planned.row, &planned.source) {
-        (Some(row), Some(at)) => {
-            let _ = write!(label, " row {row} ({at})");
-        }
-        (Some(row), None) => {
-            let _ = write!(label, " row {row}");
-        }
-        (None, _) if planned.inner.is_some() => label.push_str(" (every row)"),
-        (None, _) => {}
-    }
-    if let Some(inner) = &planned.inner {
-        let _ = write!(label, " {inner}");
+    let inner = planned.inner.as_deref();
+    let mut label = match planned.row {
+        Some(row) => format!(
+            "step {}",
+            crate::runner::events::item_name(
+                &planned.step,
+                usize::try_from(row.saturating_sub(1)).unwrap_or(usize::MAX),
+                inner
+            )
+        ),
+        None => match inner {
+            Some(inner) => format!("step {}[…].{inner} (every row)", planned.step),
+            None => format!("step {}", planned.step),
+        },
+    };
+    if let Some(at) = &planned.source {
+        let _ = write!(label, " ({at})");
     }
     if planned.always {
         label.push_str(" (always)");

@@ -367,11 +367,7 @@ fn a_dry_run_shows_what_the_run_sends_and_leaves_the_rest_to_the_run() {
         .collect();
     assert_eq!(
         invalid,
-        [
-            "contacts.csv:21",
-            "contacts.csv:26",
-            "contacts.csv:46"
-        ]
+        ["contacts.csv:21", "contacts.csv:26", "contacts.csv:46"]
     );
     let listed = dry["steps"]
         .as_array()
