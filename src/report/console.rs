@@ -73,6 +73,8 @@ pub struct Console<W: Write + Send> {
     out: Mutex<W>,
     redactor: Arc<Redactor>,
     counts: Mutex<[usize; 4]>,
+    /// `for_each` items and rows never started.
+    not_run: std::sync::atomic::AtomicU64,
     quiet: bool,
     color: bool,
     rows: Mutex<Vec<Row>>,
@@ -87,6 +89,7 @@ impl<W: Write + Send> Console<W> {
             out: Mutex::new(out),
             redactor,
             counts: Mutex::new([0; 4]),
+            not_run: std::sync::atomic::AtomicU64::new(0),
             quiet,
             color: false,
             rows: Mutex::new(Vec::new()),
@@ -249,6 +252,7 @@ impl<W: Write + Send> Console<W> {
             None => rows.push(Row {
                 index: r.index,
                 id: r.id.clone(),
+                not_run: 0,
                 items: usize::from(r.item.is_some()),
                 outcome: r.outcome,
                 ignored: r.ignored,
@@ -268,6 +272,8 @@ struct Row {
     id: String,
     /// `for_each` items finished (0 for a step without).
     items: usize,
+    /// `for_each` items or rows never started.
+    not_run: u64,
     /// The worst outcome of its items.
     outcome: Outcome,
     ignored: bool,
@@ -279,11 +285,17 @@ struct Row {
 
 impl Row {
     fn cells(&self) -> [String; 5] {
-        let step = match self.items {
+        let mut step = match self.items {
             0 => self.id.clone(),
             1 => format!("{} (1 item)", self.id),
             n => format!("{} ({n} items)", self.id),
         };
+        if self.not_run > 0 {
+            step = match step.strip_suffix(')') {
+                Some(open) => format!("{open}, {} not run)", self.not_run),
+                None => format!("{step} ({} not run)", self.not_run),
+            };
+        }
         let skipped = self.outcome == Outcome::Skipped;
         [
             step,
@@ -424,6 +436,38 @@ impl<W: Write + Send> Sink for Console<W> {
                     live.step_finished(result.index, result.item);
                 }
             }
+            Event::NotRun {
+                index,
+                id,
+                count,
+                reason,
+                ..
+            } => {
+                self.not_run
+                    .fetch_add(*count, std::sync::atomic::Ordering::Relaxed);
+                {
+                    let mut rows = self.rows.lock().unwrap_or_else(PoisonError::into_inner);
+                    match rows.iter_mut().rev().find(|row| row.index == *index) {
+                        Some(row) => row.not_run += count,
+                        None => rows.push(Row {
+                            index: *index,
+                            id: id.clone(),
+                            items: 0,
+                            not_run: *count,
+                            outcome: Outcome::Skipped,
+                            ignored: false,
+                            status: None,
+                            started: Duration::ZERO,
+                            end: Duration::ZERO,
+                            attempts: 0,
+                        }),
+                    }
+                }
+                // Said even with --quiet: customers that were never called are a result.
+                let what = if *count == 1 { "item" } else { "items" };
+                let label = self.label(Outcome::Skipped, false);
+                self.line(&format!("  {label} {id}: {count} {what} not run: {reason}"));
+            }
             Event::Note(text) => {
                 if !self.quiet {
                     self.line(&format!("note: {text}"));
@@ -462,8 +506,12 @@ impl<W: Write + Send> Sink for Console<W> {
                         t => format!("\n{t}\n"),
                     }
                 };
+                let not_run = match self.not_run.load(std::sync::atomic::Ordering::Relaxed) {
+                    0 => String::new(),
+                    n => format!(", {n} not run"),
+                };
                 self.line(&format!(
-                    "{table}{}{why}\n{passed} passed, {failed} failed, {errored} errored, {skipped} skipped in {}",
+                    "{table}{}{why}\n{passed} passed, {failed} failed, {errored} errored, {skipped} skipped{not_run} in {}",
                     self.paint(style, verdict),
                     millis(*duration)
                 ));

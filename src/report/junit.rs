@@ -64,6 +64,7 @@ pub fn render(report: &Report) -> String {
             "items_not_listed",
             report.steps.iter().map(|s| s.omitted).sum(),
         ),
+        ("items_not_run", report.not_run),
     ] {
         suite.add_property(Property::new(name, n.to_string()));
     }
@@ -73,6 +74,23 @@ pub fn render(report: &Report) -> String {
         }
         if step.omitted > 0 {
             suite.add_test_cases(omitted_cases(report, step));
+        }
+        if step.not_run > 0 {
+            // Never started: a skipped case, so that CI shows the customers nobody called.
+            let mut status = TestCaseStatus::skipped();
+            let reason = step.not_run_reason.clone().unwrap_or_default();
+            status.set_message(format!("not run: {reason}"));
+            let mut case = TestCase::new(
+                format!(
+                    "{} ({} {} not run)",
+                    step.id,
+                    thousands(step.not_run),
+                    items(step.not_run)
+                ),
+                status,
+            );
+            case.set_classname(report.plan.name.as_str());
+            suite.add_test_case(case);
         }
     }
     if matches!(report.status, Status::CouldNotRun | Status::Interrupted) {

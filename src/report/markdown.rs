@@ -145,6 +145,17 @@ fn row(n: usize, step: &StepReport) -> String {
     } else {
         outcome_label(step.outcome, step.ignored)
     };
+    let outcome = match (step.not_run, &step.not_run_reason) {
+        (0, _) => outcome,
+        (n, reason) => format!(
+            "{outcome}; {} not run{}",
+            thousands(n),
+            reason
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ),
+    };
     let mut statuses: Vec<u16> = Vec::new();
     for status in step.items.iter().filter_map(|i| i.status) {
         if !statuses.contains(&status) {

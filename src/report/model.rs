@@ -39,6 +39,10 @@ pub struct Report {
     pub reason: Option<String>,
     /// Outcome counts, over steps and `for_each` items.
     pub counts: Counts,
+    /// `for_each` items and flow rows never started (a signal, or `on_error: abort`), over every
+    /// step.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_run: u64,
     /// The providers' logins, in the order they happened (before the first step).
     pub logins: Vec<LoginReport>,
     /// The steps, in plan order.
@@ -169,8 +173,19 @@ pub struct StepReport {
     /// Items not kept in `items` (a large `for_each` keeps the first ones that did not pass
     /// and the first ones that did; every item is in the JSONL report).
     pub omitted: u64,
+    /// `for_each` items or flow rows never started, because a signal stopped the run or a
+    /// failure under `on_error: abort` stopped the step (not part of `total`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_run: u64,
+    /// Why `not_run` items were never started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_run_reason: Option<String>,
     /// The step's run, or its `for_each` items in row order (up to the limits above).
     pub items: Vec<ItemReport>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Per step, how many items that did not pass the report keeps (beyond: counted only).
@@ -377,9 +392,41 @@ impl Report {
             status: Status::Running,
             reason: None,
             counts: Counts::default(),
+            not_run: 0,
             logins: Vec::new(),
             steps: Vec::new(),
         }
+    }
+
+    /// Records the items or rows a `for_each` step never started (its report is made if none
+    /// of them ran).
+    pub fn add_not_run(&mut self, index: usize, id: &str, name: &str, count: u64, reason: &str) {
+        let at = match self.steps.iter().rposition(|s| s.index == index) {
+            Some(at) => at,
+            None => {
+                self.steps.push(StepReport {
+                    index,
+                    id: id.to_owned(),
+                    name: name.to_owned(),
+                    provider: String::new(),
+                    action: String::new(),
+                    outcome: ItemOutcome::Skipped,
+                    ignored: false,
+                    always: false,
+                    total: 0,
+                    counts: Counts::default(),
+                    omitted: 0,
+                    not_run: 0,
+                    not_run_reason: None,
+                    items: Vec::new(),
+                });
+                self.steps.len() - 1
+            }
+        };
+        let step = &mut self.steps[at];
+        step.not_run += count;
+        step.not_run_reason = Some(reason.to_owned());
+        self.not_run += count;
     }
 
     /// Adds a finished step or item.
@@ -417,6 +464,8 @@ impl Report {
                     total: 0,
                     counts: Counts::default(),
                     omitted: 0,
+                    not_run: 0,
+                    not_run_reason: None,
                     items: Vec::new(),
                 });
                 self.steps.len() - 1
@@ -561,6 +610,13 @@ impl Sink for Collector {
                 report.duration_ms = ms(*duration);
                 report.finished_at = Some(crate::call::timestamp(*at));
             }
+            Event::NotRun {
+                index,
+                id,
+                name,
+                count,
+                reason,
+            } => report.add_not_run(*index, id, name, *count, reason),
             Event::StepStarted { .. }
             | Event::AttemptFailed { .. }
             | Event::LoginRetried { .. }

@@ -233,6 +233,7 @@ impl Sink for Webhooks {
             | Event::AttemptFailed { .. }
             | Event::LoginRetried { .. }
             | Event::LoginFinished(_)
+            | Event::NotRun { .. }
             | Event::Note(_) => {}
         }
     }

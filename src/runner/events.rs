@@ -293,6 +293,20 @@ pub enum Event {
     },
     /// A step (or item) ended.
     StepFinished(Box<StepResult>),
+    /// A `for_each` step stopped launching its items or rows: how many it never started, and
+    /// why (a signal, or a failure under `on_error: abort`).
+    NotRun {
+        /// Position in the plan.
+        index: usize,
+        /// `id`.
+        id: String,
+        /// `name`.
+        name: String,
+        /// Items or rows never started.
+        count: u64,
+        /// Why.
+        reason: String,
+    },
     /// Something worth telling the user that is not a step (sandbox credentials, …).
     Note(String),
     /// The run ended.

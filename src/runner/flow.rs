@@ -18,7 +18,7 @@ use indexmap::IndexMap;
 
 use super::events::{Event, Outcome};
 use super::render::{Json, Steps};
-use super::{Place, RowPlace, State, items, worse};
+use super::{INTERRUPTED, Place, RowPlace, State, items, worse};
 use crate::plan::model::{ForEachSource, Step};
 use crate::plan::raw::OnError;
 
@@ -72,9 +72,13 @@ impl State<'_> {
         let stop = AtomicBool::new(false);
         let stop_ref = &stop;
         let width = flow.concurrency.max(1) as usize;
-        let mut running = futures_util::stream::iter(rows.enumerate())
+        let turned_away = AtomicBool::new(false);
+        let turned_away_ref = &turned_away;
+        let mut rows = rows.enumerate();
+        let mut running = futures_util::stream::iter(rows.by_ref())
             .take_while(|_| {
                 let go = !stop_ref.load(Ordering::Relaxed) && !*self.run.interrupted.borrow();
+                turned_away_ref.store(!go, Ordering::Relaxed);
                 std::future::ready(go)
             })
             .map(|(row, located)| async move {
@@ -93,9 +97,9 @@ impl State<'_> {
                 }
             })
             .buffer_unordered(width);
-        let (mut overall, mut rows, mut passed, mut failed) = (Outcome::Passed, 0u64, 0u64, 0u64);
+        let (mut overall, mut ran, mut passed, mut failed) = (Outcome::Passed, 0u64, 0u64, 0u64);
         while let Some((outcome, unknown)) = running.next().await {
-            rows += 1;
+            ran += 1;
             match outcome {
                 Outcome::Passed | Outcome::Skipped => {
                     passed += u64::from(outcome == Outcome::Passed)
@@ -109,11 +113,14 @@ impl State<'_> {
             }
         }
         drop(running);
+        if turned_away.load(Ordering::Relaxed) {
+            self.not_run(index, flow, &mut rows);
+        }
         self.steps.set(
             &flow.id,
             Json::value(serde_json::json!({
                 "outcome": overall.name(),
-                "rows": rows,
+                "rows": ran,
                 "passed": passed,
                 "failed": failed,
             })),
@@ -162,6 +169,8 @@ impl State<'_> {
         let mut first_failure: Option<String> = None;
         let mut halted: Option<String> = None;
         let mut only_unknown = true;
+        // A step of the row was cut short by a signal, or not run because of one.
+        let mut cut_short = false;
         // A step of unknown fate (a create that may have placed a call): the row is left
         // unfinished in the journal, for a resume to reconcile and go on from there.
         let mut unknown = false;
@@ -184,6 +193,7 @@ impl State<'_> {
             if let Some(why) = &halted
                 && !step.always
             {
+                cut_short |= *self.run.interrupted.borrow();
                 self.skip(&place, step, None, why.clone());
                 continue;
             }
@@ -192,6 +202,7 @@ impl State<'_> {
                 None => {
                     let end = self.run_item_full(&place, step, None).await;
                     unknown |= end.unknown;
+                    cut_short |= end.message.as_deref() == Some(INTERRUPTED);
                     (end.outcome, end.message)
                 }
             };
@@ -210,6 +221,13 @@ impl State<'_> {
             }
         }
         let interrupted = *self.run.interrupted.borrow();
+        // A row a signal cut short did not pass, whatever its steps' `on_error` says: its
+        // `always` steps ran, and a resume continues it.
+        if cut_short && !outcome.is_failure() {
+            outcome = Outcome::Errored;
+            first_failure = Some(INTERRUPTED.into());
+            summary.ignored = false;
+        }
         summary.outcome = outcome;
         summary.message = first_failure;
         summary.duration = started.elapsed();

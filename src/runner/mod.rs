@@ -123,6 +123,9 @@ impl Place<'_> {
     }
 }
 
+/// The message of a step or row a signal cut short.
+const INTERRUPTED: &str = "interrupted";
+
 /// How much of a response body a result keeps.
 const EXCERPT: usize = 2_000;
 
@@ -526,35 +529,38 @@ impl State<'_> {
         let stop = AtomicBool::new(false);
         let width = (step.concurrency.max(1)) as usize;
         let stop_ref = &stop;
-        let mut running =
-            futures_util::stream::iter(self.items_of(place, step, source).enumerate())
-                .take_while(|_| {
-                    let go = !stop_ref.load(Ordering::Relaxed)
-                        && (step.always || !*self.run.interrupted.borrow());
-                    std::future::ready(go)
-                })
-                .map(|(i, located)| async move {
-                    let place = &Place {
-                        source: located.source.as_ref(),
-                        ..*place
-                    };
-                    match located.item {
-                        Ok(value) => {
-                            let (outcome, values) =
-                                self.run_item_with(place, step, Some((i, &value))).await;
-                            (i, outcome, values)
-                        }
-                        Err(problem) => {
-                            let mut result = self.result(place, step, Some(i));
-                            result.outcome = Outcome::Errored;
-                            result.message = Some(problem);
-                            result.ignored = step.on_error == OnError::Ignore;
-                            self.run.sink.event(&Event::StepFinished(Box::new(result)));
-                            (i, Outcome::Errored, IndexMap::new())
-                        }
+        let turned_away = AtomicBool::new(false);
+        let turned_away_ref = &turned_away;
+        let mut items = self.items_of(place, step, source);
+        let mut running = futures_util::stream::iter(items.by_ref().enumerate())
+            .take_while(|_| {
+                let go = !stop_ref.load(Ordering::Relaxed)
+                    && (step.always || !*self.run.interrupted.borrow());
+                turned_away_ref.store(!go, Ordering::Relaxed);
+                std::future::ready(go)
+            })
+            .map(|(i, located)| async move {
+                let place = &Place {
+                    source: located.source.as_ref(),
+                    ..*place
+                };
+                match located.item {
+                    Ok(value) => {
+                        let (outcome, values) =
+                            self.run_item_with(place, step, Some((i, &value))).await;
+                        (i, outcome, values)
                     }
-                })
-                .buffer_unordered(width);
+                    Err(problem) => {
+                        let mut result = self.result(place, step, Some(i));
+                        result.outcome = Outcome::Errored;
+                        result.message = Some(problem);
+                        result.ignored = step.on_error == OnError::Ignore;
+                        self.run.sink.event(&Event::StepFinished(Box::new(result)));
+                        (i, Outcome::Errored, IndexMap::new())
+                    }
+                }
+            })
+            .buffer_unordered(width);
         let mut overall = Outcome::Passed;
         let mut saved = IndexMap::new();
         let mut saved_from = None;
@@ -572,6 +578,9 @@ impl State<'_> {
             }
         }
         drop(running);
+        if turned_away.load(Ordering::Relaxed) {
+            self.not_run(index, step, &mut items);
+        }
         if !any {
             overall = Outcome::Passed;
         }
@@ -583,6 +592,28 @@ impl State<'_> {
         self.steps
             .set(&step.id, Json::value(serde_json::Value::Object(values)));
         overall
+    }
+
+    /// A `for_each` step stopped launching items (a failure aborted it, or a signal came): the
+    /// items it never started, the one turned away and the rest of its source, are counted and
+    /// reported, not lost.
+    fn not_run(&self, index: usize, step: &Step, rest: impl Iterator) {
+        let count = 1 + rest.count() as u64;
+        let reason = if *self.run.interrupted.borrow() {
+            INTERRUPTED.to_owned()
+        } else {
+            format!(
+                "an earlier {} failed and the step's on_error is abort",
+                if step.flow().is_some() { "row" } else { "item" }
+            )
+        };
+        self.run.sink.event(&Event::NotRun {
+            index,
+            id: step.id.clone(),
+            name: step.name.clone(),
+            count,
+            reason,
+        });
     }
 
     /// Records a finished item and publishes its values as `steps.<id>` where it ran.
@@ -704,8 +735,10 @@ impl State<'_> {
                 }
             },
             _ = interrupted.wait_for(|v| *v), if !step.always => {
+                // Cut short by a signal, not failed: `on_error: ignore` does not make it a pass.
                 result.outcome = Outcome::Errored;
-                result.message = Some("interrupted".into());
+                result.message = Some(INTERRUPTED.into());
+                result.ignored = false;
                 IndexMap::new()
             }
         };
@@ -724,7 +757,7 @@ impl State<'_> {
         // An interrupted item is not done: a resume runs it again, or reports it as of unknown
         // fate if a create of it was on its way.
         // Nor is one of unknown fate: left as sent, a resume asks the provider what happened.
-        if result.message.as_deref() != Some("interrupted") && !unknown && place.records {
+        if result.message.as_deref() != Some(INTERRUPTED) && !unknown && place.records {
             self.record(&key, &result, &saved).await;
         }
         let message = result.message.clone();

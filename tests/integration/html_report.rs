@@ -74,6 +74,7 @@ fn report(steps: Vec<StepReport>) -> Report {
         },
         reason,
         counts,
+        not_run: 0,
         logins: Vec::new(),
         steps,
     }
@@ -92,6 +93,8 @@ fn step(index: usize, id: &str, name: &str, provider: &str, action: &str) -> Ste
         total: 0,
         counts: Counts::default(),
         omitted: 0,
+        not_run: 0,
+        not_run_reason: None,
         items: Vec::new(),
     }
 }

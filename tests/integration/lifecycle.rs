@@ -198,6 +198,105 @@ fn sigterm_during_a_ringing_call_hangs_up_writes_the_report_and_exits_143() {
 }
 
 #[test]
+fn sigterm_during_a_campaign_counts_the_rows_never_started_and_no_cut_row_passes() {
+    // 20 rows, two at a time, each ringing unanswered (real time): SIGTERM once two are dialed.
+    let sb = sandbox(Config {
+        time_scale: 1.0,
+        ..Config::default()
+    });
+    let rows = "      - \"+13175550102\"\n".repeat(20);
+    let plan = PlanFile::new(&genesys_plan(
+        "campaign-interrupted",
+        &format!(
+            r#"guard:
+  allow_destinations: ["+1317555****"]
+steps:
+  - id: campaign
+    for_each:
+{rows}    as: number
+    concurrency: 2
+    steps:
+      - id: dial
+        provider: gc
+        action: calls.create_for_user
+        with: {{ user_id: "{{{{ vars.user }}}}", phoneNumber: "{{{{ number }}}}" }}
+        save: {{ conversation_id: "{{{{ response.body.id }}}}" }}
+      - id: answered
+        provider: gc
+        action: calls.wait
+        with: {{ conversation_id: "{{{{ steps.dial.conversation_id }}}}", until: connected, timeout: 60s }}
+        timeout: 90s
+        on_error: ignore
+      - id: hangup
+        provider: gc
+        action: calls.hang_up
+        with: {{ conversation_id: "{{{{ steps.dial.conversation_id }}}}" }}
+        always: true
+"#
+        ),
+    ));
+    let url = sb.url();
+    let command = run_command(
+        plan.dir(),
+        "plan.yaml",
+        &[
+            "--sandbox-url",
+            &url,
+            "--report",
+            "json:r.json",
+            "--report",
+            "junit:r.xml",
+            "--report",
+            "markdown:r.md",
+            "--report",
+            "html:r.html",
+        ],
+    );
+    let run = Running::start(command);
+    let deadline = Instant::now() + PATIENCE;
+    while ledger(&sb).len() < 2 {
+        assert!(Instant::now() < deadline, "two rows dial");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.signal("TERM");
+    let out = run.finish();
+    assert_exit(&out, 143);
+    let calls = ledger(&sb);
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    assert!(
+        calls.iter().all(|c| c["state"] == "disconnected"),
+        "{calls:#?}"
+    );
+    let report = report(plan.dir(), "r.json");
+    let flow = &report["steps"][0];
+    // The rows cut short did not pass, though their wait says `on_error: ignore`.
+    assert_eq!(flow["counts"]["errored"], 2, "{flow:#}");
+    assert_eq!(flow["counts"]["passed"], 0, "{flow:#}");
+    assert_eq!(flow["not_run"], 18, "{flow:#}");
+    assert_eq!(flow["not_run_reason"], "interrupted", "{flow:#}");
+    assert_eq!(report["not_run"], 18);
+    assert!(
+        out.stdout
+            .contains("  SKIP  campaign: 18 items not run: interrupted"),
+        "{out:#?}"
+    );
+    assert!(
+        out.stdout.contains("campaign (2 items, 18 not run)"),
+        "{out:#?}"
+    );
+    assert!(out.stdout.contains(", 18 not run in "), "{out:#?}");
+    let read = |name: &str| std::fs::read_to_string(plan.dir().join(name)).expect(name);
+    let junit = read("r.xml");
+    assert!(
+        junit.contains(r#"<testcase name="campaign (18 items not run)""#)
+            && junit.contains(r#"<skipped message="not run: interrupted"/>"#),
+        "{junit}"
+    );
+    assert!(read("r.md").contains("18 not run (interrupted)"));
+    assert!(read("r.html").contains("18 not run"));
+}
+
+#[test]
 fn sighup_during_a_ringing_call_hangs_up_and_exits_129() {
     let (out, report, calls) = signal_during_a_ringing_call("HUP");
     assert_exit(&out, 129);

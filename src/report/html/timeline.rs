@@ -224,10 +224,13 @@ fn step_label(s: &StepReport, extra: &str) -> String {
 /// A small `for_each`: the step's span, then a row per item, labelled with the item's name and
 /// where it is written (the file's name; the whole path on hover and in the table).
 fn item_rows(out: &mut String, s: &StepReport, items: &[&ItemReport], end: u64, grid: &str) {
-    let count = match s.total {
+    let mut count = match s.total {
         1 => " · 1 item".to_owned(),
         n => format!(" · {} items", thousands(n)),
     };
+    if s.not_run > 0 {
+        let _ = write!(count, ", {} not run", thousands(s.not_run));
+    }
     let from = items.iter().map(|i| i.started_ms).min().unwrap_or(0);
     let to = items
         .iter()
@@ -480,11 +483,15 @@ fn collapsed_row(out: &mut String, s: &StepReport, items: &[&ItemReport], end: u
     let height = lanes as f64 * lane_height + 4.0;
     let _ = write!(
         out,
-        "<div class=\"row many\"><div class=\"label\">{}<span class=\"sub\">{} items: {}</span>{}</div>\
+        "<div class=\"row many\"><div class=\"label\">{}<span class=\"sub\">{} items: {}{}</span>{}</div>\
          <div class=\"track\" style=\"height:{height:.1}px\"><div class=\"area\">{grid}",
         step_label(s, ""),
         thousands(s.total),
         escape(&breakdown(s.counts, "warned")),
+        match s.not_run {
+            0 => String::new(),
+            n => format!("; {} not run", thousands(n)),
+        },
         not_passed(s, items),
     );
     for (lane, item) in placed {
@@ -627,6 +634,8 @@ mod tests {
             total: 0,
             counts: Default::default(),
             omitted: 0,
+            not_run: 0,
+            not_run_reason: None,
             items: Vec::new(),
         };
         let item = |outcome| ItemReport {
