@@ -17,6 +17,7 @@
 use std::fmt::Write as _;
 
 use super::markdown::{breakdown, omitted_counts, thousands};
+use crate::duration::human_ms;
 use super::model::{AttemptReport, Counts, ItemOutcome, ItemReport, Report, Status, StepReport};
 
 /// A `for_each` step with more items than this is drawn as one row of thin segments (in lanes,
@@ -121,24 +122,6 @@ fn status_class(s: Status) -> &'static str {
 /// A failure that does not fail the run.
 fn is_ignored(step: &StepReport, item: &ItemReport) -> bool {
     step.ignored && matches!(item.outcome, ItemOutcome::Failed | ItemOutcome::Errored)
-}
-
-/// A duration as people read it: `85 ms`, `1.24 s`, `2m 05s`.
-fn human_ms(ms: u64) -> String {
-    if ms < 1_000 {
-        format!("{ms} ms")
-    } else if ms < 60_000 {
-        let s = format!("{:.2}", ms as f64 / 1_000.0);
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        format!("{s} s")
-    } else {
-        let secs = ms / 1_000;
-        if secs < 3_600 {
-            format!("{}m {:02}s", secs / 60, secs % 60)
-        } else {
-            format!("{}h {:02}m", secs / 3_600, secs % 3_600 / 60)
-        }
-    }
 }
 
 /// A percentage of the time axis, for CSS.
@@ -988,13 +971,5 @@ mod tests {
         assert_eq!(tick_label(2_500, 7_300), "2.5 s");
         assert_eq!(tick_label(3_000, 7_300), "3 s");
         assert_eq!(tick_label(150_000, 300_000), "2:30");
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human_ms(85), "85 ms");
-        assert_eq!(human_ms(1_240), "1.24 s");
-        assert_eq!(human_ms(2_000), "2 s");
-        assert_eq!(human_ms(125_000), "2m 05s");
     }
 }
