@@ -7,6 +7,7 @@
 
 pub mod budget;
 pub mod check;
+pub mod limits;
 pub mod model;
 pub mod raw;
 pub mod schema;
