@@ -9,6 +9,7 @@ pub mod budget;
 pub mod check;
 pub mod limits;
 pub mod model;
+mod quotes;
 pub mod raw;
 pub mod schema;
 pub mod source;
@@ -319,6 +320,12 @@ fn yaml_error(e: &serde_yaml::Error, source: &Source) -> Diagnostic {
                 .map(|l| source.span_at(l.line(), l.column(), 1))
         });
     let span = span.unwrap_or_else(|| source.span_at(1, 1, 1));
+    // Where the reader gave up is often far below a quote left open: show the quote.
+    if code == "yaml.syntax"
+        && let Some(d) = quotes::unclosed(source, &text, span.line, span.col)
+    {
+        return d;
+    }
     // A tab where indentation belongs is the most common cause of "cannot start any token".
     let at_tab = source
         .line_text(span.line)
