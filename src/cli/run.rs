@@ -216,7 +216,7 @@ fn sandbox_target(config: &sandbox::Config, url: String, built_in: Option<f64>) 
                 .analytics_delay
                 .max(config.cxone.completed_delay)
                 .mul_f64(config.time_scale.clamp(0.0, 1.0))
-                + Duration::from_millis(100)
+                .saturating_add(Duration::from_millis(100))
         }),
     }
 }

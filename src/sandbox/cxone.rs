@@ -368,7 +368,7 @@ fn id_token(shared: &Shared, issuer: &str, client_id: &str, agent_id: u64) -> St
         "sub": format!("user:{agent_id}"),
         "aud": client_id,
         "iat": now,
-        "exp": now + config.token_lifetime.as_secs(),
+        "exp": now.saturating_add(config.token_lifetime.as_secs()),
         "tenantId": config.tenant_id,
         "tenant": "callplan-sandbox",
         "icBUId": config.business_unit,
@@ -453,7 +453,7 @@ async fn token_inner(shared: &Shared, headers: &HeaderMap, body: Body) -> Result
             access.clone(),
             Token {
                 agent_id,
-                expires: Instant::now() + lifetime,
+                expires: crate::duration::saturating_deadline(Instant::now(), lifetime),
             },
         );
         world.cxone.refresh_tokens.insert(refresh.clone(), agent_id);

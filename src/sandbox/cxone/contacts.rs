@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::super::iso;
+use crate::sandbox::script::scaled;
 use super::{
     Contact, EndReason, Error, Everything, Params, Result, Shared, accepted, authenticate,
     check_version, contact_state, disconnect_code, media, query_map, timestamp,
@@ -288,10 +289,10 @@ pub(super) async fn completed(
             "endDate must not be before startDate.",
         ));
     }
-    let delay = Duration::try_from_secs_f64(
-        shared.config.cxone.completed_delay.as_secs_f64() * shared.config.time_scale,
-    )
-    .unwrap_or(Duration::MAX);
+    let delay = scaled(
+        shared.config.cxone.completed_delay,
+        shared.config.time_scale,
+    );
     let now = Instant::now();
     let wall = SystemTime::now();
     let world = shared.world();
