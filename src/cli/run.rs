@@ -211,11 +211,11 @@ fn sandbox_target(config: &sandbox::Config, url: String, built_in: Option<f64>) 
         oauth2_token: sandbox::OAUTH2_TOKEN_PATH.to_owned(),
         // Known only of a sandbox this run configured itself (with a margin for the clock).
         reconcile_delay: built_in.map(|_| {
-            config
+            let indexing = config
                 .genesys
                 .analytics_delay
-                .max(config.cxone.completed_delay)
-                .mul_f64(config.time_scale.clamp(0.0, 1.0))
+                .max(config.cxone.completed_delay);
+            sandbox::script::scaled(indexing, config.time_scale)
                 .saturating_add(Duration::from_millis(100))
         }),
     }
