@@ -265,7 +265,10 @@ mod tests {
         assert_eq!(human(Duration::from_secs(3_900)), "1 h 5 m");
         assert_eq!(human(Duration::from_secs(86_400)), "1 d");
         assert_eq!(human(Duration::from_secs(7 * 86_400)), "7 d");
-        assert_eq!(human(Duration::from_secs(2 * 86_400 + 3 * 3_600)), "2 d 3 h");
+        assert_eq!(
+            human(Duration::from_secs(2 * 86_400 + 3 * 3_600)),
+            "2 d 3 h"
+        );
     }
 
     #[test]
@@ -297,10 +300,7 @@ mod tests {
         assert_eq!(long.hint(), "write a duration of at most `24h`");
         for absurd in ["585y", "18446744073709551615s", "99999999999999999999999y"] {
             assert!(
-                matches!(
-                    parse(absurd, timeout),
-                    Err(DurationError::TooLong { .. })
-                ),
+                matches!(parse(absurd, timeout), Err(DurationError::TooLong { .. })),
                 "{absurd}"
             );
         }

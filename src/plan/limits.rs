@@ -24,7 +24,8 @@ pub(crate) const RECONCILE_DELAY: Bound = Bound::positive("a reconciliation dela
 /// A retry's `initial` and `max` delays.
 pub(crate) const RETRY_DELAY: Bound = Bound::positive("a retry delay", HOUR);
 /// `run --timeout`: the whole run's budget.
-pub(crate) const RUN_TIMEOUT: Bound = Bound::positive("`--timeout`", Duration::from_secs(7 * 86_400));
+pub(crate) const RUN_TIMEOUT: Bound =
+    Bound::positive("`--timeout`", Duration::from_secs(7 * 86_400));
 /// `run --cleanup-timeout`: what the `always` steps may take after a signal.
 pub(crate) const CLEANUP_TIMEOUT: Bound = Bound::positive("`--cleanup-timeout`", HOUR);
 

@@ -52,7 +52,9 @@ pub(super) fn unclosed(
 
 fn close(quote: char) -> String {
     match quote {
-        '"' => "end the string with `\"` on the same line (write a `\"` inside it as `\\\"`)".into(),
+        '"' => {
+            "end the string with `\"` on the same line (write a `\"` inside it as `\\\"`)".into()
+        }
         _ => "end the string with `'` on the same line (write a `'` inside it as `''`)".into(),
     }
 }
@@ -137,15 +139,15 @@ mod tests {
             ),
             Some((12, 18))
         );
-        assert_eq!(started_at("did not find expected key at line 3 column 1"), None);
+        assert_eq!(
+            started_at("did not find expected key at line 3 column 1"),
+            None
+        );
     }
 
     #[test]
     fn a_string_closed_by_the_next_ones_quote_is_found_where_it_opened() {
-        let source = Source::new(
-            "t.yaml",
-            "a:\n  b: \"one\n  c: \"two\"\n".to_owned(),
-        );
+        let source = Source::new("t.yaml", "a:\n  b: \"one\n  c: \"two\"\n".to_owned());
         // libyaml gives up at the end, in the string the second `"` opens.
         assert_eq!(runaway(&source, 3, 9), Some((2, 6, '"')));
     }

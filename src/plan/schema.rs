@@ -437,8 +437,11 @@ impl Cx<'_> {
                     None => d.maybe_help(schema_node.and_then(describe)),
                 }
             }
-            _ => Diagnostic::error("schema.range", format!("{at} is out of range, found `{found}`"))
-                .maybe_help(schema_node.and_then(describe)),
+            _ => Diagnostic::error(
+                "schema.range",
+                format!("{at} is out of range, found `{found}`"),
+            )
+            .maybe_help(schema_node.and_then(describe)),
         };
         d.at(self.map.value_span(self.source, pointer))
     }

@@ -57,7 +57,10 @@ fn in_range(name: &str, ty: ParamType, n: i64) -> Result<Value, BadValue> {
     if ty.admits(n) {
         Ok(Value::from(n))
     } else {
-        Err(bad(name, format!("{n} is out of range: expected {}", ty.describe())))
+        Err(bad(
+            name,
+            format!("{n} is out of range: expected {}", ty.describe()),
+        ))
     }
 }
 
@@ -83,12 +86,13 @@ pub fn coerce(name: &str, ty: ParamType, value: Value) -> Result<Value, BadValue
         }
         (ParamType::Integer { .. }, Value::Number(n)) => match n.as_i64() {
             Some(n) => in_range(name, ty, n),
-            None if n.is_u64() => Err(bad(name, format!("{n} is out of range: expected {}", ty.describe()))),
+            None if n.is_u64() => Err(bad(
+                name,
+                format!("{n} is out of range: expected {}", ty.describe()),
+            )),
             None => Err(bad(name, format!("{n} is not an integer"))),
         },
-        (ParamType::Integer { .. }, other) => {
-            Err(bad(name, format!("{other} is not an integer")))
-        }
+        (ParamType::Integer { .. }, other) => Err(bad(name, format!("{other} is not an integer"))),
         // Checked like a written one: a rendered duration past its bound never reaches a wait.
         (ParamType::Duration, Value::String(s)) => {
             crate::duration::parse(&s, crate::plan::limits::WITH)

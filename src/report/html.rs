@@ -17,8 +17,8 @@
 use std::fmt::Write as _;
 
 use super::markdown::{breakdown, omitted_counts, thousands};
-use crate::duration::human_ms;
 use super::model::{AttemptReport, Counts, ItemOutcome, ItemReport, Report, Status, StepReport};
+use crate::duration::human_ms;
 
 /// A `for_each` step with more items than this is drawn as one row of thin segments (in lanes,
 /// so that concurrent items stay visible); below it, one row per item.

@@ -30,8 +30,8 @@ use chrono::{DateTime, FixedOffset};
 use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
 use super::markdown::{breakdown, omitted_counts, thousands};
-use crate::duration::human_ms;
 use super::model::{ItemOutcome, ItemReport, Report, Status, StepReport};
+use crate::duration::human_ms;
 
 /// The name of the extra test case of a run that did not finish on its own.
 const RUN_CASE: &str = "(run)";

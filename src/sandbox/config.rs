@@ -420,8 +420,8 @@ impl Config {
                     MAX_CONFIG_BYTES >> 20
                 )))
             })?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| in_file(ConfigError::new("not UTF-8 text")))?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| in_file(ConfigError::new("not UTF-8 text")))?;
         Config::from_yaml(&text).map_err(in_file)
     }
 
@@ -594,7 +594,12 @@ fn validate_fault(i: usize, fault: &Fault) -> Result<(), ConfigError> {
             (0, limits::RETRY_AFTER),
         )?;
     }
-    duration(&at("duration"), &name("duration"), fault.duration, limits::STALL)?;
+    duration(
+        &at("duration"),
+        &name("duration"),
+        fault.duration,
+        limits::STALL,
+    )?;
     let most = limits::FAULT_REQUESTS.into();
     count(&at("skip"), &name("skip"), fault.skip.into(), (0, most))?;
     count(&at("count"), &name("count"), fault.count.into(), (1, most))?;
@@ -661,12 +666,24 @@ mod tests {
     #[test]
     fn absurd_values_are_refused_where_they_are_written() {
         for (text, line, needle) in [
-            ("time_scale: 1e19\n", 1, "time_scale must be from 0.000001 to 1000"),
+            (
+                "time_scale: 1e19\n",
+                1,
+                "time_scale must be from 0.000001 to 1000",
+            ),
             ("time_scale: 0.0000001\n", 1, "time_scale"),
             ("seed: 1\nlatency: 585y\n", 2, "latency"),
             ("max_body_bytes: 0\n", 1, "max_body_bytes"),
-            ("genesys:\n  token_lifetime: 0s\n", 2, "genesys.token_lifetime"),
-            ("cxone:\n  completed_delay: 2h\n", 2, "cxone.completed_delay"),
+            (
+                "genesys:\n  token_lifetime: 0s\n",
+                2,
+                "genesys.token_lifetime",
+            ),
+            (
+                "cxone:\n  completed_delay: 2h\n",
+                2,
+                "cxone.completed_delay",
+            ),
             (
                 "genesys:\n  rate_limit: { requests: 1, per: 585y }\n",
                 2,

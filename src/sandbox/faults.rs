@@ -191,11 +191,9 @@ pub(super) fn remaining(shared: &Shared) -> Vec<(Fault, u32)> {
 /// The fault that takes this request, if any (and counts it).
 fn take(shared: &Shared, method: &Method, path: &str) -> Option<Fault> {
     let mut faults = shared.faults.lock().unwrap_or_else(PoisonError::into_inner);
-    let armed = faults
-        .iter_mut()
-        .find(|a| {
-            a.seen < a.fault.skip.saturating_add(a.fault.count) && a.route.matches(method, path)
-        })?;
+    let armed = faults.iter_mut().find(|a| {
+        a.seen < a.fault.skip.saturating_add(a.fault.count) && a.route.matches(method, path)
+    })?;
     armed.seen = armed.seen.saturating_add(1);
     (armed.seen > armed.fault.skip).then(|| armed.fault.clone())
 }

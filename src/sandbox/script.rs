@@ -264,7 +264,10 @@ mod tests {
             let t0 = leg.placed;
             let later = t0 + ms(60_000);
             let at = leg.at(later);
-            assert!(matches!(at.phase, Phase::Dialing | Phase::Disconnected), "{scale}: {at:?}");
+            assert!(
+                matches!(at.phase, Phase::Dialing | Phase::Disconnected),
+                "{scale}: {at:?}"
+            );
             let _ = leg.next_change(t0);
             let _ = leg.wall(Duration::MAX);
         }

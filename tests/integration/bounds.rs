@@ -201,7 +201,10 @@ fn write_cases(dir: &Path) -> Vec<Case> {
                     .map_or(*default, |(_, v)| *v);
                 text = text.replace(&format!("@{name}@"), value);
             }
-            assert!(!text.contains('@'), "a placeholder without a default:\n{text}");
+            assert!(
+                !text.contains('@'),
+                "a placeholder without a default:\n{text}"
+            );
             let marker = format!("@{}@", field.name);
             let line = TEMPLATE
                 .lines()

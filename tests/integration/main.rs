@@ -1,7 +1,7 @@
 //! Integration tests: the real `callplan` binary, run as users run it.
 
-mod campaign;
 mod bounds;
+mod campaign;
 mod check;
 mod cli;
 mod flows;

@@ -11,8 +11,8 @@ use indexmap::IndexMap;
 use minijinja::Environment;
 use serde_json::Value;
 
-use super::model::{self, DEFAULT_TIMEOUT, DestinationPattern, ForEachSource, Plan, RetryPolicy};
 use super::limits;
+use super::model::{self, DEFAULT_TIMEOUT, DestinationPattern, ForEachSource, Plan, RetryPolicy};
 use super::raw::{self, RawPlan};
 use super::source::{Source, SourceMap, child};
 use crate::diagnostic::{Diagnostic, Span, did_you_mean, suggest};
@@ -331,7 +331,9 @@ impl<'a> Checker<'a> {
                 raw::Provider::NiceCxone(c) => c.reconcile_delay.as_ref(),
                 raw::Provider::Http(_) => None,
             }
-            .and_then(|d| self.duration(d, &child(&base, "reconcile_delay"), limits::RECONCILE_DELAY));
+            .and_then(|d| {
+                self.duration(d, &child(&base, "reconcile_delay"), limits::RECONCILE_DELAY)
+            });
             providers.insert(
                 name.clone(),
                 model::Provider {

@@ -17,11 +17,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::super::iso;
-use crate::sandbox::script::scaled;
 use super::{
     Contact, EndReason, Error, Everything, Params, Result, Shared, accepted, authenticate,
     check_version, contact_state, disconnect_code, media, query_map, timestamp,
 };
+use crate::sandbox::script::scaled;
 
 /// A query parameter, its name matched case-insensitively.
 fn value(query: &HashMap<String, String>, name: &str) -> Option<String> {
