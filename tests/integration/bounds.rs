@@ -4,7 +4,6 @@
 //! exit 2 and the value's position; the maximum is accepted and runs.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::Output;
 
@@ -100,24 +99,22 @@ struct Field {
     with_max: &'static [(&'static str, &'static str)],
 }
 
-const fn duration(name: &'static str, max: &'static str, over: &'static str) -> Field {
+const fn field(name: &'static str, kind: Kind, max: &'static str, over: &'static str) -> Field {
     Field {
         name,
-        kind: Kind::Duration,
+        kind,
         max,
         over,
         with_max: &[],
     }
 }
 
+const fn duration(name: &'static str, max: &'static str, over: &'static str) -> Field {
+    field(name, Kind::Duration, max, over)
+}
+
 const fn integer(name: &'static str, max: &'static str, over: &'static str) -> Field {
-    Field {
-        name,
-        kind: Kind::Integer,
-        max,
-        over,
-        with_max: &[],
-    }
+    field(name, Kind::Integer, max, over)
 }
 
 const FIELDS: &[Field] = &[
@@ -226,19 +223,14 @@ fn write_cases(dir: &Path) -> Vec<Case> {
 
 /// Runs `callplan` in `dir` with the plan's secrets set (a dry run renders them, masked).
 fn callplan(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_callplan"))
-        .args(args)
-        .current_dir(dir)
-        .env("BOUNDS_CLIENT_ID", "client")
-        .env("BOUNDS_CLIENT_SECRET", "secret")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .output()
-        .expect("callplan runs");
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    crate::callplan_with_env(
+        dir,
+        args,
+        &[
+            ("BOUNDS_CLIENT_ID", "client"),
+            ("BOUNDS_CLIENT_SECRET", "secret"),
+        ],
+    )
 }
 
 fn assert_no_panic(out: &Output, what: &str) {
