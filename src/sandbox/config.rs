@@ -341,7 +341,8 @@ mod limits {
     pub(super) const RATE_PERIOD: Bound = crate::plan::limits::RATE_PERIOD;
     /// `requests` and `burst` of a rate limit.
     pub(super) const REQUESTS: u32 = crate::plan::limits::MAX_REQUESTS;
-    pub(super) const STALL: Bound = Bound::positive("a stall", Duration::from_secs(3_600));
+    /// A fault's `duration` (only a stall waits it; zero stalls not at all).
+    pub(super) const STALL: Bound = Bound::up_to("a stall", Duration::from_secs(3_600));
     /// A fault's `retry_after`, in seconds: a day.
     pub(super) const RETRY_AFTER: u64 = 86_400;
     /// A fault's `skip` and `count`.
@@ -550,14 +551,14 @@ fn duration(
 
 /// A count of the configuration, within `(min, max)`.
 fn count(pointer: &str, name: &str, n: u64, (min, max): (u64, u64)) -> Result<(), ConfigError> {
-    if (min..=max).contains(&n) {
-        Ok(())
+    let message = if n < min {
+        format!("{name} must be at least {min}, not {n}")
+    } else if n > max {
+        format!("{name} must be at most {max}, not {n}")
     } else {
-        Err(ConfigError::about(
-            pointer,
-            format!("{name} must be from {min} to {max}, not {n}"),
-        ))
-    }
+        return Ok(());
+    };
+    Err(ConfigError::about(pointer, message))
 }
 
 fn validate_fault(i: usize, fault: &Fault) -> Result<(), ConfigError> {
