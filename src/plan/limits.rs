@@ -30,13 +30,13 @@ pub(crate) const RUN_TIMEOUT: Bound =
 pub(crate) const CLEANUP_TIMEOUT: Bound = Bound::positive("`--cleanup-timeout`", HOUR);
 
 /// `rate_limit.requests`: at least one request per period, at most this many.
-pub const MAX_REQUESTS: u32 = 100_000;
+pub(crate) const MAX_REQUESTS: u32 = 100_000;
 /// `guard.max_calls`: at most this many calls in one run.
-pub const MAX_CALLS: u64 = 1_000_000;
+pub(crate) const MAX_CALLS: u64 = 1_000_000;
 /// `retry.attempts`, the first included.
-pub const MAX_ATTEMPTS: u32 = 100;
+pub(crate) const MAX_ATTEMPTS: u32 = 100;
 /// A `for_each` step's `concurrency`.
-pub const MAX_CONCURRENCY: u32 = 256;
+pub(crate) const MAX_CONCURRENCY: u32 = 256;
 
 /// Every duration bound, for the documentation test.
 #[cfg(test)]

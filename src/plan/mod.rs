@@ -7,7 +7,7 @@
 
 pub mod budget;
 pub mod check;
-pub mod limits;
+pub(crate) mod limits;
 pub mod model;
 mod quotes;
 pub mod raw;

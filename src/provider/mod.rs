@@ -197,23 +197,23 @@ const I32_MAX: i64 = i32::MAX as i64;
 
 impl ParamType {
     /// A vendor's id of a 32-bit type (a skill, an agent).
-    pub const ID32: ParamType = ParamType::Integer {
+    pub(crate) const ID32: ParamType = ParamType::Integer {
         min: 1,
         max: I32_MAX,
     };
     /// A vendor's id of a 64-bit type (a contact).
-    pub const ID64: ParamType = ParamType::Integer {
+    pub(crate) const ID64: ParamType = ParamType::Integer {
         min: 1,
         max: i64::MAX,
     };
     /// A number of the vendor's 32-bit type with no documented range.
-    pub const INT32: ParamType = ParamType::Integer {
+    pub(crate) const INT32: ParamType = ParamType::Integer {
         min: I32_MIN,
         max: I32_MAX,
     };
 
     /// Whether `n` is in the range of an integer parameter (any number for other types).
-    pub fn admits(self, n: i64) -> bool {
+    pub(crate) fn admits(self, n: i64) -> bool {
         match self {
             ParamType::Integer { min, max } => (min..=max).contains(&n),
             _ => true,
