@@ -48,8 +48,14 @@ pub enum EndReason {
 }
 
 /// An RFC 3339 timestamp with milliseconds, as both vendors write them.
+///
+/// Times come from the clock, but also from a journal being resumed, which may hold any date:
+/// humantime panics before 1970 and fails after 9999, so the time is held between the two.
 pub(crate) fn timestamp(t: SystemTime) -> String {
-    humantime::format_rfc3339_millis(t).to_string()
+    let last = SystemTime::UNIX_EPOCH
+        .checked_add(std::time::Duration::from_millis(253_402_300_799_999))
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    humantime::format_rfc3339_millis(t.clamp(SystemTime::UNIX_EPOCH, last)).to_string()
 }
 
 #[cfg(test)]
@@ -61,5 +67,13 @@ mod tests {
     fn timestamps_are_rfc3339_in_utc_with_milliseconds() {
         let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
         assert_eq!(timestamp(t), "2023-11-14T22:13:20.123Z");
+    }
+
+    #[test]
+    fn any_time_gets_a_timestamp() {
+        let before = SystemTime::UNIX_EPOCH - Duration::from_secs(60);
+        assert_eq!(timestamp(before), "1970-01-01T00:00:00.000Z");
+        let after = SystemTime::UNIX_EPOCH + Duration::from_secs(300_000_000_000);
+        assert_eq!(timestamp(after), "9999-12-31T23:59:59.999Z");
     }
 }

@@ -18,6 +18,7 @@
 pub mod call;
 pub mod cli;
 pub mod diagnostic;
+pub(crate) mod duration;
 pub mod lifecycle;
 pub mod phone;
 pub mod placeholder;

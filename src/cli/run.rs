@@ -9,6 +9,7 @@ use super::Exit;
 use crate::lifecycle::signals::Signals;
 use crate::lifecycle::target::{SandboxTarget, StandIns, Target};
 use crate::lifecycle::{self, Ending};
+use crate::plan::limits;
 use crate::sandbox;
 
 /// What `callplan run` was asked (the command line, as clap reads it).
@@ -35,8 +36,9 @@ pub struct RunArgs {
     /// campaign's rows are summed up. With `--report json:PATH`, write them as JSON.
     #[arg(long)]
     pub(super) dry_run: bool,
-    /// Stop launching steps after this long (`10m`), run the `always` steps, exit 1.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    /// Stop launching steps after this long (`10m`, at most `7d`), run the `always` steps,
+    /// exit 1.
+    #[arg(long, value_name = "DURATION", value_parser = run_timeout)]
     pub(super) timeout: Option<Duration>,
     /// Write a report: `json:PATH`, `jsonl:PATH`, `junit:PATH`, `markdown:PATH` or `html:PATH`
     /// (repeatable; adds to the plan's `report:` section).
@@ -62,9 +64,28 @@ pub struct RunArgs {
     /// again, run the rest; appends to it.
     #[arg(long, value_name = "FILE", conflicts_with = "journal")]
     pub(super) resume: Option<PathBuf>,
-    /// After Ctrl-C, SIGTERM or SIGHUP, how long the `always` steps may take in all.
-    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "30s")]
+    /// After Ctrl-C, SIGTERM or SIGHUP, how long the `always` steps may take in all (at most
+    /// `1h`).
+    #[arg(long, value_name = "DURATION", value_parser = cleanup_timeout, default_value = "30s")]
     pub(super) cleanup_timeout: Duration,
+}
+
+/// `--timeout`, within its bound: clap prints the message and exits with 2.
+fn run_timeout(text: &str) -> Result<Duration, String> {
+    flag_duration(text, limits::RUN_TIMEOUT)
+}
+
+/// `--cleanup-timeout`, within its bound.
+fn cleanup_timeout(text: &str) -> Result<Duration, String> {
+    flag_duration(text, limits::CLEANUP_TIMEOUT)
+}
+
+fn flag_duration(text: &str, bound: crate::duration::Bound) -> Result<Duration, String> {
+    crate::duration::parse(text, bound).map_err(|e| match e {
+        // The message names the maximum already.
+        crate::duration::DurationError::TooLong { .. } => e.to_string(),
+        _ => format!("{e}; {}", e.hint()),
+    })
 }
 
 /// The sandbox's time scale under `--sandbox`: a call rings and connects in tens of
@@ -193,12 +214,12 @@ fn sandbox_target(config: &sandbox::Config, url: String, built_in: Option<f64>) 
         oauth2_token: sandbox::OAUTH2_TOKEN_PATH.to_owned(),
         // Known only of a sandbox this run configured itself (with a margin for the clock).
         reconcile_delay: built_in.map(|_| {
-            config
+            let indexing = config
                 .genesys
                 .analytics_delay
-                .max(config.cxone.completed_delay)
-                .mul_f64(config.time_scale.clamp(0.0, 1.0))
-                + Duration::from_millis(100)
+                .max(config.cxone.completed_delay);
+            sandbox::script::scaled(indexing, config.time_scale)
+                .saturating_add(Duration::from_millis(100))
         }),
     }
 }

@@ -7,7 +7,9 @@
 
 pub mod budget;
 pub mod check;
+pub(crate) mod limits;
 pub mod model;
+mod quotes;
 pub mod raw;
 pub mod schema;
 pub mod source;
@@ -262,6 +264,14 @@ fn parse(source: &Source) -> Result<(Value, SourceMap<'_>), Diagnostic> {
 
 fn yaml_error(e: &serde_yaml::Error, source: &Source) -> Diagnostic {
     let text = e.to_string();
+    // An integer of 65 to 128 bits: the YAML reader holds it, a plan's values cannot.
+    if let Some(number) = wide_integer(&text) {
+        let span = e.location().map_or_else(
+            || source.span_at(1, 1, 1),
+            |l| source.span_at(l.line(), l.column(), number.chars().count()),
+        );
+        return too_wide(number, span);
+    }
     let (code, message, help) = if text.contains("repetition limit exceeded") {
         (
             "yaml.alias-bomb",
@@ -310,6 +320,12 @@ fn yaml_error(e: &serde_yaml::Error, source: &Source) -> Diagnostic {
                 .map(|l| source.span_at(l.line(), l.column(), 1))
         });
     let span = span.unwrap_or_else(|| source.span_at(1, 1, 1));
+    // Where the reader gave up is often far below a quote left open: show the quote.
+    if code == "yaml.syntax"
+        && let Some(d) = quotes::unclosed(source, &text, span.line, span.col)
+    {
+        return d;
+    }
     // A tab where indentation belongs is the most common cause of "cannot start any token".
     let at_tab = source
         .line_text(span.line)
@@ -323,6 +339,38 @@ fn yaml_error(e: &serde_yaml::Error, source: &Source) -> Diagnostic {
     Diagnostic::error(code, message)
         .at(Some(span))
         .maybe_help(help)
+}
+
+/// The integer of a "invalid type: integer `N` as u128" error: one wider than 64 bits.
+fn wide_integer(message: &str) -> Option<&str> {
+    let (_, rest) = message.split_once("invalid type: integer `")?;
+    let (number, rest) = rest.split_once('`')?;
+    (rest.starts_with(" as u128") || rest.starts_with(" as i128")).then_some(number)
+}
+
+/// Whether a number as written is an integer literal (decimal, hex or octal).
+fn is_integer_literal(text: &str) -> bool {
+    let number = text.trim().trim_start_matches(['-', '+']);
+    let (digits, radix) = match (number.strip_prefix("0x"), number.strip_prefix("0o")) {
+        (Some(hex), _) => (hex, 16),
+        (_, Some(octal)) => (octal, 8),
+        _ => (number, 10),
+    };
+    !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix))
+}
+
+/// An integer a plan cannot hold: wider than 64 bits.
+fn too_wide(number: &str, span: crate::diagnostic::Span) -> Diagnostic {
+    Diagnostic::error(
+        "yaml.number",
+        format!("the whole number `{number}` does not fit in 64 bits"),
+    )
+    .at(Some(span))
+    .help(format!(
+        "whole numbers in a plan go from {} to {}; quote it if it is meant as text",
+        i64::MIN,
+        u64::MAX
+    ))
 }
 
 /// Byte offset of the first alias (`*name`) in the text.
@@ -459,6 +507,17 @@ fn to_json(
                 Value::from(u)
             } else {
                 let f = n.as_f64().unwrap_or(f64::NAN);
+                // An integer past 128 bits reaches here as a float: refuse it like a narrower
+                // one rather than keep a rounded value (its text is looked up only then).
+                if f.fract() == 0.0 && !(-9.3e18..=1.9e19).contains(&f) {
+                    let pointer = at.pointer();
+                    if let Some(node) = map.exact(&pointer)
+                        && is_integer_literal(source.slice(node.value))
+                    {
+                        let written = source.slice(node.value).trim();
+                        return Err(too_wide(written, source.span(node.value)));
+                    }
+                }
                 serde_json::Number::from_f64(f)
                     .map(Value::Number)
                     .ok_or_else(|| {

@@ -194,14 +194,16 @@ pub struct GenesysProvider {
     pub rate_limit: Option<RateLimit>,
     /// Request timeout
     ///
-    /// How long one request may take before it fails (default `15s`, or the step's timeout).
+    /// How long one request may take before it fails (default `15s`, or the step's timeout; at
+    /// most `24h`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<DurationText>,
     /// Reconciliation delay
     ///
     /// How long after a create the provider's lookups can be trusted to know the call: a resume
     /// that finds a create of unknown fate asks the provider, and believes "not placed" only
-    /// once this has passed since the create left (default `60s` for Genesys, `30s` for CXone).
+    /// once this has passed since the create left (default `60s` for Genesys, `30s` for CXone;
+    /// at most `24h`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconcile_delay: Option<DurationText>,
     /// Login retries
@@ -280,14 +282,16 @@ pub struct CxoneProvider {
     pub rate_limit: Option<RateLimit>,
     /// Request timeout
     ///
-    /// How long one request may take before it fails (default `15s`, or the step's timeout).
+    /// How long one request may take before it fails (default `15s`, or the step's timeout; at
+    /// most `24h`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<DurationText>,
     /// Reconciliation delay
     ///
     /// How long after a create the provider's lookups can be trusted to know the call: a resume
     /// that finds a create of unknown fate asks the provider, and believes "not placed" only
-    /// once this has passed since the create left (default `60s` for Genesys, `30s` for CXone).
+    /// once this has passed since the create left (default `60s` for Genesys, `30s` for CXone;
+    /// at most `24h`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconcile_delay: Option<DurationText>,
     /// Login retries
@@ -356,7 +360,8 @@ pub struct HttpProvider {
     pub rate_limit: Option<RateLimit>,
     /// Request timeout
     ///
-    /// How long one request may take before it fails (default `15s`, or the step's timeout).
+    /// How long one request may take before it fails (default `15s`, or the step's timeout; at
+    /// most `24h`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<DurationText>,
     /// Login retries
@@ -437,21 +442,21 @@ pub enum HttpAuth {
 pub struct RateLimit {
     /// Requests
     ///
-    /// How many requests are allowed per period.
-    #[schemars(range(min = 1))]
+    /// How many requests are allowed per period, from 1 to 100000.
+    #[schemars(range(min = 1, max = super::limits::MAX_REQUESTS))]
     pub requests: u32,
     /// Period
     ///
-    /// The period the limit applies to, e.g. `1m`. No window of this length, wherever it
-    /// starts, holds more than `requests` requests.
+    /// The period the limit applies to, e.g. `1m`; at most `24h`. No window of this length,
+    /// wherever it starts, holds more than `requests` requests.
     pub per: DurationText,
     /// Burst
     ///
     /// For a provider that refills its budget evenly rather than per window: at most this many
     /// requests at once, the rest spaced at the steady rate (`per / requests` apart). Without
-    /// it, requests leave as soon as the window allows.
+    /// it, requests leave as soon as the window allows. From 1 to 100000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = super::limits::MAX_REQUESTS))]
     pub burst: Option<u32>,
 }
 
@@ -474,9 +479,9 @@ pub struct Guard {
     pub deny_destinations: Vec<String>,
     /// Maximum calls
     ///
-    /// The most calls one run may place; further dials are refused.
+    /// The most calls one run may place, from 1 to 1000000; further dials are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = super::limits::MAX_CALLS))]
     pub max_calls: Option<u64>,
     /// Calling hours
     ///
@@ -550,7 +555,7 @@ pub enum Weekday {
 pub struct Defaults {
     /// Timeout
     ///
-    /// How long one step may take, retries included.
+    /// How long one step may take, retries included (at most `24h`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<DurationText>,
     /// Error policy
@@ -589,8 +594,8 @@ pub enum OnError {
 pub struct Retry {
     /// Attempts
     ///
-    /// Total attempts, the first included (1 means no retry).
-    #[schemars(range(min = 1, max = 100))]
+    /// Total attempts, the first included (1 means no retry), at most 100.
+    #[schemars(range(min = 1, max = super::limits::MAX_ATTEMPTS))]
     pub attempts: u32,
     /// Backoff
     ///
@@ -599,12 +604,12 @@ pub struct Retry {
     pub backoff: Option<Backoff>,
     /// Initial delay
     ///
-    /// The delay before the first retry (default `1s`).
+    /// The delay before the first retry (default `1s`, at most `1h`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initial: Option<DurationText>,
     /// Maximum delay
     ///
-    /// The longest delay between attempts (default `30s`); also caps `Retry-After`.
+    /// The longest delay between attempts (default `30s`, at most `1h`); also caps `Retry-After`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<DurationText>,
     /// Jitter
@@ -791,9 +796,9 @@ pub struct Step {
     pub as_: Option<String>,
     /// Concurrency
     ///
-    /// How many items of `for_each` run at once (default 1).
+    /// How many items of `for_each` run at once, from 1 to 256 (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 256))]
+    #[schemars(range(min = 1, max = super::limits::MAX_CONCURRENCY))]
     pub concurrency: Option<u32>,
     /// Expectations
     ///
@@ -818,7 +823,7 @@ pub struct Step {
     pub retry: Option<Retry>,
     /// Timeout
     ///
-    /// How long this step may take, retries and waiting included.
+    /// How long this step may take, retries and waiting included (at most `24h`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<DurationText>,
     /// Always run

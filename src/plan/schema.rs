@@ -142,8 +142,66 @@ pub fn prepare() {
 fn validator() -> Option<&'static Validator> {
     static VALIDATOR: OnceLock<Option<Validator>> = OnceLock::new();
     VALIDATOR
-        .get_or_init(|| jsonschema::validator_for(schema()).ok())
+        .get_or_init(|| {
+            jsonschema::options()
+                .with_keyword("format", whole_number)
+                .build(schema())
+                .ok()
+        })
         .as_ref()
+}
+
+/// The message of a number that is not a whole number of its field's type.
+const NOT_WHOLE: &str = "not a whole number of this field's type";
+
+/// JSON Schema counts `5.0` as an integer; the plan's integer fields (`"format": "uint32"`, as
+/// schemars writes them) are read into Rust integers, which do not take it. This keyword makes
+/// the schema say so, with the value's position, instead of the deserializer failing later
+/// without one. It also holds the value to its type's width where the field states no
+/// `maximum` of its own. Other formats stay annotations, as the 2020-12 draft has them.
+fn whole_number<'a>(
+    parent: &'a Map<String, Value>,
+    value: &'a Value,
+    _: jsonschema::paths::Location,
+) -> Result<Box<dyn for<'i> jsonschema::Keyword<'i>>, ValidationError<'a>> {
+    let width: Option<(i128, i128)> = match value.as_str() {
+        Some("uint8") => Some((0, u8::MAX.into())),
+        Some("uint16") => Some((0, u16::MAX.into())),
+        Some("uint32" | "uint") => Some((0, u32::MAX.into())),
+        Some("uint64") => Some((0, u64::MAX.into())),
+        Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
+        Some("int64") => Some((i64::MIN.into(), i64::MAX.into())),
+        _ => None,
+    };
+    let bounded = parent.contains_key("minimum") && parent.contains_key("maximum");
+    Ok(Box::new(WholeNumber {
+        range: width.map(|w| if bounded { (i128::MIN, i128::MAX) } else { w }),
+    }))
+}
+
+/// See [`whole_number`]; `range` is `None` for formats that are not integer types.
+struct WholeNumber {
+    range: Option<(i128, i128)>,
+}
+
+impl<'i> jsonschema::Keyword<'i> for WholeNumber {
+    fn validate(&self, instance: &'i Value) -> Result<(), ValidationError<'i>> {
+        if self.is_valid(instance) {
+            Ok(())
+        } else {
+            Err(ValidationError::custom(NOT_WHOLE))
+        }
+    }
+
+    fn is_valid(&self, instance: &'i Value) -> bool {
+        let (Some((min, max)), Value::Number(n)) = (self.range, instance) else {
+            return true;
+        };
+        n.as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+            .is_some_and(|n| (min..=max).contains(&n))
+    }
 }
 
 /// Validates a plan (as JSON) against the schema; every violation becomes a located diagnostic.
@@ -346,6 +404,9 @@ impl Cx<'_> {
                     .help(help),
                 );
             }
+            ValidationErrorKind::Custom { message, .. } if message == NOT_WHOLE => {
+                out.push(self.not_whole(&pointer, schema_node));
+            }
             ValidationErrorKind::OneOfNotValid { context }
             | ValidationErrorKind::AnyOf { context } => {
                 self.one_of(error, &pointer, context, out);
@@ -360,6 +421,39 @@ impl Cx<'_> {
                 out.push(d);
             }
         }
+    }
+
+    /// A number in an integer field that is not a whole number of its type: `5.0`, or past
+    /// the type's width.
+    fn not_whole(&self, pointer: &str, schema_node: Option<&Value>) -> Diagnostic {
+        let at = human_path(pointer);
+        let value = self.value_at(pointer);
+        // As written: `5.0` stays `5.0`, where the parsed value would print `5`.
+        let found = self
+            .map
+            .exact(pointer)
+            .map(|n| self.source.slice(n.value).trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .or_else(|| value.map(short_json))
+            .unwrap_or_default();
+        let d = match value {
+            Some(Value::Number(n)) if n.is_f64() => {
+                let d = Diagnostic::error(
+                    "schema.type",
+                    format!("{at} must be a whole number, found `{found}`"),
+                );
+                match n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15) {
+                    Some(whole) => d.help(format!("write `{whole:.0}`, without a decimal point")),
+                    None => d.maybe_help(schema_node.and_then(describe)),
+                }
+            }
+            _ => Diagnostic::error(
+                "schema.range",
+                format!("{at} is out of range, found `{found}`"),
+            )
+            .maybe_help(schema_node.and_then(describe)),
+        };
+        d.at(self.map.value_span(self.source, pointer))
     }
 
     /// A value that is not one of the allowed ones, with "did you mean".

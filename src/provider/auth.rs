@@ -192,7 +192,11 @@ pub struct AuthError {
 fn refresh_at(expires_in: Option<u64>) -> Option<Instant> {
     let life = Duration::from_secs(expires_in?);
     let margin = (life / 10).min(Duration::from_secs(60));
-    Some(Instant::now() + life.saturating_sub(margin))
+    // A vendor's absurd `expires_in` must not overflow the clock: refresh "never" instead.
+    Some(crate::duration::saturating_deadline(
+        Instant::now(),
+        life.saturating_sub(margin),
+    ))
 }
 
 /// One provider's token.

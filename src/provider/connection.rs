@@ -265,7 +265,8 @@ impl Connection {
 
     /// A 429: every request of this provider waits `retry_after`.
     fn pause(&self, retry_after: Duration) {
-        let until = Instant::now() + retry_after;
+        // A `Retry-After` past what the clock holds pauses for as long as it can.
+        let until = crate::duration::saturating_deadline(Instant::now(), retry_after);
         let mut paused = self
             .paused_until
             .lock()
@@ -475,9 +476,9 @@ impl Connection {
         if let Some(line) = &logged {
             tracing::debug!(
                 target: LOG,
-                "[{}] {line} -> {status} in {:.1} ms",
+                "[{}] {line} -> {status} in {}",
                 self.settings.name,
-                started.elapsed().as_secs_f64() * 1000.0
+                crate::duration::human(started.elapsed())
             );
             tracing::trace!(target: LOG, "[{}] response body: {}", self.settings.name, excerpt(&String::from_utf8_lossy(&bytes)));
         }

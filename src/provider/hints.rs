@@ -89,7 +89,7 @@ pub(super) fn rate_limited(limit: &str, suggested: Option<&str>, cx: &Context) -
     let pacing = match (cx.rate_limit, suggested) {
         (Some((n, per)), _) => format!(
             "the plan paces `{p}` at {n} per {}: lower it",
-            humantime::format_duration(per)
+            crate::duration::human(per)
         ),
         (None, Some(value)) => format!("set `rate_limit: {value}` on provider `{p}`"),
         (None, None) => format!("set `rate_limit` on provider `{p}`"),
@@ -226,7 +226,7 @@ mod tests {
             retried: false,
         };
         let h = hint(HTTP, 429, &VendorError::default(), &context).unwrap_or_default();
-        assert!(h.contains("the plan paces `crm` at 5 per 1s"), "{h}");
+        assert!(h.contains("the plan paces `crm` at 5 per 1 s"), "{h}");
         assert!(
             h.contains("add `retry: { attempts: 3, when: [rate_limited] }` to the `request` step"),
             "{h}"

@@ -167,8 +167,14 @@ pub enum In {
 pub enum ParamType {
     /// Any string.
     String,
-    /// An integer.
-    Integer,
+    /// An integer from `min` to `max`, both included (the vendor's own range when it documents
+    /// one, else the width of its type).
+    Integer {
+        /// The smallest value.
+        min: i64,
+        /// The largest value.
+        max: i64,
+    },
     /// true or false.
     Boolean,
     /// A phone number in E.164 (`+13175550100`).
@@ -177,7 +183,7 @@ pub enum ParamType {
     PhoneList,
     /// A list of strings.
     StringList,
-    /// A humantime duration (`15s`, `1m30s`).
+    /// A humantime duration (`15s`, `1m30s`), at most `24h`.
     Duration,
     /// A mapping.
     Object,
@@ -189,17 +195,50 @@ pub enum ParamType {
     OneOf(&'static [&'static str]),
 }
 
+const I32_MIN: i64 = i32::MIN as i64;
+const I32_MAX: i64 = i32::MAX as i64;
+
 impl ParamType {
+    /// A vendor's id of a 32-bit type (a skill, an agent).
+    pub(crate) const ID32: ParamType = ParamType::Integer {
+        min: 1,
+        max: I32_MAX,
+    };
+    /// A vendor's id of a 64-bit type (a contact).
+    pub(crate) const ID64: ParamType = ParamType::Integer {
+        min: 1,
+        max: i64::MAX,
+    };
+    /// A number of the vendor's 32-bit type with no documented range.
+    pub(crate) const INT32: ParamType = ParamType::Integer {
+        min: I32_MIN,
+        max: I32_MAX,
+    };
+
+    /// Whether `n` is in the range of an integer parameter (any number for other types).
+    pub(crate) fn admits(self, n: i64) -> bool {
+        match self {
+            ParamType::Integer { min, max } => (min..=max).contains(&n),
+            _ => true,
+        }
+    }
+
     /// How the type is named in messages and docs.
     pub fn describe(self) -> String {
         match self {
             ParamType::String => "a string".into(),
-            ParamType::Integer => "an integer".into(),
+            ParamType::Integer { min, max } => match (min, max) {
+                (1, i64::MAX) => "a positive integer".into(),
+                (1, I32_MAX) => "a positive 32-bit integer".into(),
+                (0, I32_MAX) => "a 32-bit integer, 0 or more".into(),
+                (I32_MIN, I32_MAX) => "a 32-bit integer".into(),
+                (min, max) => format!("an integer from {min} to {max}"),
+            },
             ParamType::Boolean => "true or false".into(),
             ParamType::Phone => "an E.164 phone number".into(),
             ParamType::PhoneList => "a list of E.164 phone numbers".into(),
             ParamType::StringList => "a list of strings".into(),
-            ParamType::Duration => "a duration like `15s`".into(),
+            ParamType::Duration => "a duration like `15s`, at most `24h`".into(),
             ParamType::Object => "a mapping".into(),
             ParamType::List => "a list".into(),
             ParamType::Any => "any value".into(),

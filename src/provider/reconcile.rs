@@ -68,7 +68,7 @@ pub async fn reconcile(
     sent: &Sent,
     delay: Duration,
 ) -> Reconciled {
-    let believed_at = sent.at + delay;
+    let believed_at = crate::duration::saturating_deadline(sent.at, delay);
     loop {
         let found = match connection.settings.kind {
             ProviderKind::GenesysCloud => genesys::reconcile::find(connection, action, sent).await,

@@ -93,6 +93,18 @@ fn bad(param: &str, message: impl Into<String>) -> BadValue {
     }
 }
 
+/// An integer parameter's value, refused outside its range.
+fn in_range(name: &str, ty: ParamType, n: i64) -> Result<Value, BadValue> {
+    if ty.admits(n) {
+        Ok(Value::from(n))
+    } else {
+        Err(bad(
+            name,
+            format!("{n} is out of range: expected {}", ty.describe()),
+        ))
+    }
+}
+
 /// Text for a path segment or query value: strings as they are, other scalars as JSON.
 fn scalar_text(value: &Value) -> Option<String> {
     match value {
@@ -106,13 +118,28 @@ fn scalar_text(value: &Value) -> Option<String> {
 /// Coerces a rendered value to its parameter's type (templates render to strings).
 pub fn coerce(name: &str, ty: ParamType, value: Value) -> Result<Value, BadValue> {
     match (ty, value) {
-        (ParamType::Integer, Value::String(s)) => s
-            .trim()
-            .parse::<i64>()
-            .map(Value::from)
-            .map_err(|_| bad(name, format!("`{s}` is not an integer"))),
-        (ParamType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(Value::Number(n)),
-        (ParamType::Integer, other) => Err(bad(name, format!("{other} is not an integer"))),
+        (ParamType::Integer { .. }, Value::String(s)) => {
+            let n = s
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| bad(name, format!("`{s}` is not an integer")))?;
+            in_range(name, ty, n)
+        }
+        (ParamType::Integer { .. }, Value::Number(n)) => match n.as_i64() {
+            Some(n) => in_range(name, ty, n),
+            None if n.is_u64() => Err(bad(
+                name,
+                format!("{n} is out of range: expected {}", ty.describe()),
+            )),
+            None => Err(bad(name, format!("{n} is not an integer"))),
+        },
+        (ParamType::Integer { .. }, other) => Err(bad(name, format!("{other} is not an integer"))),
+        // Checked like a written one: a rendered duration past its bound never reaches a wait.
+        (ParamType::Duration, Value::String(s)) => {
+            crate::duration::parse(&s, crate::plan::limits::WITH)
+                .map_err(|e| bad(name, e.to_string()))?;
+            Ok(Value::String(s))
+        }
         (ParamType::Boolean, Value::String(s)) => match s.trim() {
             "true" | "True" => Ok(Value::Bool(true)),
             "false" | "False" => Ok(Value::Bool(false)),

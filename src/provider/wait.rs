@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
+use crate::duration::saturating_deadline;
+
 use super::connection::{Connection, Queue, Response, SendError};
 use super::failure::Failure;
 use super::request::Request;
@@ -75,8 +77,8 @@ pub(crate) async fn poll(
 pub(crate) fn deadline(start: Instant, wait: Duration, queue: &Queue) -> Instant {
     wait.checked_add(queue.waited())
         .and_then(|d| start.checked_add(d))
-        // Beyond any clock: a day from now is as good as forever for a wait.
-        .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400))
+        // Beyond any clock: as good as forever for a wait.
+        .unwrap_or_else(|| saturating_deadline(start, Duration::MAX))
 }
 
 /// The state a wait of this provider type waits for unless the step sets `until`; `None` for

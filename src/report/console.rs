@@ -13,6 +13,7 @@ use anstream::{AutoStream, ColorChoice};
 use anstyle::{AnsiColor, Style};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::duration::human;
 use crate::plan::model::ForEachSource;
 use crate::runner::events::{Event, Outcome, RunStatus, Sink, StepResult};
 
@@ -172,7 +173,7 @@ impl<W: Write + Send> Console<W> {
             line.push_str(&format!("  call {state}"));
         }
         if r.outcome != Outcome::Skipped {
-            line.push_str(&format!("  {}", millis(r.duration)));
+            line.push_str(&format!("  {}", human(r.duration)));
         }
         if r.attempts.len() > 1 {
             line.push_str(&format!("  ({} attempts)", r.attempts.len()));
@@ -304,7 +305,7 @@ impl Row {
             if skipped {
                 "-".to_owned()
             } else {
-                millis(self.end.saturating_sub(self.started))
+                human(self.end.saturating_sub(self.started))
             },
             if self.attempts == 0 {
                 "-".to_owned()
@@ -324,14 +325,6 @@ fn rank(outcome: Outcome, ignored: bool) -> u8 {
         (Outcome::Failed | Outcome::Errored, true) => 2,
         (Outcome::Failed, false) => 3,
         (Outcome::Errored, false) => 4,
-    }
-}
-
-fn millis(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{} ms", d.as_millis())
-    } else {
-        format!("{:.1} s", d.as_secs_f64())
     }
 }
 
@@ -382,11 +375,9 @@ impl<W: Write + Send> Sink for Console<W> {
                 retry_in,
                 ..
             } => {
-                // Jittered delays carry nanoseconds nobody needs to read.
-                let millis = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX);
                 self.line(&format!(
                     "  retry {name}: attempt {attempt} failed: {error}; retrying in {}",
-                    humantime::format_duration(Duration::from_millis(millis))
+                    human(*retry_in)
                 ));
                 if let Some(live) = &self.live {
                     live.retried();
@@ -398,10 +389,9 @@ impl<W: Write + Send> Sink for Console<W> {
                 error,
                 retry_in,
             } => {
-                let millis = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX);
                 self.line(&format!(
                     "  retry login of `{provider}`: attempt {attempt} failed: {error}; retrying in {}",
-                    humantime::format_duration(Duration::from_millis(millis))
+                    human(*retry_in)
                 ));
             }
             Event::LoginFinished(login) => {
@@ -513,7 +503,7 @@ impl<W: Write + Send> Sink for Console<W> {
                 self.line(&format!(
                     "{table}{}{why}\n{passed} passed, {failed} failed, {errored} errored, {skipped} skipped{not_run} in {}",
                     self.paint(style, verdict),
-                    millis(*duration)
+                    human(*duration)
                 ));
             }
         }

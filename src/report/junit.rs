@@ -32,6 +32,7 @@ use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite}
 
 use super::markdown::{breakdown, omitted_counts, thousands};
 use super::model::{ItemOutcome, ItemReport, Report, Status, StepReport};
+use crate::duration::human_ms;
 
 /// The name of the extra test case of a run that did not finish on its own.
 const RUN_CASE: &str = "(run)";
@@ -300,9 +301,9 @@ fn system_out(out: &mut String, item: &ItemReport) {
         if let Some(error) = &attempt.error {
             let _ = write!(out, " error: {}", error.replace('\n', " "));
         }
-        let _ = write!(out, " ({} ms)", attempt.elapsed_ms);
+        let _ = write!(out, " ({})", human_ms(attempt.elapsed_ms));
         if let Some(wait) = attempt.retry_after_ms {
-            let _ = write!(out, ", retry after {wait} ms");
+            let _ = write!(out, ", retry after {}", human_ms(wait));
         }
         out.push('\n');
     }

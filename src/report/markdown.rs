@@ -14,6 +14,7 @@
 use std::fmt::Write as _;
 
 use super::model::{Counts, ItemOutcome, ItemReport, Report, Status, StepReport};
+use crate::duration::human_ms;
 
 /// The most bytes a summary takes (GitHub's limit is 1 MiB; this leaves room for a summary that
 /// is appended to another step's).
@@ -69,7 +70,7 @@ fn header(report: &Report) -> String {
         run_marker(report.status),
         code(&report.plan.name),
         code(&report.run_id),
-        duration(report.duration_ms)
+        human_ms(report.duration_ms)
     );
     let sha: String = report.plan.sha256.chars().take(12).collect();
     let _ = write!(
@@ -193,7 +194,7 @@ fn row(n: usize, step: &StepReport) -> String {
         "| {n} | {} | {} | {outcome} | {statuses} | {at_least}{} | {at_least}{} | {} |\n",
         code(&step.id),
         text(&step.name),
-        duration(end.saturating_sub(start)),
+        human_ms(end.saturating_sub(start)),
         thousands(attempts as u64),
         text(&shorten(&message, MESSAGE_CHARS)),
     )
@@ -460,17 +461,6 @@ fn outcome_label(outcome: ItemOutcome, ignored: bool) -> String {
     format!("{} {name}{suffix}", outcome_marker(outcome, ignored))
 }
 
-/// A duration for people: `850 ms`, `12.3 s`, `4 min 05 s`, `1 h 02 min`.
-fn duration(ms: u64) -> String {
-    let s = ms / 1000;
-    match ms {
-        0..1_000 => format!("{ms} ms"),
-        1_000..60_000 => format!("{}.{} s", s, (ms % 1000) / 100),
-        60_000..3_600_000 => format!("{} min {:02} s", s / 60, s % 60),
-        _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
-    }
-}
-
 /// At most `max` characters of `s`, on one line, with `…` when cut.
 fn shorten(s: &str, max: usize) -> String {
     let one_line = s.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -541,15 +531,6 @@ fn code(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(duration(0), "0 ms");
-        assert_eq!(duration(999), "999 ms");
-        assert_eq!(duration(12_345), "12.3 s");
-        assert_eq!(duration(245_000), "4 min 05 s");
-        assert_eq!(duration(3_720_000), "1 h 02 min");
-    }
 
     #[test]
     fn counts_have_thousands_separators() {

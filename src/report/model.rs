@@ -278,7 +278,11 @@ impl ItemReport {
                 };
                 match s.result.status {
                     Some(status) => {
-                        format!("{} {outcome} ({status}, {} ms)", s.id, s.result.duration_ms)
+                        format!(
+                            "{} {outcome} ({status}, {})",
+                            s.id,
+                            crate::duration::human_ms(s.result.duration_ms)
+                        )
                     }
                     None => format!("{} {outcome}", s.id),
                 }

@@ -62,7 +62,7 @@ impl Delivery {
             Ok(Err(_)) => vec!["webhook delivery stopped unexpectedly".into()],
             Err(_) => vec![format!(
                 "webhooks: gave up waiting for deliveries after {}",
-                humantime::format_duration(deadline)
+                crate::duration::human(deadline)
             )],
         }
     }

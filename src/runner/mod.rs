@@ -24,6 +24,7 @@ use indexmap::IndexMap;
 use minijinja::Value;
 use tokio::sync::watch;
 
+use crate::duration::{human, saturating_deadline};
 use crate::plan::model::{Plan, Step};
 use crate::plan::raw::OnError;
 use crate::provider::connection::{Connection, Queue, Response, SendError};
@@ -164,7 +165,8 @@ pub async fn run(run: &Run<'_>) -> (RunStatus, Option<String>) {
         base,
         dials: AtomicU64::new(run.resume.as_ref().map_or(0, |r| r.sent)),
         refused_first: AtomicBool::new(false),
-        deadline: run.timeout.map(|t| started + t),
+        // Past what the clock holds, a deadline is no deadline.
+        deadline: run.timeout.and_then(|t| started.checked_add(t)),
         cleanup_deadline: std::sync::Mutex::new(None),
     };
     let mut halt: Option<Halt> = None;
@@ -301,7 +303,7 @@ impl State<'_> {
             .cleanup_deadline
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        deadline.get_or_insert_with(|| Instant::now() + self.run.cleanup);
+        deadline.get_or_insert_with(|| saturating_deadline(Instant::now(), self.run.cleanup));
     }
 
     /// What is left of the cleanup budget, once a signal stopped the run.
@@ -725,7 +727,7 @@ impl State<'_> {
                 None => {
                     result.outcome = Outcome::Errored;
                     let creates = step.action.effect == crate::provider::Effect::Creates;
-                    let waited = shown(budget);
+                    let waited = human(budget);
                     result.message = Some(match (creates, queue.sent()) {
                         (true, true) => format!("timed out after {waited}; the request may have reached the provider, so it was not sent again"),
                         (_, false) => format!("timed out after {waited} before the request was sent; nothing was sent"),
@@ -1390,12 +1392,6 @@ fn mentions_status(expectation: &str) -> bool {
     squeezed.contains("response.status")
         || squeezed.contains("response[\"status\"]")
         || squeezed.contains("response['status']")
-}
-
-/// A duration as people write it, to the millisecond.
-fn shown(d: Duration) -> String {
-    let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-    humantime::format_duration(Duration::from_millis(ms)).to_string()
 }
 
 /// "HTTP 400 not.a.user: This request requires a user context…"

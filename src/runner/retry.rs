@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use crate::duration::human;
 use crate::plan::model::RetryPolicy;
 use crate::plan::raw::{Backoff, RetryOn};
 // The decision is made on how an attempt failed: callers of `decide` name both from here.
@@ -22,7 +23,7 @@ pub enum Decision {
     Retry {
         /// How long to wait before the next attempt.
         after: Duration,
-        /// What failed, briefly ("HTTP 503, Retry-After 2s"), for "retrying in {after} ({reason})".
+        /// What failed, briefly ("HTTP 503, Retry-After 2 s"), for "retrying in {after} ({reason})".
         reason: String,
     },
     /// Do not try again.
@@ -111,8 +112,8 @@ pub fn decide(
         if wait > policy.max {
             return stop(format!(
                 "the server asked to wait {}, more than retry.max ({})",
-                show(wait),
-                show(policy.max)
+                human(wait),
+                human(policy.max)
             ));
         }
         return Decision::Retry {
@@ -155,7 +156,7 @@ fn equal_jitter(delay: Duration, jitter: f64) -> Duration {
         0.0
     };
     let half = delay / 2;
-    half + half.mul_f64(draw)
+    half.saturating_add(half.mul_f64(draw))
 }
 
 /// Why a failure of a creating request is not safe to retry, or `None` if it is.
@@ -220,7 +221,7 @@ fn describe(failure: &Failure) -> String {
         Failure::Status {
             status,
             retry_after: Some(wait),
-        } => format!("HTTP {status}, Retry-After {}", show(wait)),
+        } => format!("HTTP {status}, Retry-After {}", human(wait)),
         Failure::Status {
             status,
             retry_after: None,
@@ -231,12 +232,6 @@ fn describe(failure: &Failure) -> String {
         Failure::Broken => "connection broke".to_owned(),
         Failure::Expectation => "expectation not met".to_owned(),
     }
-}
-
-/// A duration for people, to the millisecond (`2s`, `1m 30s`, `1s 500ms`).
-fn show(d: Duration) -> String {
-    let millis = Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    humantime::format_duration(millis).to_string()
 }
 
 fn stop(reason: String) -> Decision {
@@ -464,7 +459,7 @@ mod tests {
         ));
         assert_eq!(
             reason,
-            "the server asked to wait 2m, more than retry.max (30s)"
+            "the server asked to wait 2 m, more than retry.max (30 s)"
         );
         let reason = stop_reason(decide(
             &policy(),
@@ -474,7 +469,7 @@ mod tests {
             0.0,
         ));
         assert!(
-            reason.contains("31s") && reason.contains("retry.max"),
+            reason.contains("31 s") && reason.contains("retry.max"),
             "{reason}"
         );
     }
@@ -683,7 +678,7 @@ mod tests {
         let reason = |f: Failure| retry_reason(decide(&p, false, 1, &f, 0.0));
         assert_eq!(
             reason(status_after(503, secs(2))),
-            "HTTP 503, Retry-After 2s"
+            "HTTP 503, Retry-After 2 s"
         );
         assert_eq!(reason(status(429)), "HTTP 429");
         assert_eq!(reason(Failure::Timeout { sent: true }), "timed out");

@@ -344,89 +344,290 @@ impl Default for Config {
     }
 }
 
-/// A configuration that could not be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
+/// The configuration's bounds (docs/sandbox.md lists them): far above any test's needs, and far
+/// below what the clocks and counters the sandbox computes with can hold.
+mod limits {
+    use std::time::Duration;
 
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+    use crate::duration::Bound;
+
+    /// `time_scale`: a millionth of real time to a thousand times it.
+    pub(super) const TIME_SCALE: (f64, f64) = (0.000_001, 1_000.0);
+    pub(super) const LATENCY: Bound = Bound::up_to("a latency", Duration::from_secs(60));
+    /// `max_body_bytes`: 1 KiB to 64 MiB.
+    pub(super) const BODY_BYTES: (usize, usize) = (1 << 10, 64 << 20);
+    pub(super) const TOKEN_LIFETIME: Bound =
+        Bound::positive("a token lifetime", Duration::from_secs(48 * 3_600));
+    /// `analytics_delay`, `completed_delay`.
+    pub(super) const INDEXING_DELAY: Bound =
+        Bound::up_to("an indexing delay", Duration::from_secs(3_600));
+    pub(super) const RATE_PERIOD: Bound = crate::plan::limits::RATE_PERIOD;
+    /// `requests` and `burst` of a rate limit.
+    pub(super) const REQUESTS: u32 = crate::plan::limits::MAX_REQUESTS;
+    /// A fault's `duration` (only a stall waits it; zero stalls not at all).
+    pub(super) const STALL: Bound = Bound::up_to("a stall", Duration::from_secs(3_600));
+    /// A fault's `retry_after`, in seconds: a day.
+    pub(super) const RETRY_AFTER: u64 = 86_400;
+    /// A fault's `skip` and `count`.
+    pub(super) const FAULT_REQUESTS: u32 = 1_000_000;
+}
+
+/// A configuration that could not be used: what is wrong, and where when it was read from a file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct ConfigError {
+    /// The file, when the configuration was read from one.
+    pub file: Option<std::path::PathBuf>,
+    /// 1-based line and column in the text, when known.
+    pub at: Option<(usize, usize)>,
+    /// What is wrong.
+    pub message: String,
+    /// The JSON pointer of the value it is about (`/faults/0/count`), to place it in the text.
+    pointer: Option<String>,
+}
+
+impl ConfigError {
+    /// An error about the configuration as a whole, or about a value not written in a file.
+    pub fn new(message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: None,
+            at: None,
+            message: message.into(),
+            pointer: None,
+        }
+    }
+
+    /// An error about the value at `pointer`.
+    fn about(pointer: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            pointer: Some(pointer.into()),
+            ..ConfigError::new(message)
+        }
+    }
+
+    fn render(&self) -> String {
+        let file = self
+            .file
+            .as_ref()
+            .map(|f| format!("{}:", f.display()))
+            .unwrap_or_default();
+        match self.at {
+            Some((line, col)) => format!("{file}{line}:{col}: {}", self.message),
+            None if file.is_empty() => self.message.clone(),
+            None => format!("{file} {}", self.message),
+        }
     }
 }
 
-impl std::error::Error for ConfigError {}
+/// A configuration file is a few kilobytes; a larger one (or a device without end) is refused.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 impl Config {
     /// Reads a YAML configuration file.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
-        Config::from_yaml(&text).map_err(|e| ConfigError(format!("{}:{}", path.display(), e.0)))
+        let in_file = |mut e: ConfigError| {
+            e.file = Some(path.to_owned());
+            e
+        };
+        let cannot = |e: std::io::Error| {
+            in_file(ConfigError::new(format!(
+                "cannot read: {}",
+                crate::plan::io_reason(&e)
+            )))
+        };
+        let file = std::fs::File::open(path).map_err(cannot)?;
+        let bytes = crate::plan::read_capped(file, MAX_CONFIG_BYTES)
+            .map_err(cannot)?
+            .ok_or_else(|| {
+                in_file(ConfigError::new(format!(
+                    "larger than {} MiB",
+                    MAX_CONFIG_BYTES >> 20
+                )))
+            })?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| in_file(ConfigError::new("not UTF-8 text")))?;
+        Config::from_yaml(&text).map_err(in_file)
     }
 
-    /// Parses YAML text; errors start with `line:col: `.
+    /// Parses YAML text; an error carries its line and column.
     pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
         let config: Config = if text.trim().is_empty() {
             Config::default()
         } else {
-            serde_yaml::from_str(text).map_err(|e| {
-                let at = e
-                    .location()
-                    .map(|l| format!("{}:{}: ", l.line(), l.column()))
-                    .unwrap_or_else(|| "1:1: ".into());
-                ConfigError(format!("{at}{e}"))
+            serde_yaml::from_str(text).map_err(|e| ConfigError {
+                at: Some(
+                    e.location()
+                        .map_or((1, 1), |l| (l.line().max(1), l.column().max(1))),
+                ),
+                ..ConfigError::new(e.to_string())
             })?
         };
-        config.validate()?;
+        config.validate().map_err(|mut e| {
+            if let Some(pointer) = &e.pointer {
+                // The same position map that places a plan's mistakes.
+                let source = crate::plan::source::Source::new("sandbox.yaml", text.to_owned());
+                let map = crate::plan::source::SourceMap::lazy(&source);
+                e.at = map
+                    .value_span(&source, pointer)
+                    .map(|span| (span.line, span.col));
+            }
+            e
+        })?;
         Ok(config)
     }
 
     /// Checks what serde cannot: ranges, fault routes and statuses.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let fail = |m: String| Err(ConfigError(m));
-        if !(self.time_scale > 0.0 && self.time_scale.is_finite()) {
-            return fail(format!(
-                "time_scale must be a positive number, not {}",
-                self.time_scale
+        let (low, high) = limits::TIME_SCALE;
+        if !(low..=high).contains(&self.time_scale) {
+            return Err(ConfigError::about(
+                "/time_scale",
+                format!(
+                    "time_scale must be from {low} to {high}, not {}",
+                    self.time_scale
+                ),
             ));
         }
-        for (vendor, limit) in [
-            ("genesys", &self.genesys.rate_limit),
-            ("cxone", &self.cxone.rate_limit),
+        duration("/latency", "latency", self.latency, limits::LATENCY)?;
+        let (low, high) = limits::BODY_BYTES;
+        if !(low..=high).contains(&self.max_body_bytes) {
+            return Err(ConfigError::about(
+                "/max_body_bytes",
+                format!(
+                    "max_body_bytes must be from {low} to {high}, not {}",
+                    self.max_body_bytes
+                ),
+            ));
+        }
+        for (vendor, lifetime, limit, delay, delay_name) in [
+            (
+                "genesys",
+                self.genesys.token_lifetime,
+                &self.genesys.rate_limit,
+                self.genesys.analytics_delay,
+                "analytics_delay",
+            ),
+            (
+                "cxone",
+                self.cxone.token_lifetime,
+                &self.cxone.rate_limit,
+                self.cxone.completed_delay,
+                "completed_delay",
+            ),
         ] {
-            if let Some(l) = limit
-                && (l.requests == 0 || l.per.is_zero() || l.burst == Some(0))
-            {
-                return fail(format!(
-                    "{vendor}.rate_limit needs requests, per and burst above zero"
-                ));
+            let at = |key: &str| format!("/{vendor}/{key}");
+            let name = |key: &str| format!("{vendor}.{key}");
+            duration(
+                &at("token_lifetime"),
+                &name("token_lifetime"),
+                lifetime,
+                limits::TOKEN_LIFETIME,
+            )?;
+            duration(
+                &at(delay_name),
+                &name(delay_name),
+                delay,
+                limits::INDEXING_DELAY,
+            )?;
+            if let Some(l) = limit {
+                count(
+                    &at("rate_limit/requests"),
+                    &name("rate_limit.requests"),
+                    l.requests.into(),
+                    (1, limits::REQUESTS.into()),
+                )?;
+                duration(
+                    &at("rate_limit/per"),
+                    &name("rate_limit.per"),
+                    l.per,
+                    limits::RATE_PERIOD,
+                )?;
+                if let Some(burst) = l.burst {
+                    count(
+                        &at("rate_limit/burst"),
+                        &name("rate_limit.burst"),
+                        burst.into(),
+                        (1, limits::REQUESTS.into()),
+                    )?;
+                }
             }
         }
         for (i, fault) in self.faults.iter().enumerate() {
-            super::faults::Route::parse(&fault.route)
-                .map_err(|e| ConfigError(format!("faults[{i}].route: {e}")))?;
-            match (fault.kind, fault.status) {
-                (FaultKind::Status, None) => {
-                    return fail(format!("faults[{i}]: a `status` fault needs `status: N`"));
-                }
-                (FaultKind::Status, Some(s)) if !(400..=599).contains(&s) => {
-                    return fail(format!(
-                        "faults[{i}].status: {s} is not an error status (400-599)"
-                    ));
-                }
-                (FaultKind::Drop | FaultKind::Stall, Some(_)) => {
-                    return fail(format!(
-                        "faults[{i}]: `status` only goes with `kind: status`"
-                    ));
-                }
-                _ => {}
-            }
-            if fault.count == 0 {
-                return fail(format!("faults[{i}].count must be at least 1"));
-            }
+            validate_fault(i, fault)?;
         }
         Ok(())
     }
+}
+
+/// A duration of the configuration, within its bound.
+fn duration(
+    pointer: &str,
+    name: &str,
+    d: Duration,
+    bound: crate::duration::Bound,
+) -> Result<(), ConfigError> {
+    bound
+        .check(&crate::duration::human(d), d)
+        .map(|_| ())
+        .map_err(|e| ConfigError::about(pointer, format!("{name}: {e}")))
+}
+
+/// A count of the configuration, within `(min, max)`.
+fn count(pointer: &str, name: &str, n: u64, (min, max): (u64, u64)) -> Result<(), ConfigError> {
+    let message = if n < min {
+        format!("{name} must be at least {min}, not {n}")
+    } else if n > max {
+        format!("{name} must be at most {max}, not {n}")
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::about(pointer, message))
+}
+
+fn validate_fault(i: usize, fault: &Fault) -> Result<(), ConfigError> {
+    let at = |key: &str| format!("/faults/{i}/{key}");
+    let name = |key: &str| format!("faults[{i}].{key}");
+    super::faults::Route::parse(&fault.route)
+        .map_err(|e| ConfigError::about(at("route"), format!("{}: {e}", name("route"))))?;
+    match (fault.kind, fault.status) {
+        (FaultKind::Status, None) => {
+            return Err(ConfigError::about(
+                at("kind"),
+                format!("faults[{i}]: a `status` fault needs `status: N`"),
+            ));
+        }
+        (FaultKind::Status, Some(s)) if !(400..=599).contains(&s) => {
+            return Err(ConfigError::about(
+                at("status"),
+                format!("{}: {s} is not an error status (400-599)", name("status")),
+            ));
+        }
+        (FaultKind::Drop | FaultKind::Stall, Some(_)) => {
+            return Err(ConfigError::about(
+                at("status"),
+                format!("faults[{i}]: `status` only goes with `kind: status`"),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(seconds) = fault.retry_after {
+        count(
+            &at("retry_after"),
+            &name("retry_after"),
+            seconds,
+            (0, limits::RETRY_AFTER),
+        )?;
+    }
+    duration(
+        &at("duration"),
+        &name("duration"),
+        fault.duration,
+        limits::STALL,
+    )?;
+    let most = limits::FAULT_REQUESTS.into();
+    count(&at("skip"), &name("skip"), fault.skip.into(), (0, most))?;
+    count(&at("count"), &name("count"), fault.count.into(), (1, most))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -471,15 +672,66 @@ mod tests {
     #[test]
     fn mistakes_are_located_or_named() {
         let err = Config::from_yaml("time_scale: 1\nlatencyy: 5ms\n").unwrap_err();
-        assert!(err.0.starts_with("2:1: "), "{err}");
+        assert!(err.to_string().starts_with("2:1: "), "{err}");
         let err = Config::from_yaml("time_scale: 0\n").unwrap_err();
-        assert!(err.0.contains("time_scale"), "{err}");
+        assert_eq!(err.at, Some((1, 13)), "{err}");
+        assert!(err.message.contains("time_scale"), "{err}");
         let err =
             Config::from_yaml("faults: [{ route: POST /nowhere, kind: drop }]\n").unwrap_err();
-        assert!(err.0.contains("faults[0].route"), "{err}");
+        assert!(err.to_string().contains("faults[0].route"), "{err}");
+        assert_eq!(err.at, Some((1, 19)), "{err}");
         let err =
             Config::from_yaml("faults:\n  - route: GET /api/v2/users/{id}\n    kind: status\n")
                 .unwrap_err();
-        assert!(err.0.contains("needs `status: N`"), "{err}");
+        assert!(err.message.contains("needs `status: N`"), "{err}");
+        assert_eq!(err.at.map(|a| a.0), Some(3), "{err}");
+    }
+
+    #[test]
+    fn absurd_values_are_refused_where_they_are_written() {
+        for (text, line, needle) in [
+            (
+                "time_scale: 1e19\n",
+                1,
+                "time_scale must be from 0.000001 to 1000",
+            ),
+            ("time_scale: 0.0000001\n", 1, "time_scale"),
+            ("seed: 1\nlatency: 585y\n", 2, "latency"),
+            ("max_body_bytes: 0\n", 1, "max_body_bytes"),
+            (
+                "genesys:\n  token_lifetime: 0s\n",
+                2,
+                "genesys.token_lifetime",
+            ),
+            (
+                "cxone:\n  completed_delay: 2h\n",
+                2,
+                "cxone.completed_delay",
+            ),
+            (
+                "genesys:\n  rate_limit: { requests: 1, per: 585y }\n",
+                2,
+                "genesys.rate_limit.per",
+            ),
+            (
+                "cxone:\n  rate_limit: { requests: 4000000000, per: 1s }\n",
+                2,
+                "cxone.rate_limit.requests",
+            ),
+            (
+                "faults:\n  - route: GET /api/v2/users/{id}\n    kind: drop\n    skip: 4294967295\n",
+                4,
+                "faults[0].skip",
+            ),
+            (
+                "faults:\n  - route: GET /api/v2/users/{id}\n    kind: stall\n    duration: 18446744073709551615s\n",
+                4,
+                "faults[0].duration",
+            ),
+        ] {
+            let err = Config::from_yaml(text).expect_err(text);
+            assert!(err.message.contains(needle), "{text}: {err}");
+            assert_eq!(err.at.map(|a| a.0), Some(line), "{text}: {err}");
+        }
     }
 }

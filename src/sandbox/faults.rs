@@ -160,7 +160,7 @@ pub(super) fn add(shared: &Shared, fault: Fault) -> Result<(), ConfigError> {
         ..super::Config::default()
     };
     check.validate()?;
-    let route = Route::parse(&fault.route).map_err(ConfigError)?;
+    let route = Route::parse(&fault.route).map_err(ConfigError::new)?;
     shared
         .faults
         .lock()
@@ -181,7 +181,11 @@ pub(super) fn remaining(shared: &Shared) -> Vec<(Fault, u32)> {
         .unwrap_or_else(PoisonError::into_inner)
         .iter()
         .map(|a| {
-            let left = (a.fault.skip + a.fault.count).saturating_sub(a.seen);
+            let left = a
+                .fault
+                .skip
+                .saturating_add(a.fault.count)
+                .saturating_sub(a.seen);
             (a.fault.clone(), left.min(a.fault.count))
         })
         .collect()
@@ -190,10 +194,10 @@ pub(super) fn remaining(shared: &Shared) -> Vec<(Fault, u32)> {
 /// The fault that takes this request, if any (and counts it).
 fn take(shared: &Shared, method: &Method, path: &str) -> Option<Fault> {
     let mut faults = shared.faults.lock().unwrap_or_else(PoisonError::into_inner);
-    let armed = faults
-        .iter_mut()
-        .find(|a| a.seen < a.fault.skip + a.fault.count && a.route.matches(method, path))?;
-    armed.seen += 1;
+    let armed = faults.iter_mut().find(|a| {
+        a.seen < a.fault.skip.saturating_add(a.fault.count) && a.route.matches(method, path)
+    })?;
+    armed.seen = armed.seen.saturating_add(1);
     (armed.seen > armed.fault.skip).then(|| armed.fault.clone())
 }
 

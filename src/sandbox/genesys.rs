@@ -452,7 +452,7 @@ async fn login_inner(
             token.clone(),
             Issued {
                 client_id: client.id.clone(),
-                expires: Instant::now() + lifetime,
+                expires: crate::duration::saturating_deadline(Instant::now(), lifetime),
             },
         );
         token

@@ -165,6 +165,6 @@ async fn add_fault(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: 
     };
     match faults::add(&shared, fault) {
         Ok(()) => StatusCode::CREATED.into_response(),
-        Err(e) => bad_request(e.0),
+        Err(e) => bad_request(e.message),
     }
 }

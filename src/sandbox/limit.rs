@@ -43,8 +43,12 @@ pub(super) struct Exceeded {
 
 fn limiter(limit: &Option<RateLimit>) -> Option<Arc<Limiter>> {
     let limit = limit.as_ref()?;
-    let period = limit.per / limit.requests.max(1);
     let burst = std::num::NonZeroU32::new(limit.burst.unwrap_or(limit.requests))?;
+    // governor multiplies the period by the burst in 64-bit nanoseconds (unchecked): keep the
+    // product representable whatever the limit (a configuration read from a file is bounded
+    // already; one built in code need not be).
+    let longest = Duration::from_nanos(u64::MAX / u64::from(burst.get()) / 2);
+    let period = (limit.per / limit.requests.max(1)).min(longest);
     let quota = Quota::with_period(period.max(Duration::from_nanos(1)))?.allow_burst(burst);
     Some(Arc::new(Limiter::keyed(quota)))
 }
@@ -108,6 +112,18 @@ impl Limits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_limit_built_in_code_past_every_bound_still_limits_without_panicking() {
+        let mut config = Config::default();
+        config.genesys.rate_limit = Some(RateLimit {
+            requests: 1,
+            per: Duration::MAX,
+            burst: Some(u32::MAX),
+        });
+        let limits = Limits::new(&config);
+        limits.genesys("a").expect("the first request goes");
+    }
 
     #[test]
     fn a_token_over_its_limit_is_told_how_long_to_wait() {

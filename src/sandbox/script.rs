@@ -12,6 +12,17 @@ use std::time::{Duration, Instant, SystemTime};
 // naming it here.
 pub use crate::call::{EndReason, Phase};
 
+/// A virtual duration in real time: `d` times the time scale, saturating instead of panicking
+/// whatever the scale (a configuration is validated, a [`crate::sandbox::Config`] built in code
+/// need not be).
+pub(crate) fn scaled(d: Duration, scale: f64) -> Duration {
+    Duration::try_from_secs_f64(d.as_secs_f64() * scale).unwrap_or(if scale > 0.0 {
+        Duration::MAX
+    } else {
+        Duration::ZERO
+    })
+}
+
 /// What the destination does with a call (the sandbox's scripted outcomes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -116,7 +127,7 @@ impl Leg {
     }
 
     fn real(&self, virtual_ms: u64) -> Duration {
-        Duration::from_secs_f64(virtual_ms as f64 / 1000.0 * self.scale)
+        scaled(Duration::from_millis(virtual_ms), self.scale)
     }
 
     /// The scripted moments, in real offsets, with an outside end folded in.
@@ -175,7 +186,7 @@ impl Leg {
             .flatten()
             .filter(|t| *t > elapsed)
             .min()
-            .map(|t| self.placed + t)
+            .and_then(|t| self.placed.checked_add(t))
     }
 
     /// Ends the leg at `now` unless it already ended; returns whether it was still up.
@@ -189,7 +200,7 @@ impl Leg {
 
     /// The wall-clock time of an offset from the moment the leg was placed.
     pub fn wall(&self, offset: Duration) -> SystemTime {
-        self.placed_wall + offset
+        crate::duration::saturating_deadline(self.placed_wall, offset)
     }
 }
 
@@ -244,6 +255,24 @@ mod tests {
         let end = leg.at(t0 + ms(13));
         assert_eq!(end.phase, Phase::Disconnected);
         assert_eq!(end.ended.map(|e| e.1), Some(EndReason::CustomerHangup));
+    }
+
+    #[test]
+    fn absurd_time_scales_neither_panic_nor_move_a_call() {
+        for scale in [1e19, 1e300, f64::INFINITY, f64::NAN, 0.0, -1.0] {
+            let leg = Leg::new(Outcome::CustomerHangup, scale);
+            let t0 = leg.placed;
+            let later = t0 + ms(60_000);
+            let at = leg.at(later);
+            assert!(
+                matches!(at.phase, Phase::Dialing | Phase::Disconnected),
+                "{scale}: {at:?}"
+            );
+            let _ = leg.next_change(t0);
+            let _ = leg.wall(Duration::MAX);
+        }
+        assert_eq!(scaled(ms(3_000), 1e19), Duration::MAX);
+        assert_eq!(scaled(ms(3_000), 0.001), ms(3));
     }
 
     #[test]

@@ -149,6 +149,8 @@ fn normalized(text: &str) -> String {
         .collect::<Vec<_>>()
         .join(" ")
         .replace("0 ms", "0 T")
+        .replace("0 µs", "0 T")
+        .replace("0 ns", "0 T")
         .replace("0 s", "0 T")
 }
 

@@ -2,6 +2,7 @@
 
 mod after_failure;
 mod bodies;
+mod bounds;
 mod campaign;
 mod check;
 mod cli;
@@ -45,9 +46,15 @@ pub struct Output {
 
 /// Runs `callplan` with `args` in `dir`.
 pub fn callplan_in(dir: &Path, args: &[&str]) -> Output {
+    callplan_with_env(dir, args, &[])
+}
+
+/// Runs `callplan` with `args` in `dir`, with these environment variables set.
+pub fn callplan_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_callplan"))
         .args(args)
         .current_dir(dir)
+        .envs(env.iter().copied())
         .env_remove("GITHUB_STEP_SUMMARY")
         .output()
         .expect("callplan runs");

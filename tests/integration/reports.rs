@@ -529,7 +529,7 @@ fn junit_system_out_carries_the_request_attempts_and_call() {
         "request: GET /api/v2/routing/queues/q-1",
         "status: 503",
         "attempt 1: status 503 error: 503 Service Unavailable (80 ms), retry after 500 ms",
-        "attempt 2: status 503 error: 503 Service Unavailable (75 ms), retry after 1000 ms",
+        "attempt 2: status 503 error: 503 Service Unavailable (75 ms), retry after 1 s",
         "attempt 3: status 503 error: 503 Service Unavailable (token ****) (90 ms)",
         "correlation id: corr-1002",
         r#"{"message":"overloaded","echo":"Bearer ****"}"#,

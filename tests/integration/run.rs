@@ -828,7 +828,7 @@ fn a_rate_limited_read_waits_for_retry_after() {
         .unwrap_or_else(|| panic!("no retry line\n{out:#?}"));
     assert!(
         retry.contains("HTTP 429 too.many.requests")
-            && retry.ends_with("(HTTP 429, Retry-After 1s); retrying in 1s"),
+            && retry.ends_with("(HTTP 429, Retry-After 1 s); retrying in 1 s"),
         "{retry}"
     );
     assert!(

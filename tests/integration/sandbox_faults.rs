@@ -452,7 +452,7 @@ async fn bad_faults_are_refused() {
         .sandbox
         .add_fault(Fault::new("GET /api/v2/nowhere", FaultKind::Drop))
         .expect_err("refused in code too");
-    assert!(err.0.contains("matches no route"), "{err}");
+    assert!(err.message.contains("matches no route"), "{err}");
 
     let response = sb
         .http
@@ -1389,6 +1389,17 @@ async fn cli_sandbox_refuses_a_broken_config_with_its_location() {
         (
             "genesys:\n  rate_limit: { requests: three, per: 1m }\n",
             "broken.yaml:2:",
+        ),
+        // Values the sandbox's clocks cannot use: refused where they are written.
+        ("seed: 1\ntime_scale: 1e19\n", "broken.yaml:2:13"),
+        ("time_scale: 0.0000001\n", "broken.yaml:1:13"),
+        (
+            "genesys:\n  rate_limit: { requests: 1, per: 585y }\n",
+            "broken.yaml:2:35",
+        ),
+        (
+            "faults:\n  - route: GET /api/v2/users/{id}\n    kind: stall\n    duration: 18446744073709551615s\n",
+            "broken.yaml:4:15",
         ),
     ] {
         std::fs::write(dir.path().join("broken.yaml"), text).expect("write");

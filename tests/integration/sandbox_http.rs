@@ -515,7 +515,7 @@ async fn faults_on_the_token_endpoint_and_bad_http_routes() {
             .add_fault(status_fault(route, 503))
             .expect_err(route);
         assert!(
-            err.0.contains("matches no route") || err.0.contains("last segment"),
+            err.message.contains("matches no route") || err.message.contains("last segment"),
             "{route}: {err}"
         );
     }

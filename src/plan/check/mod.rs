@@ -11,10 +11,12 @@ use indexmap::IndexMap;
 use minijinja::Environment;
 use serde_json::Value;
 
+use super::limits;
 use super::model::{self, DEFAULT_TIMEOUT, DestinationPattern, ForEachSource, Plan, RetryPolicy};
 use super::raw::{self, RawPlan};
 use super::source::{Source, SourceMap, child};
 use crate::diagnostic::{Diagnostic, Span, did_you_mean, suggest};
+use crate::duration::human;
 use crate::provider::{ActionKind, ActionSpec, In, ParamSpec, ParamType, ProviderKind};
 use crate::template::{self, Problem};
 
@@ -192,30 +194,20 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn duration(&mut self, text: &raw::DurationText, pointer: &str) -> Option<Duration> {
-        match humantime::parse_duration(text.0.trim()) {
-            Ok(d) if d.is_zero() => {
-                self.push(
-                    Diagnostic::error("plan.duration", format!("duration `{}` is zero", text.0))
-                        .at(self.value_span(pointer))
-                        .help("use a positive duration such as `15s`"),
-                );
-                None
-            }
+    /// A duration of the plan, within `bound`; a mistake is reported at the value.
+    fn duration(
+        &mut self,
+        text: &raw::DurationText,
+        pointer: &str,
+        bound: crate::duration::Bound,
+    ) -> Option<Duration> {
+        match crate::duration::parse(&text.0, bound) {
             Ok(d) => Some(d),
             Err(e) => {
-                let help = if text.0.trim().chars().all(|c| c.is_ascii_digit()) {
-                    format!("durations need a unit: `{}s`", text.0.trim())
-                } else {
-                    "write durations like `500ms`, `15s`, `1m30s` or `2h`".to_owned()
-                };
                 self.push(
-                    Diagnostic::error(
-                        "plan.duration",
-                        format!("invalid duration `{}`: {e}", text.0),
-                    )
-                    .at(self.value_span(pointer))
-                    .help(help),
+                    Diagnostic::error("plan.duration", e.to_string())
+                        .at(self.value_span(pointer))
+                        .help(e.hint()),
                 );
                 None
             }
@@ -324,7 +316,11 @@ impl<'a> Checker<'a> {
                 }
             };
             let rate_limit = rate_limit.as_ref().and_then(|r| {
-                let per = self.duration(&r.per, &child(&child(&base, "rate_limit"), "per"))?;
+                let per = self.duration(
+                    &r.per,
+                    &child(&child(&base, "rate_limit"), "per"),
+                    limits::RATE_PERIOD,
+                )?;
                 Some(crate::provider::pacing::Limit {
                     requests: r.requests,
                     per,
@@ -333,13 +329,15 @@ impl<'a> Checker<'a> {
             });
             let timeout = timeout
                 .as_ref()
-                .and_then(|t| self.duration(t, &child(&base, "timeout")));
+                .and_then(|t| self.duration(t, &child(&base, "timeout"), limits::TIMEOUT));
             let reconcile_delay = match provider {
                 raw::Provider::GenesysCloud(g) => g.reconcile_delay.as_ref(),
                 raw::Provider::NiceCxone(c) => c.reconcile_delay.as_ref(),
                 raw::Provider::Http(_) => None,
             }
-            .and_then(|d| self.duration(d, &child(&base, "reconcile_delay")));
+            .and_then(|d| {
+                self.duration(d, &child(&base, "reconcile_delay"), limits::RECONCILE_DELAY)
+            });
             providers.insert(
                 name.clone(),
                 model::Provider {
@@ -605,7 +603,7 @@ impl<'a> Checker<'a> {
         let timeout = defaults
             .timeout
             .as_ref()
-            .and_then(|t| self.duration(t, "/defaults/timeout"))
+            .and_then(|t| self.duration(t, "/defaults/timeout", limits::TIMEOUT))
             .unwrap_or(DEFAULT_TIMEOUT);
         let retry = match &defaults.retry {
             Some(r) => self.retry(r, "/defaults/retry", &RetryPolicy::default()),
@@ -622,12 +620,12 @@ impl<'a> Checker<'a> {
         let initial = r
             .initial
             .as_ref()
-            .and_then(|d| self.duration(d, &child(pointer, "initial")))
+            .and_then(|d| self.duration(d, &child(pointer, "initial"), limits::RETRY_DELAY))
             .unwrap_or(base.initial);
         let max = r
             .max
             .as_ref()
-            .and_then(|d| self.duration(d, &child(pointer, "max")))
+            .and_then(|d| self.duration(d, &child(pointer, "max"), limits::RETRY_DELAY))
             .unwrap_or(base.max);
         if initial > max {
             self.push(
@@ -635,8 +633,8 @@ impl<'a> Checker<'a> {
                     "plan.retry",
                     format!(
                         "retry `initial` ({}) is longer than `max` ({})",
-                        humantime::format_duration(initial),
-                        humantime::format_duration(max)
+                        human(initial),
+                        human(max)
                     ),
                 )
                 .at(self.value_span(&child(
@@ -974,7 +972,7 @@ impl<'a> Checker<'a> {
         let timeout = step
             .timeout
             .as_ref()
-            .and_then(|t| self.duration(t, &child(base, "timeout")))
+            .and_then(|t| self.duration(t, &child(base, "timeout"), limits::TIMEOUT))
             .unwrap_or(defaults.0);
         let retry = match &step.retry {
             Some(r) => self.retry(r, &child(base, "retry"), &defaults.2),
@@ -982,7 +980,7 @@ impl<'a> Checker<'a> {
         };
         if action.is_some_and(|a| a.kind == ActionKind::Wait) {
             let wait = match step.with.get("timeout") {
-                Some(Value::String(t)) => humantime::parse_duration(t.trim()).ok(),
+                Some(Value::String(t)) => crate::duration::parse(t, limits::WITH).ok(),
                 Some(_) => None,
                 None => Some(crate::provider::WAIT_TIMEOUT),
             };
@@ -1001,14 +999,14 @@ impl<'a> Checker<'a> {
                         format!(
                             "step `{}` times out after {} but waits up to {} for the call",
                             step.id,
-                            humantime::format_duration(timeout),
-                            humantime::format_duration(wait)
+                            human(timeout),
+                            human(wait)
                         ),
                     )
                     .at(at)
                     .help(format!(
                         "set the step's `timeout:` above {} (the step timeout includes the waiting)",
-                        humantime::format_duration(wait)
+                        human(wait)
                     )),
                 );
             }
@@ -1419,7 +1417,24 @@ impl<'a> Checker<'a> {
             (ParamType::String, Value::String(_)) => true,
             // Numbers and booleans are sent as their text where a string is expected.
             (ParamType::String, Value::Number(_) | Value::Bool(_)) => param.location != In::Body,
-            (ParamType::Integer, Value::Number(n)) => n.is_i64() || n.is_u64(),
+            (ParamType::Integer { .. }, Value::Number(n)) if n.is_i64() || n.is_u64() => {
+                if !n.as_i64().is_some_and(|n| param.ty.admits(n)) {
+                    self.push(
+                        Diagnostic::error(
+                            "plan.parameter-value",
+                            format!(
+                                "`{}` of `{}` must be {}, found {n}",
+                                param.name,
+                                action.name,
+                                param.ty.describe()
+                            ),
+                        )
+                        .at(self.value_span(pointer))
+                        .help(format!("`{}`: {}", param.name, param.doc)),
+                    );
+                }
+                true
+            }
             (ParamType::Boolean, Value::Bool(_)) => true,
             (ParamType::Object, Value::Object(_)) => true,
             (ParamType::List, Value::Array(_)) => true,
@@ -1455,7 +1470,7 @@ impl<'a> Checker<'a> {
                 true
             }
             (ParamType::Duration, Value::String(s)) => {
-                self.duration(&raw::DurationText(s.clone()), pointer);
+                self.duration(&raw::DurationText(s.clone()), pointer, limits::WITH);
                 true
             }
             (ParamType::OneOf(options), Value::String(s)) => {

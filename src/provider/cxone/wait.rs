@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
+use crate::duration::human;
 use crate::provider::connection::{Connection, Queue, Response, SendError};
 use crate::provider::request::Request;
 use crate::provider::wait::{
@@ -63,7 +64,7 @@ pub(crate) async fn follow(
         if left.is_zero() {
             return Err(timed_out(format!(
                 "gave up waiting for the contact to reach `{until}` after {}",
-                humantime::format_duration(wait)
+                human(wait)
             )));
         }
         let hold = left.as_secs().clamp(1, LONG_POLL);

@@ -39,7 +39,7 @@ macro_rules! create_call_body {
             p("callFromQueueId", T::String, In::Body, "Queue id to place the call on behalf of."),
             p("callQueueId", T::String, In::Body, "Queue id to call."),
             p("callUserId", T::String, In::Body, "User id to call."),
-            p("priority", T::Integer, In::Body, "Priority, when calling a queue."),
+            p("priority", T::INT32, In::Body, "Priority, when calling a queue."),
             p("attributes", T::Object, In::Body, "Attributes for the customer participant (string values)."),
             p("languageId", T::String, In::Body, "Language skill id, when calling a queue."),
             p("routingSkillsIds", T::StringList, In::Body, "Skill ids, when calling a queue."),
@@ -279,11 +279,16 @@ pub const ACTIONS: &[ActionSpec] = &[
             p("q", T::String, In::Query, "Search keywords."),
             p(
                 "pageSize",
-                T::Integer,
+                T::Integer { min: 1, max: 1_000 },
                 In::Query,
                 "Page size (default 20; pageNumber * pageSize <= 1000).",
             ),
-            p("pageNumber", T::Integer, In::Query, "Page number, from 1."),
+            p(
+                "pageNumber",
+                T::Integer { min: 1, max: 1_000 },
+                In::Query,
+                "Page number, from 1.",
+            ),
             p(
                 "sortOrder",
                 T::String,

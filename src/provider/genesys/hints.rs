@@ -441,7 +441,7 @@ mod tests {
             h.contains("Genesys allowed `gc` 100 requests per 60s"),
             "{h}"
         );
-        assert!(h.contains("the plan paces `gc` at 250 per 1m"), "{h}");
+        assert!(h.contains("the plan paces `gc` at 250 per 1 m"), "{h}");
         assert!(h.contains("retried on `rate_limited`"), "{h}");
         assert!(!h.contains("add `retry"), "{h}");
         assert!(!h.contains("set `rate_limit"), "{h}");

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
+use crate::duration::human;
 use crate::provider::WAIT_TIMEOUT;
 use crate::provider::connection::{Connection, Queue, Response, SendError};
 use crate::provider::request::Request;
@@ -16,6 +17,13 @@ pub(crate) const DEFAULT_UNTIL: &str = "connected";
 
 /// The longest pause between two polls, however far the backoff has gone.
 const MAX_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Whether a pause of `pause` from now would end at or after `deadline` (or past any clock).
+fn past(pause: Duration, deadline: Instant) -> bool {
+    Instant::now()
+        .checked_add(pause)
+        .is_none_or(|then| then >= deadline)
+}
 
 /// Polls the conversation until the participant reaches `until`, ends, or the wait times out.
 pub(crate) async fn follow(
@@ -36,7 +44,7 @@ pub(crate) async fn follow(
         let deadline = deadline(start, wait, queue);
         if response.status == 429 {
             let pause = response.retry_after().unwrap_or(interval);
-            if Instant::now() + pause >= deadline {
+            if past(pause, deadline) {
                 return Ok((response, None));
             }
             tokio::time::sleep(pause).await;
@@ -80,13 +88,13 @@ pub(crate) async fn follow(
                 return Ok((response, Some(call)));
             }
         }
-        if Instant::now() + interval >= deadline {
+        if past(interval, deadline) {
             return Err(timed_out(format!(
                 "gave up waiting for the {purpose} to reach `{until}` after {} (last state: {last_state})",
-                humantime::format_duration(wait)
+                human(wait)
             )));
         }
         tokio::time::sleep(interval).await;
-        interval = (interval.mul_f64(1.5)).min(MAX_INTERVAL);
+        interval = (interval.saturating_mul(3) / 2).min(MAX_INTERVAL);
     }
 }

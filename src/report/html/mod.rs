@@ -24,6 +24,7 @@ mod timeline;
 use std::fmt::Write as _;
 
 use super::markdown::{breakdown, omitted_counts, thousands};
+use crate::duration::human_ms;
 use super::model::{AttemptReport, ItemOutcome, ItemReport, Report, Status, StepReport};
 use timeline::timeline;
 
@@ -118,24 +119,6 @@ fn status_class(s: Status) -> &'static str {
 /// A failure that does not fail the run.
 fn is_ignored(step: &StepReport, item: &ItemReport) -> bool {
     step.ignored && matches!(item.outcome, ItemOutcome::Failed | ItemOutcome::Errored)
-}
-
-/// A duration as people read it: `85 ms`, `1.24 s`, `2m 05s`.
-fn human_ms(ms: u64) -> String {
-    if ms < 1_000 {
-        format!("{ms} ms")
-    } else if ms < 60_000 {
-        let s = format!("{:.2}", ms as f64 / 1_000.0);
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        format!("{s} s")
-    } else {
-        let secs = ms / 1_000;
-        if secs < 3_600 {
-            format!("{}m {:02}s", secs / 60, secs % 60)
-        } else {
-            format!("{}h {:02}m", secs / 3_600, secs % 3_600 / 60)
-        }
-    }
 }
 
 /// The call's state, with how it ended: `connected`, `disconnected (peer)`.
@@ -428,13 +411,5 @@ mod tests {
             escape(r#"<a href="x">'&'</a>"#),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(human_ms(85), "85 ms");
-        assert_eq!(human_ms(1_240), "1.24 s");
-        assert_eq!(human_ms(2_000), "2 s");
-        assert_eq!(human_ms(125_000), "2m 05s");
     }
 }

@@ -453,7 +453,7 @@ fn issue(shared: &Shared, headers: &HeaderMap, grant: &Grant) -> Response {
             Token {
                 agent_id: grant.agent_id,
                 client_id: grant.client_id.clone(),
-                expires: Instant::now() + lifetime,
+                expires: crate::duration::saturating_deadline(Instant::now(), lifetime),
             },
         );
         world
@@ -491,7 +491,7 @@ pub(super) fn id_token(shared: &Shared, issuer: &str, client_id: &str, agent_id:
         "sub": format!("user:{}", user_id(agent_id)),
         "aud": client_id,
         "iat": now,
-        "exp": now + config.token_lifetime.as_secs().max(1),
+        "exp": now.saturating_add(config.token_lifetime.as_secs().max(1)),
         "tenantId": config.tenant_id,
         "icBUId": config.business_unit,
         "icClusterId": CLUSTER,

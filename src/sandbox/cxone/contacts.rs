@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -21,6 +21,7 @@ use super::{
     Contact, EndReason, Error, Everything, Params, Result, Shared, accepted, authenticate,
     check_version, contact_state, disconnect_code, media, query_map, timestamp,
 };
+use crate::sandbox::script::scaled;
 
 /// A query parameter, its name matched case-insensitively.
 fn value(query: &HashMap<String, String>, name: &str) -> Option<String> {
@@ -288,10 +289,10 @@ pub(super) async fn completed(
             "endDate must not be before startDate.",
         ));
     }
-    let delay = Duration::try_from_secs_f64(
-        shared.config.cxone.completed_delay.as_secs_f64() * shared.config.time_scale,
-    )
-    .unwrap_or(Duration::MAX);
+    let delay = scaled(
+        shared.config.cxone.completed_delay,
+        shared.config.time_scale,
+    );
     let now = Instant::now();
     let wall = SystemTime::now();
     let world = shared.world();

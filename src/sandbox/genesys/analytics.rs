@@ -12,7 +12,7 @@
 mod filter;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use axum::body::Body;
 use axum::extract::State;
@@ -24,6 +24,7 @@ use super::{
     BodyError, Conversation, DIVISION_ID, Error, Everything, Party, Result, Shared, authenticate,
     disconnect_type, json_body, parties, settle, timestamp, without_nulls,
 };
+use crate::sandbox::script::scaled;
 use filter::{ConversationQuery, Order, OrderBy};
 
 /// The route.
@@ -125,11 +126,6 @@ pub(super) async fn query(
     }
     body.insert("totalHits".into(), json!(total));
     Ok(axum::Json(Value::Object(body)).into_response())
-}
-
-/// A virtual duration in real time.
-fn scaled(d: Duration, scale: f64) -> Duration {
-    Duration::try_from_secs_f64(d.as_secs_f64() * scale).unwrap_or(Duration::MAX)
 }
 
 /// A conversation as the query answers it, with what it sorts by.
