@@ -116,9 +116,12 @@ impl Pacer {
             state.sent.pop_front();
         }
         if state.sent.len() >= self.requests
-            && let Some(oldest) = state.sent.pop_front()
+            && let Some(oldest) = state.sent.front().copied()
         {
+            // Forgotten only once the wait is over: a caller cancelled while it waits (a
+            // timeout, a signal) leaves the log as it was, and the next one waits as long.
             until(oldest.checked_add(self.window)).await;
+            state.sent.pop_front();
         }
         if let Some((period, tolerance)) = self.spacing {
             let now = Instant::now();
@@ -226,6 +229,19 @@ mod tests {
         }
         let held = pacer.state.lock().await.sent.len();
         assert!(held <= 11, "{held}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_cancelled_while_it_waits_takes_no_slot_with_it() {
+        let pacer = Pacer::new(limit(2, Duration::from_secs(3600))).expect("a pacer");
+        pacer.slot().await;
+        pacer.slot().await;
+        // The third waits an hour; it gives up after a second.
+        let cancelled = tokio::time::timeout(Duration::from_secs(1), pacer.slot()).await;
+        assert!(cancelled.is_err());
+        // The next one still waits for the window.
+        let next = tokio::time::timeout(Duration::from_secs(60), pacer.slot()).await;
+        assert!(next.is_err(), "the window still holds two requests");
     }
 
     #[tokio::test(start_paused = true)]

@@ -77,7 +77,9 @@ impl State<'_> {
         let mut rows = rows.enumerate();
         let mut running = futures_util::stream::iter(rows.by_ref())
             .take_while(|_| {
-                let go = !stop_ref.load(Ordering::Relaxed) && !*self.run.interrupted.borrow();
+                let go = !stop_ref.load(Ordering::Relaxed)
+                    && !*self.run.interrupted.borrow()
+                    && !self.timed_out();
                 turned_away_ref.store(!go, Ordering::Relaxed);
                 std::future::ready(go)
             })
@@ -189,6 +191,8 @@ impl State<'_> {
             };
             if halted.is_none() && *self.run.interrupted.borrow() {
                 halted = Some("not run: interrupted".into());
+            } else if halted.is_none() && self.timed_out() {
+                halted = Some("not run: the run's --timeout ran out".into());
             }
             if let Some(why) = &halted
                 && !step.always

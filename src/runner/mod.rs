@@ -307,11 +307,28 @@ impl State<'_> {
     }
 
     /// What is left of the cleanup budget, once a signal stopped the run.
+    /// Once the run's `--timeout` has run out, the `always` steps have the same budget as after
+    /// a signal, counted from the moment it ran out: the run ends in bounded time either way.
     fn cleanup_left(&self) -> Option<Duration> {
-        self.cleanup_deadline
+        let now = Instant::now();
+        let signalled = *self
+            .cleanup_deadline
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let timed_out = self
+            .deadline
+            .filter(|d| now >= *d)
+            .map(|d| crate::duration::saturating_deadline(d, self.run.cleanup));
+        [signalled, timed_out]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|d| d.saturating_duration_since(now))
+    }
+
+    /// The run's `--timeout` has run out: no new step, item or row starts.
+    fn timed_out(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     fn context(
@@ -537,7 +554,7 @@ impl State<'_> {
         let mut running = futures_util::stream::iter(items.by_ref().enumerate())
             .take_while(|_| {
                 let go = !stop_ref.load(Ordering::Relaxed)
-                    && (step.always || !*self.run.interrupted.borrow());
+                    && (step.always || (!*self.run.interrupted.borrow() && !self.timed_out()));
                 turned_away_ref.store(!go, Ordering::Relaxed);
                 std::future::ready(go)
             })
@@ -603,6 +620,8 @@ impl State<'_> {
         let count = 1 + rest.count() as u64;
         let reason = if *self.run.interrupted.borrow() {
             INTERRUPTED.to_owned()
+        } else if self.timed_out() {
+            "the run's --timeout ran out".to_owned()
         } else {
             format!(
                 "an earlier {} failed and the step's on_error is abort",
@@ -721,13 +740,36 @@ impl State<'_> {
             Some(left) if step.always => budget.min(left),
             _ => budget,
         };
+        // The step's own timeout leaves out the time spent queueing for the provider's turn;
+        // the run's `--timeout` (and, after a signal, `--cleanup-timeout` for the `always`
+        // steps) bounds everything, queueing included.
+        let hard = match self.cleanup_left() {
+            Some(left) if step.always => Some((left, "--cleanup-timeout")),
+            _ => self
+                .deadline
+                .filter(|_| !step.always)
+                .map(|d| (d.saturating_duration_since(Instant::now()), "--timeout")),
+        };
+        let bounded = async {
+            match hard {
+                Some((limit, _)) => tokio::time::timeout(limit, within(budget, &queue, attempt))
+                    .await
+                    .map_err(|_| limit),
+                None => Ok(within(budget, &queue, attempt).await),
+            }
+        };
         let saved = tokio::select! {
-            finished = within(budget, &queue, attempt) => match finished {
-                Some(saved) => saved,
-                None => {
+            finished = bounded => match finished {
+                Ok(Some(saved)) => saved,
+                timed_out => {
                     result.outcome = Outcome::Errored;
                     let creates = step.action.effect == crate::provider::Effect::Creates;
-                    let waited = human(budget);
+                    let waited = match (&timed_out, hard) {
+                        (Err(limit), Some((_, flag))) => {
+                            format!("{} (the run's `{flag}` ran out)", human(*limit))
+                        }
+                        _ => human(budget),
+                    };
                     result.message = Some(match (creates, queue.sent()) {
                         (true, true) => format!("timed out after {waited}; the request may have reached the provider, so it was not sent again"),
                         (_, false) => format!("timed out after {waited} before the request was sent; nothing was sent"),

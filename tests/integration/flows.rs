@@ -192,6 +192,49 @@ fn waiting_for_the_pacer_is_not_a_timeout_and_slots_go_in_arrival_order() {
     );
 }
 
+#[test]
+fn the_runs_timeout_bounds_queueing_and_the_cleanup_too() {
+    // Two requests a day: the first row's dial and first poll go, then everything queues for
+    // a day. `--timeout 2s` ends the rows under way, starts no new one, and the first row's
+    // hang-up (queued too) is bounded by the cleanup budget: the run ends in seconds.
+    let sb = sandbox(crate::fast_config());
+    let plan = PlanFile::new(&flow_plan(1, "{ requests: 2, per: 24h }", ""));
+    std::fs::write(plan.dir().join("rows.csv"), rows_csv(5)).expect("written");
+    let started = std::time::Instant::now();
+    let out = plan.run_against(
+        &sb,
+        &[
+            "--timeout",
+            "2s",
+            "--cleanup-timeout",
+            "2s",
+            "--report",
+            "json:r.json",
+        ],
+        &[],
+    );
+    assert_exit(&out, 1);
+    assert!(started.elapsed() < Duration::from_secs(60), "{out:#?}");
+    let report = report(plan.dir());
+    let flow = &report["steps"][0];
+    assert_eq!(flow["not_run"], 4, "{flow:#}");
+    assert_eq!(
+        flow["not_run_reason"], "the run's --timeout ran out",
+        "{flow:#}"
+    );
+    let text = flow.to_string();
+    assert!(
+        text.contains(
+            "(the run's `--timeout` ran out) before the request was sent; nothing was sent"
+        ) || text.contains(
+            "(the run's `--cleanup-timeout` ran out) before the request was sent; nothing was sent"
+        ),
+        "{flow:#}"
+    );
+    // One call was placed; the hang-up could not get a slot in time, and says so.
+    assert_eq!(ledger(&sb).len(), 1);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Resume: a create whose answer was lost is looked up at the provider.
 

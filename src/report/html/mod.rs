@@ -24,8 +24,8 @@ mod timeline;
 use std::fmt::Write as _;
 
 use super::markdown::{breakdown, omitted_counts, thousands};
-use crate::duration::human_ms;
 use super::model::{AttemptReport, ItemOutcome, ItemReport, Report, Status, StepReport};
+use crate::duration::human_ms;
 use timeline::timeline;
 
 pub use timeline::MIN_WIDTH;
