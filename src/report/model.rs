@@ -184,6 +184,28 @@ pub struct StepReport {
     pub items: Vec<ItemReport>,
 }
 
+impl StepReport {
+    /// A step with no item yet.
+    fn empty(index: usize, id: &str, name: &str, outcome: ItemOutcome) -> StepReport {
+        StepReport {
+            index,
+            id: id.to_owned(),
+            name: name.to_owned(),
+            provider: String::new(),
+            action: String::new(),
+            outcome,
+            ignored: false,
+            always: false,
+            total: 0,
+            counts: Counts::default(),
+            omitted: 0,
+            not_run: 0,
+            not_run_reason: None,
+            items: Vec::new(),
+        }
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -408,22 +430,8 @@ impl Report {
         let at = match self.steps.iter().rposition(|s| s.index == index) {
             Some(at) => at,
             None => {
-                self.steps.push(StepReport {
-                    index,
-                    id: id.to_owned(),
-                    name: name.to_owned(),
-                    provider: String::new(),
-                    action: String::new(),
-                    outcome: ItemOutcome::Skipped,
-                    ignored: false,
-                    always: false,
-                    total: 0,
-                    counts: Counts::default(),
-                    omitted: 0,
-                    not_run: 0,
-                    not_run_reason: None,
-                    items: Vec::new(),
-                });
+                self.steps
+                    .push(StepReport::empty(index, id, name, ItemOutcome::Skipped));
                 self.steps.len() - 1
             }
         };
@@ -457,20 +465,11 @@ impl Report {
             Some(at) => at,
             None => {
                 self.steps.push(StepReport {
-                    index: r.index,
-                    id: r.id.clone(),
-                    name: r.name.clone(),
                     provider: r.provider.clone(),
                     action: r.action.clone(),
-                    outcome: item.outcome,
                     ignored: r.ignored,
                     always: r.always,
-                    total: 0,
-                    counts: Counts::default(),
-                    omitted: 0,
-                    not_run: 0,
-                    not_run_reason: None,
-                    items: Vec::new(),
+                    ..StepReport::empty(r.index, &r.id, &r.name, item.outcome)
                 });
                 self.steps.len() - 1
             }

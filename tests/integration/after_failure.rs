@@ -2,15 +2,14 @@
 //! are skipped with the reason (or run, when their templates say what to do without it), every
 //! example plan cleans up after a refused dial, and an error status is never a pass by accident.
 
-use std::path::PathBuf;
 use std::process::Stdio;
 
 use callplan::sandbox::Config;
 use callplan::sandbox::config::{Fault, FaultError, FaultKind};
 use serde_json::Value;
 
+use crate::Output;
 use crate::run::{PLACE, PlanFile, assert_exit, assert_step, genesys_plan, ledger, sandbox};
-use crate::{Output, root};
 
 /// The routes of every example plan's first dial (or callback).
 const FIRST_DIALS: [&str; 4] = [
@@ -46,38 +45,19 @@ fn refusing_first_dial() -> callplan::sandbox::Sandbox {
 #[test]
 fn every_example_plan_cleans_up_after_a_refused_first_dial() {
     let copy = tempfile::tempdir().expect("a temporary directory");
-    let mut plans: Vec<PathBuf> = Vec::new();
-    for entry in std::fs::read_dir(root().join("plans")).expect("plans/") {
-        let path = entry.expect("an entry").path();
-        let target = copy.path().join(path.file_name().expect("a name"));
-        std::fs::copy(&path, &target).expect("copied");
-        if path.extension().is_some_and(|x| x == "yaml") {
-            plans.push(target);
-        }
-    }
-    plans.sort();
-    assert!(plans.len() >= 6, "{plans:?}");
+    let plans = crate::run::example_plans(copy.path());
     let runs: Vec<_> = plans
         .iter()
         .map(|plan| {
             let sb = refusing_first_dial();
-            let model = callplan::plan::check_file(plan)
-                .plan
-                .expect("the example is a valid plan");
             let stem = plan.file_stem().expect("a name").to_string_lossy();
             let report = format!("json:{stem}.json");
             let url = sb.url();
-            let mut command = crate::run::run_command(
+            let mut command = crate::run::example_command(
                 copy.path(),
-                plan.to_str().expect("a UTF-8 path"),
+                plan,
                 &["--sandbox-url", &url, "--report", &report],
             );
-            // The sandbox's own credentials stand in for unset secrets.
-            for source in model.secrets.values() {
-                if let callplan::plan::raw::SecretSource::Env(var) = source {
-                    command.env_remove(var);
-                }
-            }
             let child = command
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())

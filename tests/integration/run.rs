@@ -1567,15 +1567,14 @@ steps:
 // ---------------------------------------------------------------------------------------------
 // The examples.
 
-#[test]
-fn every_example_plan_runs_with_the_built_in_sandbox() {
-    // A copy, so that nothing a run writes lands in the repository.
-    let copy = tempfile::tempdir().expect("a temporary directory");
+/// The example plans (and their data files) copied into `dir`, so that nothing a run writes lands
+/// in the repository; the plans' paths, sorted.
+pub(crate) fn example_plans(dir: &Path) -> Vec<PathBuf> {
     let mut plans: Vec<PathBuf> = Vec::new();
     for entry in std::fs::read_dir(root().join("plans")).expect("plans/") {
         let path = entry.expect("an entry").path();
         if path.is_file() {
-            let target = copy.path().join(path.file_name().expect("a name"));
+            let target = dir.join(path.file_name().expect("a name"));
             std::fs::copy(&path, &target).expect("copied");
             if path.extension().is_some_and(|x| x == "yaml") {
                 plans.push(target);
@@ -1584,24 +1583,33 @@ fn every_example_plan_runs_with_the_built_in_sandbox() {
     }
     plans.sort();
     assert!(plans.len() >= 6, "{plans:?}");
+    plans
+}
+
+/// `callplan run PLAN ARGS...` for an example plan, with none of the environment variables its
+/// secrets read: a sandbox's own credentials stand in, whatever the environment holds.
+pub(crate) fn example_command(dir: &Path, plan: &Path, args: &[&str]) -> Command {
+    let model = callplan::plan::check_file(plan)
+        .plan
+        .expect("the example is a valid plan");
+    let mut command = run_command(dir, plan.to_str().expect("a UTF-8 path"), args);
+    for source in model.secrets.values() {
+        if let callplan::plan::raw::SecretSource::Env(var) = source {
+            command.env_remove(var);
+        }
+    }
+    command
+}
+
+#[test]
+fn every_example_plan_runs_with_the_built_in_sandbox() {
+    let copy = tempfile::tempdir().expect("a temporary directory");
+    let plans = example_plans(copy.path());
     // In parallel: each waits about a second for its call to be answered.
     let children: Vec<_> = plans
         .iter()
         .map(|plan| {
-            let checked = callplan::plan::check_file(plan);
-            let model = checked.plan.expect("the example is a valid plan");
-            let mut command = run_command(
-                copy.path(),
-                plan.to_str().expect("a UTF-8 path"),
-                &["--sandbox"],
-            );
-            // The sandbox's own credentials, whatever the environment holds.
-            for source in model.secrets.values() {
-                if let callplan::plan::raw::SecretSource::Env(var) = source {
-                    command.env_remove(var);
-                }
-            }
-            let child = command
+            let child = example_command(copy.path(), plan, &["--sandbox"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
