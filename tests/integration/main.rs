@@ -23,6 +23,7 @@ mod sandbox_http;
 mod sandbox_reconcile;
 mod schema;
 mod secrets;
+mod suggestions;
 mod webhooks;
 
 use std::path::{Path, PathBuf};

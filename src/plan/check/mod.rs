@@ -866,7 +866,7 @@ impl<'a> Checker<'a> {
                 .at(self.value_span(&child(base, "action")))
                 .label("Genesys answers 400 `not.a.user` to a client-credentials token")
                 .help(format!(
-                    "{alternative}, or give the provider a user token (`grant: bearer`)"
+                    "{alternative}, or give the provider a user token (`auth: {{ grant: bearer, token: \"{{{{ secrets.user_token }}}}\" }}`)"
                 )),
             );
         }

@@ -39,7 +39,7 @@ pub(crate) fn hint(code: &str, status: u16, message: &str, cx: &Context) -> Opti
                 _ => "",
             };
             format!(
-                "`{}` needs a user context, which a client-credentials token lacks: {alternative}give provider `{p}` a user token (`auth: {{ grant: bearer, token: ... }}`)",
+                "`{}` needs a user context, which a client-credentials token lacks: {alternative}give provider `{p}` a user token (`auth: {{ grant: bearer, token: \"{{{{ secrets.user_token }}}}\" }}`)",
                 cx.action
             )
         }
