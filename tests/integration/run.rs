@@ -1634,3 +1634,75 @@ fn every_example_plan_runs_with_the_built_in_sandbox() {
         assert!(!out.stdout.contains("  FAIL "), "{out:#?}");
     }
 }
+
+/// The README's sample output is what its first command prints, but for the port, the run id and
+/// the measured times.
+#[test]
+fn the_readme_shows_what_its_first_command_prints() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let command = "cargo run --release -- run plans/";
+    let plan = readme
+        .split(command)
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the README's first command");
+    assert!(
+        readme.contains(&format!("{command}{plan} --sandbox")),
+        "{plan}"
+    );
+    let shown = readme
+        .split("The first command ")
+        .nth(1)
+        .and_then(|rest| rest.split("```text\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("the sample output after \"The first command\"");
+
+    let copy = tempfile::tempdir().expect("a temporary directory");
+    example_plans(copy.path());
+    let out = example_command(copy.path(), &copy.path().join(plan), &["--sandbox"])
+        .env("CI", "true")
+        .output()
+        .expect("callplan runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        normalized(&printed),
+        normalized(shown),
+        "the README's sample output differs from what `callplan run {plan} --sandbox` prints:\n{printed}"
+    );
+}
+
+/// Output with the sandbox's port, the run id and durations replaced, and columns single-spaced.
+fn normalized(output: &str) -> String {
+    const UNITS: &[&str] = &["ns", "µs", "ms", "s", "m", "h", "d"];
+    let mut lines = Vec::new();
+    for line in output.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let mut out: Vec<String> = Vec::new();
+        let mut unit = false;
+        for (i, word) in words.iter().enumerate() {
+            // The unit of a duration just replaced.
+            if std::mem::take(&mut unit) {
+                out.push(word.trim_start_matches(char::is_alphabetic).to_owned());
+                continue;
+            }
+            let next_is_unit = words
+                .get(i + 1)
+                .is_some_and(|u| UNITS.contains(&u.trim_end_matches([',', ')'])));
+            let number = !word.is_empty() && word.chars().all(|c| c.is_ascii_digit() || c == '.');
+            out.push(if number && next_is_unit {
+                unit = true;
+                "DURATION".to_owned()
+            } else if let Some(at) = word.find("127.0.0.1:") {
+                format!("{}PORT", &word[..at + "127.0.0.1:".len()])
+            } else if word.len() == 37 && word.ends_with(':') && word.matches('-').count() == 4 {
+                "RUN-ID:".to_owned()
+            } else {
+                (*word).to_owned()
+            });
+        }
+        out.retain(|w| !w.is_empty());
+        lines.push(out.join(" "));
+    }
+    lines.join("\n").trim().to_owned()
+}
