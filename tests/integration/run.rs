@@ -1706,3 +1706,37 @@ fn normalized(output: &str) -> String {
     }
     lines.join("\n").trim().to_owned()
 }
+
+/// A plan whose requests fit its provider's rate limit never waits for callplan's pacing: the
+/// smoke dial's steps take the sandbox's time, and the report says none of it was queueing.
+#[test]
+fn the_smoke_dial_never_waits_for_pacing() {
+    let copy = tempfile::tempdir().expect("a temporary directory");
+    example_plans(copy.path());
+    let plan = copy.path().join("genesys-agent-call.yaml");
+    let text = std::fs::read_to_string(&plan).expect("the plan");
+    assert!(
+        text.contains("rate_limit: { requests: 300, per: 1m }"),
+        "the smoke dial is paced"
+    );
+    let out = example_command(
+        copy.path(),
+        &plan,
+        &["--sandbox", "--report", "json:r.json"],
+    )
+    .output()
+    .expect("callplan runs");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(copy.path().join("r.json")).expect("the report"),
+    )
+    .expect("JSON");
+    let mut steps = 0;
+    for step in report["steps"].as_array().expect("steps") {
+        for item in step["items"].as_array().expect("items") {
+            steps += 1;
+            assert_eq!(item["queued_ms"], 0, "{}: {item:#}", step["id"]);
+        }
+    }
+    assert_eq!(steps, 4, "{report:#}");
+}
