@@ -3,7 +3,9 @@
 //! The pipeline: read the bytes (at most [`MAX_PLAN_BYTES`], UTF-8) → refuse deep nesting and
 //! alias bombs before they cost anything ([`budget`]) → parse YAML (serde_yaml) → read `version`
 //! before anything else → map every node to its position (saphyr-parser) → validate against the
-//! committed JSON Schema → deserialize the raw types → semantic checks → [`model::Plan`].
+//! committed JSON Schema → deserialize the raw types → semantic checks → [`model::Plan`]. When the
+//! schema rejects parts of the plan, the semantic checks run on the rest (`prune`), so that one
+//! run reports every problem.
 
 pub mod budget;
 pub mod check;
@@ -190,7 +192,7 @@ fn read_inner(path: &Path) -> Result<Source, Unreadable> {
 /// Checks a plan's text. Returns the model when there is no error, and every diagnostic.
 ///
 /// One run finds every problem: when the schema rejects parts of the plan, the semantic checks
-/// still run on the rest ([`prune`]), and say nothing about what was rejected.
+/// still run on the rest (`prune`), and say nothing about what was rejected.
 pub fn check_source(source: &Source) -> (Option<model::Plan>, Vec<Diagnostic>) {
     // Both take a few milliseconds and need nothing from the parse: start them beside it.
     schema::prepare();

@@ -1,4 +1,5 @@
-//! Semantic checks on a plan that passed the schema, and the validated model they produce.
+//! Semantic checks on a plan that passed the schema (or on what is left of one once the parts the
+//! schema rejected are taken out: see `plan::prune`), and the validated model they produce.
 //!
 //! Everything a schema cannot say: references between steps and providers, the action catalogue,
 //! templates and the names they read, durations, phone numbers, guard patterns, input files.
