@@ -158,7 +158,8 @@ fn placeholders(copy: &mut Value) {
     if let Value::Object(root) = copy {
         root.entry("name")
             .or_insert_with(|| Value::String("plan".to_owned()));
-        root.entry("steps").or_insert_with(|| Value::Array(Vec::new()));
+        root.entry("steps")
+            .or_insert_with(|| Value::Array(Vec::new()));
     }
 }
 
@@ -259,11 +260,9 @@ mod tests {
     #[test]
     fn the_plan_keeps_a_name_and_steps() {
         let plan = json!({"name": "", "steps": {"not": "a list"}});
-        let (copy, _, _) = prune(
-            &plan,
-            ["/name".to_owned(), "/steps".to_owned()],
-            |_| Vec::new(),
-        )
+        let (copy, _, _) = prune(&plan, ["/name".to_owned(), "/steps".to_owned()], |_| {
+            Vec::new()
+        })
         .expect("prunable");
         assert_eq!(copy, json!({"name": "plan", "steps": []}));
     }

@@ -261,10 +261,15 @@ pub(crate) fn rejections(instance: &Value, source: &Source, map: &SourceMap) -> 
     for error in validator.iter_errors(instance) {
         cx.translate(&error, &mut out);
     }
-    // One node can fail several keywords the same way (e.g. through several branches); say it once.
-    out.dedup_by(|a, b| {
-        a.diagnostic.message == b.diagnostic.message && a.diagnostic.span == b.diagnostic.span
-    });
+    // One node can fail several keywords the same way (e.g. through several branches); say it
+    // once. The node is still taken out once for each way it fails: that costs nothing.
+    let mut said = std::collections::HashSet::new();
+    for r in &mut out {
+        let place = r.diagnostic.span.as_ref().map(|s| (s.line, s.col, s.len));
+        if !said.insert((r.diagnostic.message.clone(), place)) {
+            r.shown = false;
+        }
+    }
     let misspelt: Vec<(String, String)> = out
         .iter()
         .filter_map(|r| {
@@ -274,7 +279,9 @@ pub(crate) fn rejections(instance: &Value, source: &Source, map: &SourceMap) -> 
         .collect();
     for r in &mut out {
         if let Some(name) = &r.missing
-            && misspelt.iter().any(|(at, meant)| *at == r.take_out && meant == name)
+            && misspelt
+                .iter()
+                .any(|(at, meant)| *at == r.take_out && meant == name)
         {
             // Still taken out (the mapping lacks the key), but said once, at the misspelling.
             r.shown = false;
@@ -365,7 +372,10 @@ impl Cx<'_> {
                 out.push(Rejection::new(self.bad_value(&pointer, &options), &pointer));
             }
             ValidationErrorKind::Constant { expected_value } => {
-                out.push(Rejection::new(self.bad_value(&pointer, &[short_json(expected_value)]), &pointer));
+                out.push(Rejection::new(
+                    self.bad_value(&pointer, &[short_json(expected_value)]),
+                    &pointer,
+                ));
             }
             ValidationErrorKind::Type { kind } => {
                 let expected = match kind {
@@ -467,7 +477,10 @@ impl Cx<'_> {
                 out.push(Rejection::new(d, &pointer));
             }
             ValidationErrorKind::Custom { message, .. } if message == NOT_WHOLE => {
-                out.push(Rejection::new(self.not_whole(&pointer, schema_node), &pointer));
+                out.push(Rejection::new(
+                    self.not_whole(&pointer, schema_node),
+                    &pointer,
+                ));
             }
             ValidationErrorKind::OneOfNotValid { context }
             | ValidationErrorKind::AnyOf { context } => {
@@ -654,7 +667,10 @@ impl Cx<'_> {
                 } else {
                     format!("{at} must be one of {}", list(&tags))
                 };
-                out.push(Rejection::new(Diagnostic::error("schema.value", msg).at(span).help(help), pointer));
+                out.push(Rejection::new(
+                    Diagnostic::error("schema.value", msg).at(span).help(help),
+                    pointer,
+                ));
                 return;
             }
         }
