@@ -3,12 +3,15 @@
 //! The pipeline: read the bytes (at most [`MAX_PLAN_BYTES`], UTF-8) → refuse deep nesting and
 //! alias bombs before they cost anything ([`budget`]) → parse YAML (serde_yaml) → read `version`
 //! before anything else → map every node to its position (saphyr-parser) → validate against the
-//! committed JSON Schema → deserialize the raw types → semantic checks → [`model::Plan`].
+//! committed JSON Schema → deserialize the raw types → semantic checks → [`model::Plan`]. When the
+//! schema rejects parts of the plan, the semantic checks run on the rest (`prune`), so that one
+//! run reports every problem.
 
 pub mod budget;
 pub mod check;
 pub(crate) mod limits;
 pub mod model;
+pub(crate) mod prune;
 mod quotes;
 pub mod raw;
 pub mod schema;
@@ -187,36 +190,56 @@ fn read_inner(path: &Path) -> Result<Source, Unreadable> {
 }
 
 /// Checks a plan's text. Returns the model when there is no error, and every diagnostic.
+///
+/// One run finds every problem: when the schema rejects parts of the plan, the semantic checks
+/// still run on the rest (`prune`), and say nothing about what was rejected.
 pub fn check_source(source: &Source) -> (Option<model::Plan>, Vec<Diagnostic>) {
     // Both take a few milliseconds and need nothing from the parse: start them beside it.
     schema::prepare();
     crate::phone::prewarm(&source.text);
-    match parse(source) {
-        Ok((value, map)) => {
-            let mut diagnostics = schema::validate(&value, source, &map);
-            if !diagnostics.is_empty() {
-                sort(&mut diagnostics);
-                return (None, diagnostics);
-            }
-            let raw: raw::RawPlan = match serde_json::from_value(value) {
-                Ok(raw) => raw,
-                Err(e) => {
-                    // The schema and the types agree (a test keeps them equal); this is a fallback.
-                    return (
-                        None,
-                        vec![Diagnostic::error(
-                            "schema.invalid",
-                            format!("invalid plan: {e}"),
-                        )],
-                    );
-                }
-            };
-            let (plan, mut diagnostics) = check::check(&raw, source, &map);
-            sort(&mut diagnostics);
-            (plan, diagnostics)
-        }
-        Err(d) => (None, vec![d]),
+    let (value, mut map) = match parse(source) {
+        Ok(parsed) => parsed,
+        Err(d) => return (None, vec![d]),
+    };
+    let rejections = schema::rejections(&value, source, &map);
+    if rejections.is_empty() {
+        let raw: raw::RawPlan = match serde_json::from_value(value) {
+            Ok(raw) => raw,
+            // The schema and the types agree (a test keeps them equal); this is a fallback.
+            Err(e) => return (None, vec![not_read(&e)]),
+        };
+        let (plan, mut diagnostics) = check::check(&raw, source, &map);
+        sort(&mut diagnostics);
+        return (plan, diagnostics);
     }
+    let first: Vec<String> = rejections.iter().map(|r| r.take_out.clone()).collect();
+    let mut diagnostics: Vec<Diagnostic> = rejections
+        .into_iter()
+        .filter(|r| r.shown)
+        .map(|r| r.diagnostic)
+        .collect();
+    let pruned = prune::prune(&value, first, |copy| {
+        schema::rejections(copy, source, &map)
+            .into_iter()
+            .map(|r| r.take_out)
+            .collect()
+    });
+    drop(value);
+    // When what is left cannot be read either (it always can: a test keeps the schema and the
+    // types equal), the schema's findings are all there is to say.
+    if let Some((copy, pruned, renumbered)) = pruned
+        && let Ok(raw) = serde_json::from_value::<raw::RawPlan>(copy)
+    {
+        map.renumber(renumbered);
+        let (_, semantic) = check::check_pruned(&raw, source, &map, &pruned);
+        diagnostics.extend(semantic);
+    }
+    sort(&mut diagnostics);
+    (None, diagnostics)
+}
+
+fn not_read(e: &serde_json::Error) -> Diagnostic {
+    Diagnostic::error("schema.invalid", format!("invalid plan: {e}"))
 }
 
 fn sort(diagnostics: &mut [Diagnostic]) {

@@ -206,11 +206,51 @@ impl<'i> jsonschema::Keyword<'i> for WholeNumber {
 
 /// Validates a plan (as JSON) against the schema; every violation becomes a located diagnostic.
 pub fn validate(instance: &Value, source: &Source, map: &SourceMap) -> Vec<Diagnostic> {
+    rejections(instance, source, map)
+        .into_iter()
+        .filter(|r| r.shown)
+        .map(|r| r.diagnostic)
+        .collect()
+}
+
+/// One violation of the schema: what to tell the user, and which node of the plan the semantic
+/// checks must not see because of it.
+#[derive(Debug)]
+pub(crate) struct Rejection {
+    pub(crate) diagnostic: Diagnostic,
+    /// The JSON pointer of the node to take out: the unknown key's entry, the value of the wrong
+    /// type or form, the mapping that lacks a required key.
+    pub(crate) take_out: String,
+    /// Whether the user is told (a key reported as misspelt is not reported missing too).
+    pub(crate) shown: bool,
+    /// For a missing key: its name.
+    missing: Option<String>,
+    /// For an unknown key: the allowed key it was probably meant to be.
+    meant: Option<String>,
+}
+
+impl Rejection {
+    fn new(diagnostic: Diagnostic, take_out: &str) -> Self {
+        Rejection {
+            diagnostic,
+            take_out: take_out.to_owned(),
+            shown: true,
+            missing: None,
+            meant: None,
+        }
+    }
+}
+
+/// Validates a plan (as JSON) against the schema: every violation, with its diagnostic and the
+/// node it rejects. A key reported as misspelt (`acton` for `action`) is not reported missing
+/// as well.
+pub(crate) fn rejections(instance: &Value, source: &Source, map: &SourceMap) -> Vec<Rejection> {
     let Some(validator) = validator() else {
-        return vec![Diagnostic::error(
+        let d = Diagnostic::error(
             "internal.schema",
             "the built-in plan schema could not be compiled",
-        )];
+        );
+        return vec![Rejection::new(d, "")];
     };
     let cx = Cx {
         source,
@@ -221,8 +261,32 @@ pub fn validate(instance: &Value, source: &Source, map: &SourceMap) -> Vec<Diagn
     for error in validator.iter_errors(instance) {
         cx.translate(&error, &mut out);
     }
-    // One node can fail several keywords the same way (e.g. through several branches); say it once.
-    out.dedup_by(|a, b| a.message == b.message && a.span == b.span);
+    // One node can fail several keywords the same way (e.g. through several branches); say it
+    // once. The node is still taken out once for each way it fails: that costs nothing.
+    let mut said = std::collections::HashSet::new();
+    for r in &mut out {
+        let place = r.diagnostic.span.as_ref().map(|s| (s.line, s.col, s.len));
+        if !said.insert((r.diagnostic.message.clone(), place)) {
+            r.shown = false;
+        }
+    }
+    let misspelt: Vec<(String, String)> = out
+        .iter()
+        .filter_map(|r| {
+            let meant = r.meant.clone()?;
+            Some((parent_of(&r.take_out).to_owned(), meant))
+        })
+        .collect();
+    for r in &mut out {
+        if let Some(name) = &r.missing
+            && misspelt
+                .iter()
+                .any(|(at, meant)| *at == r.take_out && meant == name)
+        {
+            // Still taken out (the mapping lacks the key), but said once, at the misspelling.
+            r.shown = false;
+        }
+    }
     out
 }
 
@@ -237,7 +301,7 @@ struct Cx<'a> {
 }
 
 impl Cx<'_> {
-    fn translate(&self, error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
+    fn translate(&self, error: &ValidationError<'_>, out: &mut Vec<Rejection>) {
         let pointer = error.instance_path().as_str().to_owned();
         // The schema object holding the failed keyword.
         let schema_node = resolve(schema(), parent_of(error.schema_path().as_str()));
@@ -251,7 +315,8 @@ impl Cx<'_> {
                     let renamed = RENAMED
                         .iter()
                         .find(|(old, new)| old == key && allowed.iter().any(|a| a == new));
-                    let help = match did_you_mean(key, allowed.iter().map(String::as_str)) {
+                    let best = did_you_mean(key, allowed.iter().map(String::as_str));
+                    let help = match best {
                         _ if let Some((old, new)) = renamed => format!(
                             "`{old}` is now `{new}`: YAML 1.1 tools (PyYAML, yamllint) read a key `{old}` as the boolean true"
                         ),
@@ -259,15 +324,17 @@ impl Cx<'_> {
                         None if allowed.is_empty() => "remove it".to_owned(),
                         None => format!("allowed keys here: {}", list(&allowed)),
                     };
-                    out.push(
-                        Diagnostic::error(
-                            "schema.unknown-key",
-                            format!("unknown key `{key}` in {at}"),
-                        )
-                        .at(self.map.key_span(self.source, &key_pointer))
-                        .label("not a key of this mapping")
-                        .help(help),
-                    );
+                    let d = Diagnostic::error(
+                        "schema.unknown-key",
+                        format!("unknown key `{key}` in {at}"),
+                    )
+                    .at(self.map.key_span(self.source, &key_pointer))
+                    .label("not a key of this mapping")
+                    .help(help);
+                    out.push(Rejection {
+                        meant: renamed.map(|(_, new)| *new).or(best).map(str::to_owned),
+                        ..Rejection::new(d, &key_pointer)
+                    });
                 }
             }
             ValidationErrorKind::Required { property } => {
@@ -292,17 +359,23 @@ impl Cx<'_> {
                 if let Some(about) = about {
                     d = d.help(format!("add `{name}`: {about}"));
                 }
-                out.push(d);
+                out.push(Rejection {
+                    missing: Some(name.to_owned()),
+                    ..Rejection::new(d, &pointer)
+                });
             }
             ValidationErrorKind::Enum { options } => {
                 let options: Vec<String> = options
                     .as_array()
                     .map(|a| a.iter().map(short_json).collect())
                     .unwrap_or_default();
-                out.push(self.bad_value(&pointer, &options));
+                out.push(Rejection::new(self.bad_value(&pointer, &options), &pointer));
             }
             ValidationErrorKind::Constant { expected_value } => {
-                out.push(self.bad_value(&pointer, &[short_json(expected_value)]));
+                out.push(Rejection::new(
+                    self.bad_value(&pointer, &[short_json(expected_value)]),
+                    &pointer,
+                ));
             }
             ValidationErrorKind::Type { kind } => {
                 let expected = match kind {
@@ -341,7 +414,7 @@ impl Cx<'_> {
                 } else if let Some(about) = schema_node.and_then(describe) {
                     d = d.help(about);
                 }
-                out.push(d);
+                out.push(Rejection::new(d, &pointer));
             }
             ValidationErrorKind::Minimum { .. }
             | ValidationErrorKind::Maximum { .. }
@@ -376,7 +449,7 @@ impl Cx<'_> {
                 if let Some(about) = schema_node.and_then(describe) {
                     d = d.help(about);
                 }
-                out.push(d);
+                out.push(Rejection::new(d, &pointer));
             }
             ValidationErrorKind::Pattern { pattern } => {
                 let found = self.value_at(&pointer).map(short_json).unwrap_or_default();
@@ -395,17 +468,19 @@ impl Cx<'_> {
                         .and_then(describe)
                         .unwrap_or_else(|| format!("it must match `{pattern}`"))
                 };
-                out.push(
-                    Diagnostic::error(
-                        "schema.pattern",
-                        format!("`{found}` is not a valid value for {at}"),
-                    )
-                    .at(self.map.value_span(self.source, &pointer))
-                    .help(help),
-                );
+                let d = Diagnostic::error(
+                    "schema.pattern",
+                    format!("`{found}` is not a valid value for {at}"),
+                )
+                .at(self.map.value_span(self.source, &pointer))
+                .help(help);
+                out.push(Rejection::new(d, &pointer));
             }
             ValidationErrorKind::Custom { message, .. } if message == NOT_WHOLE => {
-                out.push(self.not_whole(&pointer, schema_node));
+                out.push(Rejection::new(
+                    self.not_whole(&pointer, schema_node),
+                    &pointer,
+                ));
             }
             ValidationErrorKind::OneOfNotValid { context }
             | ValidationErrorKind::AnyOf { context } => {
@@ -418,7 +493,7 @@ impl Cx<'_> {
                 if let Some(about) = schema_node.and_then(describe) {
                     d = d.help(about);
                 }
-                out.push(d);
+                out.push(Rejection::new(d, &pointer));
             }
         }
     }
@@ -489,7 +564,7 @@ impl Cx<'_> {
         error: &ValidationError<'_>,
         pointer: &str,
         branches: &[Vec<ValidationError<'static>>],
-        out: &mut Vec<Diagnostic>,
+        out: &mut Vec<Rejection>,
     ) {
         let at = human_path(pointer);
         let value = self.value_at(pointer);
@@ -537,7 +612,7 @@ impl Cx<'_> {
         }
         if candidates.is_empty() {
             if !consts.is_empty() && discriminators.is_empty() && tags.is_empty() {
-                out.push(self.bad_value(pointer, &consts));
+                out.push(Rejection::new(self.bad_value(pointer, &consts), pointer));
                 return;
             }
             if let Some((key, _)) = discriminators.first() {
@@ -564,7 +639,7 @@ impl Cx<'_> {
                         .help(help)
                     }
                 };
-                out.push(d);
+                out.push(Rejection::new(d, pointer));
                 return;
             }
             if !tags.is_empty() {
@@ -592,7 +667,10 @@ impl Cx<'_> {
                 } else {
                     format!("{at} must be one of {}", list(&tags))
                 };
-                out.push(Diagnostic::error("schema.value", msg).at(span).help(help));
+                out.push(Rejection::new(
+                    Diagnostic::error("schema.value", msg).at(span).help(help),
+                    pointer,
+                ));
                 return;
             }
         }
@@ -614,7 +692,7 @@ impl Cx<'_> {
         if !expected.is_empty() {
             d = d.help(format!("expected {}", expected.join(", or ")));
         }
-        out.push(d);
+        out.push(Rejection::new(d, pointer));
     }
 
     fn value_at(&self, pointer: &str) -> Option<&Value> {

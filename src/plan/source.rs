@@ -187,7 +187,14 @@ impl Source {
 pub struct SourceMap<'s> {
     source: &'s Source,
     nodes: OnceCell<HashMap<String, NodePos>>,
+    /// Lists some of whose items were taken out before the semantic checks (see
+    /// [`crate::plan::prune`]): by the list's pointer as written, the written index of each item
+    /// left. Pointers into what is left are looked up where those items are written.
+    renumbered: Renumbering,
 }
+
+/// By a list's pointer in the text, the index in the text of each of its items that is left.
+pub(crate) type Renumbering = HashMap<String, Vec<usize>>;
 
 enum Frame {
     Mapping {
@@ -213,6 +220,7 @@ impl<'s> SourceMap<'s> {
         SourceMap {
             source,
             nodes: OnceCell::new(),
+            renumbered: Renumbering::new(),
         }
     }
 
@@ -223,6 +231,7 @@ impl<'s> SourceMap<'s> {
         Ok(SourceMap {
             source,
             nodes: OnceCell::from(nodes),
+            renumbered: Renumbering::new(),
         })
     }
 
@@ -231,7 +240,8 @@ impl<'s> SourceMap<'s> {
     /// Every finding must point somewhere: when nothing of the path was placed, the start of the
     /// file is the answer.
     pub fn get(&self, pointer: &str) -> Option<NodePos> {
-        let mut p = pointer;
+        let written = self.written(pointer);
+        let mut p = written.as_ref();
         loop {
             if let Some(pos) = self.nodes().get(p) {
                 return Some(*pos);
@@ -255,7 +265,18 @@ impl<'s> SourceMap<'s> {
 
     /// The exact node at `pointer`, if it is written in the text.
     pub fn exact(&self, pointer: &str) -> Option<NodePos> {
-        self.nodes().get(pointer).copied()
+        self.nodes().get(self.written(pointer).as_ref()).copied()
+    }
+
+    /// From now on, pointers are into a copy of the plan some list items were taken out of.
+    pub(crate) fn renumber(&mut self, renumbered: Renumbering) {
+        self.renumbered = renumbered;
+    }
+
+    /// The pointer, as written in the text, of a node of the copy [`SourceMap::renumber`]
+    /// describes (the same pointer when nothing was taken out).
+    pub(crate) fn written<'p>(&self, pointer: &'p str) -> std::borrow::Cow<'p, str> {
+        written(&self.renumbered, pointer)
     }
 
     /// Span of the value at `pointer` (or its nearest written ancestor).
@@ -436,6 +457,26 @@ fn set_key(stack: &mut [Frame], name: String, region: Region) {
     if let Some(Frame::Mapping { key, .. }) = stack.last_mut() {
         *key = Some((name, region));
     }
+}
+
+/// The pointer in the text of the node at `pointer` in a copy with some list items taken out.
+pub(crate) fn written<'p>(renumbered: &Renumbering, pointer: &'p str) -> std::borrow::Cow<'p, str> {
+    if renumbered.is_empty() {
+        return pointer.into();
+    }
+    let mut out = String::with_capacity(pointer.len());
+    for segment in pointer.split('/').skip(1) {
+        let index = renumbered
+            .get(&out)
+            .zip(segment.parse::<usize>().ok())
+            .and_then(|(left, i)| left.get(i));
+        out.push('/');
+        match index {
+            Some(i) => out.push_str(&i.to_string()),
+            None => out.push_str(segment),
+        }
+    }
+    out.into()
 }
 
 /// Appends an escaped segment to a JSON pointer (RFC 6901).

@@ -3,7 +3,8 @@
 //!
 //! To add a case, drop a small plan with exactly one mistake into `tests/plans/invalid/` (the file
 //! name says the mistake), run `INSTA_UPDATE=always cargo test --test integration`, and read the
-//! new `.snap` file: it must point at the mistake and say how to fix it.
+//! new `.snap` file: it must point at the mistake and say how to fix it. The one exception,
+//! `five-independent-mistakes.yaml`, shows that one `check` reports every mistake of a plan.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -260,4 +261,130 @@ fn hanging_up_with_the_teardown_is_a_warning_that_names_the_normal_hang_up() {
             && out.stdout.contains("calls.hang_up"),
         "{out:#?}"
     );
+}
+
+/// The codes and positions of `callplan check --format json` on `file` (run in `dir`).
+fn findings(dir: &Path, file: &str) -> Vec<(String, u64, u64)> {
+    let out = crate::callplan_in(dir, &["check", "--format", "json", file]);
+    assert_eq!(out.code, 2, "{file} must fail\n{}", out.stdout);
+    assert!(out.stderr.is_empty(), "{file}: stderr\n{}", out.stderr);
+    out.stdout
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value =
+                serde_json::from_str(line).expect("one JSON object per line");
+            let at = |k: &str| v["span"][k].as_u64().unwrap_or(0);
+            let code = v["code"].as_str().unwrap_or_default().to_owned();
+            (code, at("line"), at("col"))
+        })
+        .collect()
+}
+
+#[test]
+fn five_independent_mistakes_are_all_reported_by_one_check_in_file_order() {
+    let found = findings(
+        &root(),
+        "tests/plans/invalid/five-independent-mistakes.yaml",
+    );
+    let codes: Vec<&str> = found.iter().map(|(c, _, _)| c.as_str()).collect();
+    assert_eq!(
+        codes,
+        [
+            "plan.phone",
+            "schema.type",
+            "plan.unknown-provider",
+            "template.undefined",
+            "schema.unknown-key",
+        ],
+        "{found:?}"
+    );
+    let positions: Vec<(u64, u64)> = found.iter().map(|(_, l, c)| (*l, *c)).collect();
+    assert_eq!(
+        positions,
+        [(11, 16), (26, 14), (40, 15), (53, 20), (71, 5)],
+        "{found:?}"
+    );
+}
+
+/// A part of a plan the schema rejects is reported once: nothing that reads it, nothing it
+/// leaves missing, and no required key its misspelling stands for, is reported as well. And the
+/// rest of the plan is still checked (`if: vars.nope` is reported).
+#[test]
+fn a_schema_error_causes_no_other_finding_and_the_rest_is_still_checked() {
+    let plan =
+        std::fs::read_to_string(root().join("plans/genesys-agent-call.yaml")).expect("the example");
+    let plan = plan.replace(
+        "if: steps.dial.outcome == \"passed\"",
+        "if: steps.dial.outcome == \"passed\" and vars.nope",
+    );
+    let cases: &[(&str, &str, &str, &str)] = &[
+        // A step taken out whole: the steps that read it know it.
+        (
+            "missing-action",
+            "    action: calls.create_for_user\n",
+            "",
+            "schema.missing-key",
+        ),
+        (
+            "misspelt-action",
+            "    action: calls.create_for_user\n",
+            "    acton: calls.create_for_user\n",
+            "schema.unknown-key",
+        ),
+        // A provider taken out whole: its steps do not use an "unknown provider".
+        (
+            "grant-typo",
+            "grant: client_credentials",
+            "grant: client-credentials",
+            "schema.value",
+        ),
+        // A region written, but not one the schema knows: not "needs `region` or `base_url`".
+        (
+            "region-typo",
+            "region: mypurecloud.com",
+            "region: mypurecloud.co",
+            "schema.value",
+        ),
+        // What `dial` saves is unknown: later steps may read it.
+        (
+            "save-not-a-string",
+            "conversation_id: \"{{ response.body.id }}\"",
+            "conversation_id: 5",
+            "schema.type",
+        ),
+        // An allow list that lost a pattern judges no dial.
+        (
+            "guard-pattern-not-a-string",
+            "allow_destinations: [\"+1317555****\"]",
+            "allow_destinations: [13175550100, \"+1999*******\"]",
+            "schema.type",
+        ),
+        // A retry delay that is not known is not compared with the other one.
+        (
+            "retry-max-not-a-string",
+            "initial: 1s, max: 30s",
+            "initial: 45s, max: 30",
+            "schema.type",
+        ),
+        // A loop whose items cannot be read still loops, over items of unknown fields.
+        (
+            "for-each-typo",
+            "    with: { user_id: \"{{ vars.agent_user_id }}\" }",
+            "    for_each: { csvv: contacts.csv }\n    as: row\n    concurrency: 2\n    with: { user_id: \"{{ row.user }}\" }",
+            "schema.value",
+        ),
+    ];
+    let dir = tempfile::tempdir().expect("a temp dir");
+    for (name, from, to, code) in cases {
+        assert_eq!(
+            plan.matches(from).count(),
+            1,
+            "{name}: `{from}` not found once"
+        );
+        let file = format!("{name}.yaml");
+        std::fs::write(dir.path().join(&file), plan.replacen(from, to, 1)).expect("written");
+        let found = findings(dir.path(), &file);
+        let codes: Vec<&str> = found.iter().map(|(c, _, _)| c.as_str()).collect();
+        assert_eq!(codes, [*code, "template.undefined"], "{name}: {found:?}");
+    }
 }

@@ -40,10 +40,11 @@ impl Checker<'_> {
                 steps: Some(earlier),
                 step_lines,
                 item: None,
+                any_name: false,
             };
             self.expression(condition, &child(base, "if"), &scope);
         }
-        if inner.is_empty() {
+        if inner.is_empty() && !self.touched(&child(base, "steps")) {
             self.push(
                 Diagnostic::error(
                     "plan.flow-empty",

@@ -1,4 +1,5 @@
-//! Semantic checks on a plan that passed the schema, and the validated model they produce.
+//! Semantic checks on a plan that passed the schema (or on what is left of one once the parts the
+//! schema rejected are taken out: see `plan::prune`), and the validated model they produce.
 //!
 //! Everything a schema cannot say: references between steps and providers, the action catalogue,
 //! templates and the names they read, durations, phone numbers, guard patterns, input files.
@@ -13,6 +14,7 @@ use serde_json::Value;
 
 use super::limits;
 use super::model::{self, DEFAULT_TIMEOUT, DestinationPattern, ForEachSource, Plan, RetryPolicy};
+use super::prune::Pruned;
 use super::raw::{self, RawPlan};
 use super::source::{Source, SourceMap, child};
 use crate::diagnostic::{Diagnostic, Span, did_you_mean, suggest};
@@ -35,15 +37,29 @@ const RESERVED: &[&str] = &["vars", "secrets", "steps", "response", "run", "loop
 
 /// Checks a schema-valid plan. Returns the model when there is no error, and every diagnostic.
 pub fn check(raw: &RawPlan, source: &Source, map: &SourceMap) -> (Option<Plan>, Vec<Diagnostic>) {
+    check_pruned(raw, source, map, &Pruned::default())
+}
+
+/// Checks what is left of a plan once the nodes the schema rejected are taken out (`pruned`
+/// says which; `map` places what is left): nothing is said about what was taken out, nor about
+/// what reads it.
+pub(crate) fn check_pruned(
+    raw: &RawPlan,
+    source: &Source,
+    map: &SourceMap,
+    pruned: &Pruned,
+) -> (Option<Plan>, Vec<Diagnostic>) {
     let mut cx = Checker {
         raw,
         source,
         map,
+        pruned,
         env: template::environment(),
         out: Vec::new(),
         inline_items: None,
         compiled: HashMap::new(),
         guard_refuses_all: false,
+        guard_unknown: false,
     };
     let plan = cx.run();
     let has_error = cx.out.iter().any(Diagnostic::is_error);
@@ -57,6 +73,8 @@ struct Loop {
     declared: bool,
     source: Option<ForEachSource>,
     name: String,
+    /// The schema rejected `as`: the item's name is not known.
+    unnamed: bool,
     /// The item's fields, when known.
     fields: Option<BTreeSet<String>>,
     /// Inline items (the guard judges the numbers they dial).
@@ -73,12 +91,16 @@ struct Scope<'a> {
     step_lines: &'a HashMap<String, usize>,
     /// The loop item's name and its known fields (`None`: fields unknown).
     item: Option<(&'a str, Option<&'a BTreeSet<String>>)>,
+    /// The item's name is not known (the schema rejected `as`): any name may be it.
+    any_name: bool,
 }
 
 struct Checker<'a> {
     raw: &'a RawPlan,
     source: &'a Source,
     map: &'a SourceMap<'a>,
+    /// What the schema rejected and was taken out of `raw`.
+    pruned: &'a Pruned,
     env: Environment<'static>,
     out: Vec<Diagnostic>,
     /// The loop item's name and the inline `for_each` items of the step being checked.
@@ -87,6 +109,8 @@ struct Checker<'a> {
     compiled: HashMap<(bool, String), Result<template::Names, Problem>>,
     /// The guard refuses every number (reported once; each dial is not reported again).
     guard_refuses_all: bool,
+    /// The schema rejected part of the guard's allow list: dials are not judged.
+    guard_unknown: bool,
 }
 
 impl<'a> Checker<'a> {
@@ -106,6 +130,16 @@ impl<'a> Checker<'a> {
             .unwrap_or(0)
     }
 
+    /// Whether the node at `pointer` was taken out (the schema rejected it or an ancestor).
+    fn taken_out(&self, pointer: &str) -> bool {
+        self.pruned.covers(&self.map.written(pointer))
+    }
+
+    /// Whether anything at, above or below `pointer` was taken out.
+    fn touched(&self, pointer: &str) -> bool {
+        self.pruned.touches(&self.map.written(pointer))
+    }
+
     fn push(&mut self, d: Diagnostic) {
         self.out.push(d);
     }
@@ -117,6 +151,7 @@ impl<'a> Checker<'a> {
             steps: None,
             step_lines: &empty_lines,
             item: None,
+            any_name: false,
         };
         self.check_vars();
         let providers = self.check_providers(&root_scope);
@@ -220,7 +255,12 @@ impl<'a> Checker<'a> {
             let base = child("/providers", name);
             let (kind, rate_limit, timeout) = match provider {
                 raw::Provider::GenesysCloud(g) => {
-                    if g.region.is_none() && g.base_url.is_none() {
+                    // A `region` the schema rejected was written: it is not missing.
+                    if g.region.is_none()
+                        && g.base_url.is_none()
+                        && !self.taken_out(&child(&base, "region"))
+                        && !self.taken_out(&child(&base, "base_url"))
+                    {
                         self.push(
                             Diagnostic::error(
                                 "plan.provider",
@@ -466,6 +506,8 @@ impl<'a> Checker<'a> {
         };
         let allow = parse(&guard.allow_destinations, "allow_destinations", self);
         let deny = parse(&guard.deny_destinations, "deny_destinations", self);
+        // Without a pattern the schema rejected, the guard would refuse numbers it allows.
+        self.guard_unknown = self.touched("/guard/allow_destinations");
         // An allowed pattern a deny pattern swallows whole can never let a number through.
         let everything =
             !allow.is_empty() && allow.iter().all(|a| deny.iter().any(|d| a.within(d)));
@@ -627,7 +669,11 @@ impl<'a> Checker<'a> {
             .as_ref()
             .and_then(|d| self.duration(d, &child(pointer, "max"), limits::RETRY_DELAY))
             .unwrap_or(base.max);
-        if initial > max {
+        // A delay the schema rejected (here or in the defaults this inherits) is not known.
+        let unknown = [pointer, "/defaults/retry", "/defaults"]
+            .iter()
+            .any(|p| self.taken_out(&child(p, "initial")) || self.taken_out(&child(p, "max")));
+        if initial > max && !unknown {
             self.push(
                 Diagnostic::error(
                     "plan.retry",
@@ -786,6 +832,8 @@ impl<'a> Checker<'a> {
         // Provider and action.
         let provider = match providers.get(&step.provider) {
             Some(p) => Some(p),
+            // The schema rejected the provider: already said.
+            None if self.taken_out(&child("/providers", &step.provider)) => None,
             None => {
                 let names: Vec<&str> = providers.keys().map(String::as_str).collect();
                 let help = match did_you_mean(&step.provider, names.iter().copied()) {
@@ -884,6 +932,7 @@ impl<'a> Checker<'a> {
             steps: Some(earlier),
             step_lines,
             item,
+            any_name: looped.unnamed,
         };
         let response_scope = Scope {
             response: true,
@@ -959,7 +1008,9 @@ impl<'a> Checker<'a> {
             );
         }
         // `with:` against the catalogue.
-        if let Some(action) = action {
+        if let Some(action) = action
+            && !self.taken_out(&child(base, "with"))
+        {
             self.inline_items = looped
                 .inline
                 .clone()
@@ -984,7 +1035,9 @@ impl<'a> Checker<'a> {
                 Some(_) => None,
                 None => Some(crate::provider::WAIT_TIMEOUT),
             };
-            if let Some(wait) = wait.filter(|w| *w > timeout) {
+            let unknown =
+                self.taken_out(&child(base, "timeout")) || self.taken_out("/defaults/timeout");
+            if let Some(wait) = wait.filter(|w| *w > timeout && !unknown) {
                 let with_timeout = child(&child(base, "with"), "timeout");
                 let at = if step.timeout.is_some() {
                     self.value_span(&child(base, "timeout"))
@@ -1057,10 +1110,13 @@ impl<'a> Checker<'a> {
                 steps: Some(earlier),
                 step_lines,
                 item: None,
+                any_name: false,
             };
             self.template(template, &pointer, &scope);
         }
-        if step.for_each.is_none() {
+        // A `for_each` the schema rejected was written: the step loops over unknown items.
+        let rejected = self.taken_out(&pointer);
+        if step.for_each.is_none() && !rejected {
             for (key, set) in [
                 ("as", step.as_.is_some()),
                 ("concurrency", step.concurrency.is_some()),
@@ -1092,8 +1148,9 @@ impl<'a> Checker<'a> {
             _ => None,
         };
         Loop {
-            declared: step.for_each.is_some(),
+            declared: step.for_each.is_some() || rejected,
             source,
+            unnamed: self.taken_out(&child(base, "as")),
             name,
             fields,
             inline,
@@ -1551,7 +1608,7 @@ impl<'a> Checker<'a> {
         origin: Option<&str>,
         pointer: &str,
     ) {
-        if self.guard_refuses_all {
+        if self.guard_refuses_all || self.guard_unknown {
             return;
         }
         let Some(why) = guard.refusal(number) else {
@@ -1834,7 +1891,13 @@ impl<'a> Checker<'a> {
             };
             Some((format!("undefined {what} `{field}`"), Some(help)))
         };
+        // A name whose declaration the schema rejected is not reported again where it is read.
         match root {
+            "vars" | "secrets"
+                if field.is_some_and(|f| self.taken_out(&child(&format!("/{root}"), f))) =>
+            {
+                None
+            }
             "vars" => check_field(
                 "variable",
                 self.raw.vars.keys().map(String::as_str).collect(),
@@ -1865,7 +1928,11 @@ impl<'a> Checker<'a> {
                     ));
                 };
                 let id = field?;
+                if self.pruned.step(id) {
+                    return None;
+                }
                 match earlier.get(id) {
+                    Some(_) if self.pruned.saves_unknown(id) => None,
                     Some(saved) => {
                         let field = sub?;
                         if saved.contains(field) {
@@ -1916,6 +1983,7 @@ impl<'a> Checker<'a> {
                 };
                 Some((format!("`{r}` has no field `{field}`"), Some(help)))
             }
+            _ if scope.any_name => None,
             other => {
                 let help = match did_you_mean(other, roots.iter().copied()) {
                     Some(best) => format!("did you mean `{best}`?"),
