@@ -306,9 +306,10 @@ impl State<'_> {
         deadline.get_or_insert_with(|| saturating_deadline(Instant::now(), self.run.cleanup));
     }
 
-    /// What is left of the cleanup budget, once a signal stopped the run.
-    /// Once the run's `--timeout` has run out, the `always` steps have the same budget as after
-    /// a signal, counted from the moment it ran out: the run ends in bounded time either way.
+    /// What is left of the time the `always` steps have: the cleanup budget once a signal
+    /// stopped the run, and with a `--timeout`, the same budget counted from the moment it runs
+    /// out. An `always` step that starts before the `--timeout` (and then waits, for a slot of
+    /// the provider's pacing say) is bounded by it too: the run ends in bounded time either way.
     fn cleanup_left(&self) -> Option<Duration> {
         let now = Instant::now();
         let signalled = *self
@@ -317,7 +318,6 @@ impl State<'_> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let timed_out = self
             .deadline
-            .filter(|d| now >= *d)
             .map(|d| crate::duration::saturating_deadline(d, self.run.cleanup));
         [signalled, timed_out]
             .into_iter()

@@ -772,3 +772,62 @@ fn a_missing_permissions_fault_names_the_permission_and_the_hint_names_what_the_
         "{dial}"
     );
 }
+
+#[test]
+fn an_always_step_that_starts_before_the_timeout_still_ends_with_the_cleanup_budget() {
+    // One request a day: the first step takes it, and the `always` step after it starts long
+    // before the run's `--timeout` and queues for a day. The run still ends once `--timeout` and
+    // then `--cleanup-timeout` have run out, and says the request was never sent.
+    let sb = sandbox(crate::fast_config());
+    let head = genesys_plan(
+        "always-queues",
+        r#"steps:
+  - id: agent
+    provider: gc
+    action: users.routing_status
+    with: { user_id: "{{ vars.user }}" }
+  - id: again
+    provider: gc
+    action: users.routing_status
+    with: { user_id: "{{ vars.user }}" }
+    always: true
+"#,
+    );
+    let secret = "      client_secret: \"{{ secrets.secret }}\"\n";
+    assert!(head.contains(secret));
+    let yaml = head.replacen(
+        secret,
+        &format!("{secret}    rate_limit: {{ requests: 1, per: 24h }}\n"),
+        1,
+    );
+    let plan = PlanFile::new(&yaml);
+    let url = sb.url();
+    let command = run_command(
+        plan.dir(),
+        "plan.yaml",
+        &[
+            "--sandbox-url",
+            &url,
+            "--timeout",
+            "2s",
+            "--cleanup-timeout",
+            "1s",
+            "--report",
+            "json:r.json",
+        ],
+    );
+    let started = Instant::now();
+    let out = Running::start(command).finish();
+    assert_exit(&out, 1);
+    assert!(started.elapsed() < PATIENCE, "{out:#?}");
+    let report = report(plan.dir(), "r.json");
+    assert_eq!(report["steps"][0]["outcome"], "passed", "{report:#}");
+    let again = &report["steps"][1];
+    assert_eq!(again["outcome"], "errored", "{again:#}");
+    assert!(
+        again.to_string().contains(
+            "(the run's `--cleanup-timeout` ran out) before the request was sent; nothing was sent"
+        ),
+        "{again:#}"
+    );
+}
