@@ -689,9 +689,8 @@ impl State<'_> {
             // only when the provider says it placed nothing (or the step allows unsafe retries).
             if let Some(sent) = resume.unknown.get(&key)
                 && !step.retry.allow_unsafe
-                && let Some((outcome, saved)) = self
-                    .reconcile(place, step, item, &key, sent, &mut result)
-                    .await
+                && let Some((outcome, saved)) =
+                    Box::pin(self.reconcile(place, step, item, &key, sent, &mut result)).await
             {
                 result.saved = saved.clone();
                 // Still unknown: left as sent in the journal, for a later resume to ask again.
@@ -712,7 +711,9 @@ impl State<'_> {
         let context = self.context(place, step, item);
         let mut interrupted = self.run.interrupted.clone();
         let queue = Queue::default();
-        let attempt = self.attempts(place, step, &key, &queue, &context, &mut result);
+        // Boxed: the attempt's future (request, answer, judgement) is kilobytes, and each of the
+        // wrappers below would otherwise move a copy of it, for every item.
+        let attempt = Box::pin(self.attempts(place, step, &key, &queue, &context, &mut result));
         let budget = match self.deadline {
             Some(d) if !step.always => step
                 .timeout
