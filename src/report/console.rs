@@ -5,6 +5,7 @@
 //! line is drawn below them and cleared before the summary, so what stays on screen is the same
 //! text a pipe receives. Color, when on, touches only the outcome labels and the verdict.
 
+use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -117,7 +118,7 @@ impl<W: Write + Send> Console<W> {
     }
 
     fn line(&self, text: &str) {
-        let text = self.redactor.mask(text);
+        let text = self.redactor.masked(text);
         let write = || {
             let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
             let _ = writeln!(out, "{text}");
@@ -140,29 +141,42 @@ impl<W: Write + Send> Console<W> {
 
     /// The label of an outcome, padded to five columns, colored when color is on.
     fn label(&self, outcome: Outcome, ignored: bool) -> String {
+        let mut text = String::new();
+        self.push_label(&mut text, outcome, ignored);
+        text
+    }
+
+    /// [`Console::label`], written at the end of `line`.
+    fn push_label(&self, line: &mut String, outcome: Outcome, ignored: bool) {
         let word = label(outcome, ignored);
-        let padding = " ".repeat(5 - word.len());
-        format!("{}{padding}", self.paint(label_style(word), word))
+        if self.color {
+            let style = label_style(word);
+            let _ = write!(line, "{style}{word}{style:#}");
+        } else {
+            line.push_str(word);
+        }
+        line.extend(std::iter::repeat_n(' ', 5 - word.len()));
     }
 
     fn step_line(&self, r: &StepResult) -> String {
-        let mut line = format!(
-            "  {} {}",
-            self.label(r.outcome, r.ignored),
-            r.display_name()
-        );
+        // One buffer, written into: this runs for every item of every step.
+        let mut line = String::with_capacity(80);
+        line.push_str("  ");
+        self.push_label(&mut line, r.outcome, r.ignored);
+        line.push(' ');
+        line.push_str(&r.display_name());
         if let Some(source) = &r.source {
-            line.push_str(&format!(" ({source})"));
+            let _ = write!(line, " ({source})");
         }
         let (id, name) = match &r.inner {
             Some(inner) => (&inner.id, &inner.name),
             None => (&r.id, &r.name),
         };
         if name != id {
-            line.push_str(&format!("  {name}"));
+            let _ = write!(line, "  {name}");
         }
         if let Some(status) = r.status {
-            line.push_str(&format!("  {status}"));
+            let _ = write!(line, "  {status}");
         }
         if let Some(state) = r
             .call
@@ -170,19 +184,19 @@ impl<W: Write + Send> Console<W> {
             .and_then(|c| c.get("state"))
             .and_then(|s| s.as_str())
         {
-            line.push_str(&format!("  call {state}"));
+            let _ = write!(line, "  call {state}");
         }
         if r.outcome != Outcome::Skipped {
-            line.push_str(&format!("  {}", human(r.duration)));
+            let _ = write!(line, "  {}", human(r.duration));
         }
         if r.attempts.len() > 1 {
-            line.push_str(&format!("  ({} attempts)", r.attempts.len()));
+            let _ = write!(line, "  ({} attempts)", r.attempts.len());
         }
         if let Some(message) = &r.message {
-            line.push_str(&format!("\n        {message}"));
+            let _ = write!(line, "\n        {message}");
         }
         if let Some(hint) = &r.hint {
-            line.push_str(&format!("\n        hint: {hint}"));
+            let _ = write!(line, "\n        hint: {hint}");
         }
         line
     }

@@ -252,13 +252,20 @@ impl Redactor {
 
     /// `text` with every form of every secret masked.
     pub fn mask(&self, text: &str) -> String {
+        self.masked(text).into_owned()
+    }
+
+    /// [`Redactor::mask`], without a copy when there is nothing to mask.
+    pub fn masked<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
         let state = self
             .state
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match &state.finder {
-            Some(finder) => finder.replace_all(text, &vec![MASK; state.forms.len()]),
-            None => text.to_owned(),
+            Some(finder) if finder.is_match(text) => finder
+                .replace_all(text, &vec![MASK; state.forms.len()])
+                .into(),
+            _ => text.into(),
         }
     }
 }

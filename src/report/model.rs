@@ -354,7 +354,7 @@ impl ItemReport {
             correlation_id: r.correlation_id.clone(),
             call: r.call.as_ref().map(|c| mask_json(c, redactor)),
             request: mask(&r.request),
-            response: mask(&r.response),
+            response: r.response.as_ref().map(|b| redactor.mask(&b.excerpt())),
             steps: Vec::new(),
         }
     }
@@ -448,9 +448,8 @@ impl Report {
 
     /// Adds a finished step, item or flow row (with the row's steps).
     pub fn add_row(&mut self, r: &StepResult, steps: Vec<RowStepReport>, redactor: &Redactor) {
-        let mut item = ItemReport::of(r, redactor);
-        item.steps = steps;
-        let count = |counts: &mut Counts| match (item.outcome, r.ignored) {
+        let outcome: ItemOutcome = r.outcome.into();
+        let count = |counts: &mut Counts| match (outcome, r.ignored) {
             (ItemOutcome::Passed, _) => counts.passed += 1,
             (ItemOutcome::Skipped, _) => counts.skipped += 1,
             (_, true) => counts.warned += 1,
@@ -469,7 +468,7 @@ impl Report {
                     action: r.action.clone(),
                     ignored: r.ignored,
                     always: r.always,
-                    ..StepReport::empty(r.index, &r.id, &r.name, item.outcome)
+                    ..StepReport::empty(r.index, &r.id, &r.name, outcome)
                 });
                 self.steps.len() - 1
             }
@@ -477,12 +476,12 @@ impl Report {
         let step = &mut self.steps[at];
         count(&mut step.counts);
         step.total += 1;
-        if rank(item.outcome) > rank(step.outcome) {
-            step.outcome = item.outcome;
+        if rank(outcome) > rank(step.outcome) {
+            step.outcome = outcome;
         }
         // Kept: the first KEEP_PASSED items that passed and the first KEEP_NOT_PASSED others
         // (the counts already include this item).
-        let keep = if item.outcome == ItemOutcome::Passed {
+        let keep = if outcome == ItemOutcome::Passed {
             step.counts.passed as usize <= KEEP_PASSED
         } else {
             (step.total - step.counts.passed) as usize <= KEEP_NOT_PASSED
@@ -491,6 +490,9 @@ impl Report {
             step.omitted += 1;
             return;
         }
+        // Built only for the items kept: masking and the body's excerpt cost per item.
+        let mut item = ItemReport::of(r, redactor);
+        item.steps = steps;
         // Items that ran concurrently finish out of order; reports keep row order.
         let at = step.items.partition_point(|i| i.item < item.item);
         step.items.insert(at, item);

@@ -164,8 +164,48 @@ pub struct StepResult {
     pub started: Duration,
     /// The request, `METHOD /path` below the provider's API base.
     pub request: Option<String>,
-    /// The start of the last answer's body.
-    pub response: Option<String>,
+    /// The last answer's body (its start is what reports show: [`Body::excerpt`]).
+    pub response: Option<Body>,
+}
+
+/// An answer's body, shared with the answer: only the reports that keep an item cut its
+/// excerpt (a `for_each` step of thousands of items keeps a few hundred).
+#[derive(Debug, Clone)]
+pub struct Body(pub std::sync::Arc<Value>);
+
+/// How much of a body an excerpt keeps, in bytes.
+const EXCERPT: usize = 2_000;
+
+impl Body {
+    /// The start of the body, as text.
+    pub fn excerpt(&self) -> String {
+        let text = match &*self.0 {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        if text.len() <= EXCERPT {
+            return text;
+        }
+        let mut end = EXCERPT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &text[..end])
+    }
+}
+
+impl From<String> for Body {
+    /// A body that is text (an answer that is not JSON is kept so).
+    fn from(text: String) -> Body {
+        Body(std::sync::Arc::new(Value::String(text)))
+    }
+}
+
+impl serde::Serialize for Body {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.excerpt())
+    }
 }
 
 /// How every output names a `for_each` item, or a step of a flow's row: the step's id, the item's

@@ -36,7 +36,7 @@ impl State<'_> {
         let ForEachSource::Saved(template) = source else {
             return items::located(step, source);
         };
-        let context = minijinja::Value::from_pairs(self.context(place, step, None));
+        let context = self.context(place, step, None).value();
         let rendered = self
             .renderer
             .render_str(template, &context)

@@ -32,7 +32,7 @@ use crate::provider::failure::Failure;
 use crate::provider::request::{self, Request};
 use crate::provider::{self, ActionKind, hints};
 use events::{Attempt, Clock, Event, Outcome, RunStatus, Sink, StepResult};
-use render::{Json, Renderer, Steps};
+use render::{Json, Renderer, Scope, Steps};
 use retry::Decision;
 
 /// Everything a run needs besides the plan.
@@ -69,7 +69,8 @@ struct State<'a> {
     run: &'a Run<'a>,
     renderer: Renderer,
     steps: Arc<Steps>,
-    base: BTreeMap<String, Value>,
+    /// `vars`, `secrets`, `run` and `steps`: every step's [`Scope`] shares them.
+    base: Arc<BTreeMap<String, Value>>,
     dials: AtomicU64,
     refused_first: AtomicBool,
     deadline: Option<Instant>,
@@ -127,9 +128,6 @@ impl Place<'_> {
 /// The message of a step or row a signal cut short.
 const INTERRUPTED: &str = "interrupted";
 
-/// How much of a response body a result keeps.
-const EXCERPT: usize = 2_000;
-
 /// Why the remaining steps are not launched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Halt {
@@ -162,7 +160,7 @@ pub async fn run(run: &Run<'_>) -> (RunStatus, Option<String>) {
         run,
         renderer: Renderer::new(),
         steps,
-        base,
+        base: Arc::new(base),
         dials: AtomicU64::new(run.resume.as_ref().map_or(0, |r| r.sent)),
         refused_first: AtomicBool::new(false),
         // Past what the clock holds, a deadline is no deadline.
@@ -331,53 +329,38 @@ impl State<'_> {
         self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
+    /// The context of a step's templates: the run's values, a row's steps, the item.
     fn context(
         &self,
         place: &Place<'_>,
         step: &Step,
         item: Option<(usize, &serde_json::Value)>,
-    ) -> BTreeMap<String, Value> {
-        let mut map = self.base.clone();
+    ) -> Scope {
+        let mut scope = Scope::new(self.base.clone());
         if place.row.is_some() {
-            map.insert(
-                "steps".to_owned(),
-                Value::from_dyn_object(place.steps.clone()),
-            );
+            scope = scope.with_steps(place.steps.clone());
         }
         // A row's step reads its row.
         let item = item.or(place.row.map(|r| (r.row, r.item)));
         if let Some((i, value)) = item {
-            map.insert(step.item_name.clone(), Json::value(value.clone()));
-            map.insert(
-                "loop".to_owned(),
-                Json::value(serde_json::json!({
-                    "index": i + 1,
-                    "index0": i,
-                    "first": i == 0,
-                })),
-            );
+            scope = scope.with_item(&step.item_name, i, Json::value(value.clone()));
         }
-        map
+        scope
     }
 
     /// The context of `expect` and `save`: the step's, plus `response`.
     fn with_response(
-        context: &BTreeMap<String, Value>,
+        scope: &Scope,
         response: &Response,
         call: &Option<serde_json::Value>,
     ) -> Value {
-        let mut map = context.clone();
-        map.insert(
-            "response".to_owned(),
-            Value::from_object(render::ResponseView {
-                status: response.status,
-                headers: response.headers.clone(),
-                body: response.body.clone(),
-                elapsed_ms: response.elapsed.as_millis() as u64,
-                call: call.clone().map(std::sync::Arc::new),
-            }),
-        );
-        Value::from_pairs(map)
+        scope.with_response(render::ResponseView {
+            status: response.status,
+            headers: response.headers.clone(),
+            body: response.body.clone(),
+            elapsed_ms: response.elapsed.as_millis() as u64,
+            call: call.clone().map(std::sync::Arc::new),
+        })
     }
 
     fn result(&self, place: &Place<'_>, step: &Step, item: Option<usize>) -> StepResult {
@@ -501,7 +484,7 @@ impl State<'_> {
     /// condition could not be evaluated).
     fn unless(&self, place: &Place<'_>, step: &Step) -> Option<Outcome> {
         let condition = step.condition.as_ref()?;
-        let context = Value::from_pairs(self.context(place, step, None));
+        let context = self.context(place, step, None).value();
         match self.renderer.eval(condition, &context) {
             Ok(v) if !v.is_true() => {
                 self.skip(place, step, None, format!("`if: {condition}` was false"));
@@ -706,9 +689,8 @@ impl State<'_> {
             // only when the provider says it placed nothing (or the step allows unsafe retries).
             if let Some(sent) = resume.unknown.get(&key)
                 && !step.retry.allow_unsafe
-                && let Some((outcome, saved)) = self
-                    .reconcile(place, step, item, &key, sent, &mut result)
-                    .await
+                && let Some((outcome, saved)) =
+                    Box::pin(self.reconcile(place, step, item, &key, sent, &mut result)).await
             {
                 result.saved = saved.clone();
                 // Still unknown: left as sent in the journal, for a later resume to ask again.
@@ -729,7 +711,9 @@ impl State<'_> {
         let context = self.context(place, step, item);
         let mut interrupted = self.run.interrupted.clone();
         let queue = Queue::default();
-        let attempt = self.attempts(place, step, &key, &queue, &context, &mut result);
+        // Boxed: the attempt's future (request, answer, judgement) is kilobytes, and each of the
+        // wrappers below would otherwise move a copy of it, for every item.
+        let attempt = Box::pin(self.attempts(place, step, &key, &queue, &context, &mut result));
         let budget = match self.deadline {
             Some(d) if !step.always => step
                 .timeout
@@ -847,8 +831,8 @@ impl State<'_> {
     }
 
     /// What to do about a create that got no answer: it may have placed a call.
-    fn how_to_look_up(&self, step: &Step, scope: &BTreeMap<String, Value>) -> String {
-        let context = Value::from_pairs(scope.clone());
+    fn how_to_look_up(&self, step: &Step, scope: &Scope) -> String {
+        let context = scope.value();
         let with: IndexMap<String, serde_json::Value> = step
             .with
             .iter()
@@ -1004,10 +988,10 @@ impl State<'_> {
         step: &Step,
         key: &journal::Key,
         queue: &Queue,
-        scope: &BTreeMap<String, Value>,
+        scope: &Scope,
         result: &mut StepResult,
     ) -> IndexMap<String, serde_json::Value> {
-        let context = &Value::from_pairs(scope.clone());
+        let context = &scope.value();
         let fail = |result: &mut StepResult, outcome: Outcome, message: String| {
             result.outcome = outcome;
             result.message = Some(message);
@@ -1114,12 +1098,17 @@ impl State<'_> {
                     });
                     result.status = Some(response.status);
                     result.correlation_id = response.correlation_id().map(str::to_owned);
-                    result.response = Some(excerpt(&response.body));
+                    result.response = Some(events::Body(response.body.clone()));
                     result.call = call.clone();
                     // A hint read from an earlier, retried attempt does not apply to a pass.
                     result.hint = None;
-                    let context = State::with_response(scope, &response, &call);
-                    return match self.save(step, &context) {
+                    // Only a step that saves something reads the answer again.
+                    let saved = if step.save.is_empty() {
+                        Ok(IndexMap::new())
+                    } else {
+                        self.save(step, &State::with_response(scope, &response, &call))
+                    };
+                    return match saved {
                         Ok(saved) => {
                             result.outcome = Outcome::Passed;
                             saved
@@ -1138,7 +1127,7 @@ impl State<'_> {
             };
             if let Some(response) = &response {
                 result.status = Some(response.status);
-                result.response = Some(excerpt(&response.body));
+                result.response = Some(events::Body(response.body.clone()));
                 result.correlation_id = response.correlation_id().map(str::to_owned);
                 if let Some(vendor) = hints::read(
                     connection.settings.kind,
@@ -1231,7 +1220,7 @@ impl State<'_> {
         connection: &Connection,
         request: &Request,
         with: &IndexMap<String, serde_json::Value>,
-        context: &BTreeMap<String, Value>,
+        context: &Scope,
         timeout: Option<Duration>,
         queue: &Queue,
         ahead: &F,
@@ -1456,23 +1445,6 @@ fn status_message(connection: &Connection, response: &Response) -> String {
         }
     }
     text
-}
-
-/// The start of a body, as text.
-fn excerpt(body: &serde_json::Value) -> String {
-    let text = match body {
-        serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Null => String::new(),
-        other => other.to_string(),
-    };
-    if text.len() <= EXCERPT {
-        return text;
-    }
-    let mut end = EXCERPT;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
 }
 
 fn worse(a: Outcome, b: Outcome) -> Outcome {

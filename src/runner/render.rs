@@ -265,6 +265,125 @@ impl Object for Headers {
     }
 }
 
+/// What a step's templates and expressions see: the run's values (`vars`, `secrets`, `run`,
+/// `steps`) and, where they apply, a row's own `steps`, the `for_each` item, `loop` and
+/// `response`. Built once per item and looked up by name: nothing is copied into a map, and
+/// adding `response` for the expectations shares the rest.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// The run's values, the same for every step.
+    base: Arc<BTreeMap<String, Value>>,
+    /// A row's `steps` (over the plan's).
+    steps: Option<Value>,
+    /// The `for_each` item (or the row's) under its name, with its index from 0.
+    item: Option<(Arc<str>, Value, usize)>,
+    /// The answer, for `expect` and `save`.
+    response: Option<Value>,
+}
+
+impl Scope {
+    /// The run's values only (a step without `for_each`).
+    pub fn new(base: Arc<BTreeMap<String, Value>>) -> Scope {
+        Scope {
+            base,
+            steps: None,
+            item: None,
+            response: None,
+        }
+    }
+
+    /// A row's own `steps`.
+    pub fn with_steps(mut self, steps: Arc<Steps>) -> Scope {
+        self.steps = Some(Value::from_dyn_object(steps));
+        self
+    }
+
+    /// The item `name` (`loop.index0` is `index`).
+    pub fn with_item(mut self, name: &str, index: usize, item: Value) -> Scope {
+        self.item = Some((Arc::from(name), item, index));
+        self
+    }
+
+    /// The same, plus `response`.
+    pub fn with_response(&self, response: ResponseView) -> Value {
+        Value::from_object(Scope {
+            response: Some(Value::from_object(response)),
+            ..self.clone()
+        })
+    }
+
+    /// As a template context.
+    pub fn value(&self) -> Value {
+        Value::from_object(self.clone())
+    }
+}
+
+impl Object for Scope {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let key = key.as_str()?;
+        // Later parts hide earlier ones of the same name, as a map built in this order would.
+        if key == "response" && self.response.is_some() {
+            return self.response.clone();
+        }
+        if let Some((name, item, index)) = &self.item {
+            if key == "loop" {
+                return Some(Value::from_object(Loop(*index)));
+            }
+            if key == &**name {
+                return Some(item.clone());
+            }
+        }
+        if key == "steps"
+            && let Some(steps) = &self.steps
+        {
+            return Some(steps.clone());
+        }
+        self.base.get(key).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let mut keys: Vec<&str> = self.base.keys().map(String::as_str).collect();
+        if let Some((name, ..)) = &self.item {
+            keys.extend(["loop", &**name]);
+        }
+        if self.response.is_some() {
+            keys.push("response");
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        Enumerator::Values(keys.into_iter().map(Value::from).collect())
+    }
+}
+
+/// `loop` of a `for_each` item: `index` (from 1), `index0`, `first`.
+#[derive(Debug)]
+struct Loop(usize);
+
+const LOOP_FIELDS: &[&str] = &["index", "index0", "first"];
+
+impl Object for Loop {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        Some(match key.as_str()? {
+            "index" => Value::from(self.0 + 1),
+            "index0" => Value::from(self.0),
+            "first" => Value::from(self.0 == 0),
+            _ => return None,
+        })
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(LOOP_FIELDS)
+    }
+}
+
 /// What went wrong rendering.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderError(pub String);

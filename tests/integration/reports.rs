@@ -95,7 +95,7 @@ pub(crate) fn passing() -> Report {
     me.duration = ms(45);
     me.started = ms(3);
     me.request = Some("GET /api/v2/users/me".to_owned());
-    me.response = Some(r#"{"id":"u-1","name":"Agent One"}"#.to_owned());
+    me.response = Some(r#"{"id":"u-1","name":"Agent One"}"#.to_owned().into());
     me.saved.insert("user_id".to_owned(), json!("u-1"));
     me.correlation_id = Some("corr-0001".to_owned());
     report.add(&me, &redactor);
@@ -130,7 +130,7 @@ pub(crate) fn failing() -> Report {
     user.duration = ms(41);
     user.started = ms(2);
     user.request = Some("GET /api/v2/users/me".to_owned());
-    user.response = Some(r#"{"id":"u-1"}"#.to_owned());
+    user.response = Some(r#"{"id":"u-1"}"#.to_owned().into());
     user.saved.insert("user_id".to_owned(), json!("u-1"));
     user.saved
         .insert("queues".to_owned(), json!(["q-1", "q-2"]));
@@ -145,7 +145,7 @@ pub(crate) fn failing() -> Report {
     call.duration = ms(3_050);
     call.started = ms(45);
     call.request = Some("POST /api/v2/conversations/calls".to_owned());
-    call.response = Some(r#"{"id":"c-1","state":"disconnected"}"#.to_owned());
+    call.response = Some(r#"{"id":"c-1","state":"disconnected"}"#.to_owned().into());
     call.correlation_id = Some("corr-1001".to_owned());
     call.call = Some(json!({"state": "disconnected", "disconnect_type": "noAnswer"}));
     report.add(&call, &redactor);
@@ -167,9 +167,7 @@ pub(crate) fn failing() -> Report {
     queue.duration = ms(1_760);
     queue.started = ms(3_100);
     queue.request = Some("GET /api/v2/routing/queues/q-1".to_owned());
-    queue.response = Some(format!(
-        r#"{{"message":"overloaded","echo":"Bearer {SECRET}"}}"#
-    ));
+    queue.response = Some(format!(r#"{{"message":"overloaded","echo":"Bearer {SECRET}"}}"#).into());
     queue.correlation_id = Some("corr-1002".to_owned());
     report.add(&queue, &redactor);
 
@@ -223,7 +221,7 @@ pub(crate) fn failing() -> Report {
                 70,
                 None,
             )];
-            dial.response = Some(r#"{"message":"boom"}"#.to_owned());
+            dial.response = Some(r#"{"message":"boom"}"#.to_owned().into());
         }
         report.add(&dial, &redactor);
     }
