@@ -394,7 +394,7 @@ fn scale() {
 fn scale_one(rows: u64, concurrency: u64, journal: bool) -> Scaled {
     let sandbox = sandbox(None, Duration::ZERO);
     let dir = campaign(
-        &plan(1_000_000, concurrency),
+        &plan(100_000, concurrency),
         &csv(rows, |_| "+13175550100".into()),
     );
     // `--no-journal` leaves the journal out, to show what it costs.
