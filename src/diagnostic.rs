@@ -68,7 +68,7 @@ impl Diagnostic {
         Diagnostic {
             severity: Severity::Error,
             code,
-            message: message.into(),
+            message: bounded(message.into()),
             span: None,
             label: None,
             help: None,
@@ -93,14 +93,14 @@ impl Diagnostic {
     /// Adds a label under the carets.
     #[must_use]
     pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = Some(label.into());
+        self.label = Some(bounded(label.into()));
         self
     }
 
     /// Adds a hint.
     #[must_use]
     pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(bounded(help.into()));
         self
     }
 
@@ -108,7 +108,7 @@ impl Diagnostic {
     #[must_use]
     pub fn maybe_help(mut self, help: Option<String>) -> Self {
         if help.is_some() {
-            self.help = help;
+            self.help = help.map(bounded);
         }
         self
     }
@@ -118,6 +118,36 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 }
+
+/// The longest message, label or hint a diagnostic holds, in characters. Messages quote what the
+/// plan says, and a plan may say a megabyte in one value: past this, the middle is left out.
+const MAX_TEXT: usize = 1_000;
+
+/// `text`, with its middle left out (and counted) when it is longer than [`MAX_TEXT`].
+fn bounded(text: String) -> String {
+    const HEAD: usize = 600;
+    const TAIL: usize = 300;
+    let count = text.chars().count();
+    if count <= MAX_TEXT {
+        return text;
+    }
+    let head_end = text.char_indices().nth(HEAD).map_or(text.len(), |(i, _)| i);
+    let tail_start = text
+        .char_indices()
+        .nth(count - TAIL)
+        .map_or(text.len(), |(i, _)| i);
+    format!(
+        "{} … ({} characters left out) … {}",
+        &text[..head_end],
+        count - HEAD - TAIL,
+        &text[tail_start..]
+    )
+}
+
+/// The most columns of a source line a diagnostic shows; a longer line is cut around the span.
+const MAX_COLUMNS: usize = 160;
+/// Columns shown before the span when a long line is cut.
+const CONTEXT_COLUMNS: usize = 40;
 
 /// Output format of diagnostics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -181,20 +211,34 @@ fn render_human(out: &mut String, d: &Diagnostic, lines: &[&str]) {
     if let Some(text) = line_text {
         let text = text.trim_end_matches('\r');
         let _ = writeln!(out, "{pad} |");
-        // Tabs become one space (so carets line up) and control characters a visible mark.
-        let shown: String = text
-            .chars()
-            .map(|c| match c {
-                '\t' => ' ',
-                c if c.is_control() => '\u{fffd}',
-                c => c,
-            })
-            .collect();
-        let _ = writeln!(out, "{} | {shown}", span.line);
         let width = text.chars().count();
         let start = span.col.saturating_sub(1).min(width);
         let len = span.len.max(1).min(width.saturating_sub(start).max(1));
-        let _ = write!(out, "{pad} | {}{}", " ".repeat(start), "^".repeat(len));
+        // A long line is shown as a window of it around the span, marked `…` where it is cut.
+        let from = if width > MAX_COLUMNS {
+            start.saturating_sub(CONTEXT_COLUMNS)
+        } else {
+            0
+        };
+        let to = width.min(from + MAX_COLUMNS);
+        // Tabs become one space (so carets line up) and control characters a visible mark.
+        let mut shown: String = if from > 0 {
+            "…".into()
+        } else {
+            String::new()
+        };
+        shown.extend(text.chars().skip(from).take(to - from).map(|c| match c {
+            '\t' => ' ',
+            c if c.is_control() => '\u{fffd}',
+            c => c,
+        }));
+        if to < width {
+            shown.push('…');
+        }
+        let _ = writeln!(out, "{} | {shown}", span.line);
+        let lead = start - from + usize::from(from > 0);
+        let len = len.min(to.saturating_sub(start).max(1));
+        let _ = write!(out, "{pad} | {}{}", " ".repeat(lead), "^".repeat(len));
         if let Some(label) = &d.label {
             let _ = write!(out, " {label}");
         }
@@ -262,9 +306,13 @@ pub fn did_you_mean<'a, I>(input: &str, candidates: I) -> Option<&'a str>
 where
     I: IntoIterator<Item = &'a str>,
 {
+    // Nothing much longer than a name is a misspelling of it (and comparing a value of a
+    // megabyte with each candidate would take seconds).
+    let length = input.chars().count();
     let input_lower = input.to_ascii_lowercase();
     candidates
         .into_iter()
+        .filter(|c| length <= 2 * c.chars().count() + 8)
         .map(|c| {
             let score = strsim::jaro_winkler(&input_lower, &c.to_ascii_lowercase());
             (score, c)
@@ -326,5 +374,40 @@ mod tests {
         assert_eq!(did_you_mean("provder", names), Some("provider"));
         assert_eq!(did_you_mean("actoin", names), Some("action"));
         assert_eq!(did_you_mean("zzz", names), None);
+        assert_eq!(did_you_mean(&"action".repeat(100_000), names), None);
+    }
+
+    #[test]
+    fn a_long_line_is_shown_around_its_span() {
+        let line = format!("      phone: \"{}\"", "x ~ ".repeat(10_000));
+        let col = 2_000;
+        let d = Diagnostic::error("x", "m").at(Some(Span::new("p.yaml", 1, col, 50_000)));
+        let out = render(std::slice::from_ref(&d), Some(&line), Format::Human);
+        assert!(out.len() < 1_000, "{}", out.len());
+        let lines: Vec<&str> = out.lines().collect();
+        let shown = lines[3].split_once(" | ").expect("a source line").1;
+        let carets = lines[4].split_once(" | ").expect("carets").1;
+        assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
+        // The carets start under the span's column: 40 columns of context, then the span.
+        assert_eq!(carets.find('^'), Some(41), "{carets}");
+        let short = Diagnostic::error("x", "m").at(Some(Span::new("p.yaml", 1, 3, 2)));
+        let out = render(&[short], Some("ab: cd"), Format::Human);
+        assert!(out.contains("1 | ab: cd\n  |   ^^"), "{out}");
+    }
+
+    #[test]
+    fn a_long_message_keeps_its_start_and_end() {
+        let long = format!("`{}` is not an action", "a".repeat(5_000));
+        let d = Diagnostic::error("x", long).help("h".repeat(2_000));
+        assert!(d.message.chars().count() < 1_000, "{}", d.message.len());
+        assert!(d.message.starts_with("`aaa"));
+        assert!(d.message.ends_with("` is not an action"));
+        assert!(
+            d.message.contains("(4119 characters left out)"),
+            "{}",
+            d.message
+        );
+        assert!(d.help.as_deref().is_some_and(|h| h.len() < 1_000));
+        assert_eq!(Diagnostic::error("x", "short").message, "short");
     }
 }

@@ -40,6 +40,12 @@ fn every_saved_fuzz_input_checks_without_panic_or_hang() {
             out.stderr
         );
         assert!(out.stderr.is_empty(), "{shown}: {}", out.stderr);
+        // Findings quote what the plan says, within bounds: not a megabyte a value.
+        assert!(
+            out.stdout.len() < 16 * 1024,
+            "{shown}: {} bytes of findings",
+            out.stdout.len()
+        );
         assert!(
             started.elapsed() < QUICK,
             "{shown}: {:?}",
