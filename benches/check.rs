@@ -17,12 +17,18 @@ const LARGE_RUNS: usize = 20;
 const STEPS: usize = 10_000;
 
 fn main() {
-    // `cargo bench --bench check -- --write-plan F` only writes the generated plan, to profile it.
+    // `cargo bench --bench check -- --write-plan F` (or `--write-warned F`) only writes the
+    // generated plan (or the warned one), to profile it.
     let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--write-plan") {
-        let path = args.get(i + 1).expect("--write-plan needs a path");
-        std::fs::write(path, generate(STEPS)).expect("write plan");
-        return;
+    for (flag, generator) in [
+        ("--write-plan", generate as fn(usize) -> String),
+        ("--write-warned", generate_warned),
+    ] {
+        if let Some(i) = args.iter().position(|a| a == flag) {
+            let path = args.get(i + 1).expect("a path after the flag");
+            std::fs::write(path, generator(STEPS)).expect("write plan");
+            return;
+        }
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let binary = Path::new(env!("CARGO_BIN_EXE_callplan"));
