@@ -14,6 +14,7 @@
 //! [`Ending`] to an exit code.
 
 mod finish;
+mod in_flight;
 mod login;
 pub mod outputs;
 pub mod resolve;
@@ -443,7 +444,8 @@ async fn execute(
     if options.verbose == 0 && console::progress_wanted() {
         console = console.with_progress(StepInfo::of(&plan.steps));
     }
-    let mut all: Vec<&dyn Sink> = vec![&console, collector.as_ref(), &webhooks];
+    let in_flight = in_flight::InFlight::new(clock);
+    let mut all: Vec<&dyn Sink> = vec![&in_flight, &console, collector.as_ref(), &webhooks];
     all.extend(logs.iter().map(|l| l.as_ref() as &dyn Sink));
     let sinks = Tee(all);
     for note in notes {
@@ -522,10 +524,16 @@ async fn execute(
     };
     let (status, reason) = tokio::select! {
         ended = work => ended,
-        _ = signals.second_arrived() => (
-            RunStatus::Interrupted,
-            Some("interrupted twice: the `always` steps were cut short".to_owned()),
-        ),
+        _ = signals.second_arrived() => {
+            // What was under way ends here: every output says so, none leaves it out.
+            for result in in_flight.cut_short(plan) {
+                sinks.event(&Event::StepFinished(Box::new(result)));
+            }
+            (
+                RunStatus::Interrupted,
+                Some("interrupted twice: the `always` steps were cut short".to_owned()),
+            )
+        }
     };
     announce.abort();
     // Name the signal: CI logs show which one stopped the run (a cancelled job, a timeout).

@@ -435,6 +435,16 @@ fn a_second_signal_cuts_the_always_steps_short() {
             .is_some_and(|r| r.contains("interrupted twice")),
         "{report:#}"
     );
+    // The hang-up that was under way is not left out: it is errored, cut short, in the report
+    // and on the terminal.
+    let hangup = &report["steps"][2];
+    assert_eq!(hangup["id"], "hangup", "{report:#}");
+    assert_eq!(hangup["outcome"], "errored", "{hangup:#}");
+    assert!(
+        hangup.to_string().contains("cut short by a second signal"),
+        "{hangup:#}"
+    );
+    assert_step(&out, "hangup", "ERROR");
 }
 
 // ---------------------------------------------------------------------------------------------
