@@ -127,6 +127,10 @@ const MAX_TEXT: usize = 1_000;
 fn bounded(text: String) -> String {
     const HEAD: usize = 600;
     const TAIL: usize = 300;
+    // As many bytes as characters at most: most texts are known short without counting.
+    if text.len() <= MAX_TEXT {
+        return text;
+    }
     let count = text.chars().count();
     if count <= MAX_TEXT {
         return text;

@@ -10,8 +10,6 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use indexmap::IndexMap;
-
 use crate::plan::model::Plan;
 use crate::runner::events::{Clock, Event, Outcome, Sink, StepResult};
 
@@ -40,32 +38,11 @@ impl InFlight {
         started
             .iter()
             .filter_map(|(&(index, item), &at)| {
-                let step = plan.steps.get(index)?;
-                Some(StepResult {
-                    index,
-                    id: step.id.clone(),
-                    name: step.name.clone(),
-                    provider: step.provider.clone(),
-                    action: step.action.name.to_owned(),
-                    item,
-                    source: None,
-                    inner: None,
-                    outcome: Outcome::Errored,
-                    message: Some(CUT_SHORT.to_owned()),
-                    hint: None,
-                    status: None,
-                    attempts: Vec::new(),
-                    duration: now.saturating_sub(at),
-                    queued: Duration::ZERO,
-                    saved: IndexMap::new(),
-                    correlation_id: None,
-                    call: None,
-                    ignored: false,
-                    always: step.always,
-                    started: at,
-                    request: None,
-                    response: None,
-                })
+                let mut result = StepResult::of(index, plan.steps.get(index)?, item, at);
+                result.outcome = Outcome::Errored;
+                result.message = Some(CUT_SHORT.to_owned());
+                result.duration = now.saturating_sub(at);
+                Some(result)
             })
             .collect()
     }
@@ -73,14 +50,14 @@ impl InFlight {
 
 impl Sink for InFlight {
     fn event(&self, event: &Event) {
-        let mut started = self.started.lock().unwrap_or_else(PoisonError::into_inner);
+        let started = || self.started.lock().unwrap_or_else(PoisonError::into_inner);
         match event {
             Event::StepStarted { index, item, .. } => {
-                started.insert((*index, *item), self.clock.elapsed());
+                started().insert((*index, *item), self.clock.elapsed());
             }
             // A step of a flow's row ends within its row: the row is what is under way.
             Event::StepFinished(result) if result.inner.is_none() => {
-                started.remove(&(result.index, result.item));
+                started().remove(&(result.index, result.item));
             }
             _ => {}
         }

@@ -155,21 +155,25 @@ fn percent_encoded(text: &str, upper: bool) -> String {
 fn markup_escaped(text: &str) -> Vec<String> {
     ["&#39;", "&#x27;", "&apos;"]
         .iter()
-        .map(|apos| {
-            let mut out = String::with_capacity(text.len());
-            for c in text.chars() {
-                match c {
-                    '&' => out.push_str("&amp;"),
-                    '<' => out.push_str("&lt;"),
-                    '>' => out.push_str("&gt;"),
-                    '"' => out.push_str("&quot;"),
-                    '\'' => out.push_str(apos),
-                    c => out.push(c),
-                }
-            }
-            out
-        })
+        .map(|apostrophe| escape_markup(text, apostrophe))
         .collect()
+}
+
+/// Escapes text for HTML and XML element content and double-quoted attribute values, writing
+/// an apostrophe as `apostrophe`.
+pub(crate) fn escape_markup(text: &str, apostrophe: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str(apostrophe),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The base64 forms of `bytes`.

@@ -219,6 +219,41 @@ pub fn item_name(step: &str, item: usize, inner: Option<&str>) -> String {
 }
 
 impl StepResult {
+    /// The result of step `step` (at `index` in the plan), item `item`, started `started` into
+    /// the run, before anything is known of it: passed, nothing sent.
+    pub fn of(
+        index: usize,
+        step: &crate::plan::model::Step,
+        item: Option<usize>,
+        started: Duration,
+    ) -> StepResult {
+        StepResult {
+            index,
+            id: step.id.clone(),
+            name: step.name.clone(),
+            provider: step.provider.clone(),
+            action: step.action.name.to_owned(),
+            item,
+            source: None,
+            inner: None,
+            outcome: Outcome::Passed,
+            message: None,
+            hint: None,
+            status: None,
+            attempts: Vec::new(),
+            duration: Duration::ZERO,
+            queued: Duration::ZERO,
+            saved: IndexMap::new(),
+            correlation_id: None,
+            call: None,
+            ignored: false,
+            always: step.always,
+            started,
+            request: None,
+            response: None,
+        }
+    }
+
     /// [`item_name`] of this item or row step; `None` for a step without `for_each`.
     pub fn item_name(&self) -> Option<String> {
         let inner = self.inner.as_ref().map(|i| i.id.as_str());

@@ -364,56 +364,21 @@ impl State<'_> {
     }
 
     fn result(&self, place: &Place<'_>, step: &Step, item: Option<usize>) -> StepResult {
-        let (id, name, provider, action, item, inner) = match place.row {
-            Some(r) => (
-                r.flow.id.clone(),
-                r.flow.name.clone(),
-                String::new(),
-                r.flow.action.name.to_owned(),
-                Some(r.row),
-                Some(events::InnerStep {
-                    position: r.position,
-                    id: step.id.clone(),
-                    name: step.name.clone(),
-                    provider: step.provider.clone(),
-                    action: step.action.name.to_owned(),
-                    always: step.always,
-                }),
-            ),
-            None => (
-                step.id.clone(),
-                step.name.clone(),
-                step.provider.clone(),
-                step.action.name.to_owned(),
-                item,
-                None,
-            ),
-        };
-        StepResult {
-            index: place.index,
-            id,
-            name,
-            provider,
-            action,
-            item,
-            source: place.source.cloned(),
-            inner,
-            outcome: Outcome::Passed,
-            message: None,
-            hint: None,
-            status: None,
-            attempts: Vec::new(),
-            duration: Duration::ZERO,
-            queued: Duration::ZERO,
-            saved: IndexMap::new(),
-            correlation_id: None,
-            call: None,
-            ignored: false,
-            always: step.always,
-            started: self.run.clock.elapsed(),
-            request: None,
-            response: None,
+        let mut result = StepResult::of(place.index, step, item, self.run.clock.elapsed());
+        result.source = place.source.cloned();
+        // A step of a flow's row is reported as the flow's row, naming the step within it.
+        if let Some(r) = place.row {
+            result.inner = Some(events::InnerStep {
+                position: r.position,
+                id: std::mem::replace(&mut result.id, r.flow.id.clone()),
+                name: std::mem::replace(&mut result.name, r.flow.name.clone()),
+                provider: std::mem::take(&mut result.provider),
+                action: std::mem::replace(&mut result.action, r.flow.action.name.to_owned()),
+                always: step.always,
+            });
+            result.item = Some(r.row);
         }
+        result
     }
 
     /// Why a step cannot run because it reads a value that an earlier step did not save (it

@@ -803,13 +803,12 @@ fn an_always_step_that_starts_before_the_timeout_still_ends_with_the_cleanup_bud
     always: true
 "#,
     );
-    let secret = "      client_secret: \"{{ secrets.secret }}\"\n";
-    assert!(head.contains(secret));
-    let yaml = head.replacen(
-        secret,
-        &format!("{secret}    rate_limit: {{ requests: 1, per: 24h }}\n"),
-        1,
+    let yaml = crate::run::insert(
+        &head,
+        "      client_secret: \"{{ secrets.secret }}\"",
+        "    rate_limit: { requests: 1, per: 24h }",
     );
+    assert!(yaml.contains("rate_limit"), "{yaml}");
     let plan = PlanFile::new(&yaml);
     let url = sb.url();
     let command = run_command(

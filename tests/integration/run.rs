@@ -52,7 +52,7 @@ pub(crate) fn genesys_plan(name: &str, rest: &str) -> String {
 
 /// `yaml` with `line` inserted after the first line that is `after` (one more var, secret or
 /// provider setting in a plan made by [`genesys_plan`]).
-fn insert(yaml: &str, after: &str, line: &str) -> String {
+pub(crate) fn insert(yaml: &str, after: &str, line: &str) -> String {
     yaml.replacen(&format!("{after}\n"), &format!("{after}\n{line}\n"), 1)
 }
 

@@ -59,18 +59,7 @@ pub fn render(report: &Report) -> String {
 
 /// Escapes text for element content and double-quoted attribute values.
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    super::escape_markup(text, "&#39;")
 }
 
 /// The steps in plan order (the model keeps them in the order they first finished).
