@@ -172,7 +172,7 @@ pub enum Format {
 pub fn render(diagnostics: &[Diagnostic], source: Option<&str>, format: Format) -> String {
     let mut out = String::new();
     let lines: Vec<&str> = match (format, source) {
-        (Format::Human, Some(text)) => text.lines().collect(),
+        (Format::Human, Some(text)) if !diagnostics.is_empty() => text.lines().collect(),
         _ => Vec::new(),
     };
     for d in diagnostics {

@@ -60,6 +60,7 @@ pub(crate) fn check_pruned(
         compiled: HashMap::new(),
         guard_refuses_all: false,
         guard_unknown: false,
+        plus_numbers: None,
     };
     let plan = cx.run();
     let has_error = cx.out.iter().any(Diagnostic::is_error);
@@ -111,6 +112,8 @@ struct Checker<'a> {
     guard_refuses_all: bool,
     /// The schema rejected part of the guard's allow list: dials are not judged.
     guard_unknown: bool,
+    /// Every `+` followed by digits in the text, as written (found on first need, in one pass).
+    plus_numbers: Option<Vec<&'a str>>,
 }
 
 impl<'a> Checker<'a> {
@@ -182,6 +185,32 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Whether `+<n>` is written somewhere in the text (the `+` of an unquoted number is lost).
+    fn written_with_plus(&mut self, n: &serde_json::Number) -> bool {
+        let text: &'a str = &self.source.text;
+        // What follows each `+` that a number's text could be the start of, sorted: one pass
+        // over the text, then a binary search per number.
+        let runs = self.plus_numbers.get_or_insert_with(|| {
+            let mut runs: Vec<&str> = text
+                .match_indices('+')
+                .map(|(i, _)| {
+                    let rest = &text[i + 1..];
+                    let len = rest
+                        .bytes()
+                        .take_while(|b| b.is_ascii_digit() || b"+-.eE".contains(b))
+                        .count();
+                    &rest[..len]
+                })
+                .filter(|run| !run.is_empty())
+                .collect();
+            runs.sort_unstable();
+            runs
+        });
+        let n = n.to_string();
+        let at = runs.partition_point(|run| *run < n.as_str());
+        runs.get(at).is_some_and(|run| run.starts_with(&n))
+    }
+
     fn check_var_value(&mut self, value: &Value, pointer: &str) {
         // Depth is bounded by the YAML nesting limit enforced when loading.
         match value {
@@ -201,7 +230,7 @@ impl<'a> Checker<'a> {
             }
             // `+13175550100` unquoted is the number 13175550100 to YAML: the `+` is lost. (The
             // text is searched first: positions are looked up only for a likely mistake.)
-            Value::Number(n) if self.source.text.contains(&format!("+{n}")) => {
+            Value::Number(n) if self.written_with_plus(n) => {
                 let written = self.map.exact(pointer).map(|n| self.source.slice(n.value));
                 if let Some(text) = written.filter(|t| looks_like_phone(t)) {
                     self.push(
