@@ -354,6 +354,13 @@ fn worker() {
         let result = std::panic::catch_unwind(|| {
             let checked = callplan::plan::check_file(&path);
             let text = checked.source.as_ref().map(|s| s.text.as_str());
+            // The one-pass reader never reads a plan differently from the full path.
+            if let Some(text) = text {
+                assert!(
+                    callplan::plan::fast::agrees(text),
+                    "the one-pass YAML reader disagrees with the full path"
+                );
+            }
             for format in [
                 callplan::diagnostic::Format::Human,
                 callplan::diagnostic::Format::Json,

@@ -29,11 +29,20 @@ use crate::diagnostic::Diagnostic;
 pub const MAX_ALIAS_NODES: usize = 200_000;
 
 /// Refuses text whose nesting or alias expansion is past the limits, with a located error.
-pub fn check(source: &Source) -> Result<(), Diagnostic> {
+pub fn check(source: &Source) -> Result<Shape, Diagnostic> {
     if simple(&source.text) {
-        return Ok(());
+        return Ok(Shape::Simple);
     }
-    exact(source)
+    exact(source).map(|()| Shape::Other)
+}
+
+/// What [`check`] saw of the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Every line is of a kind [`simple`] follows exactly, as libyaml's scanner reads it.
+    Simple,
+    /// Something else, checked by the exact walk.
+    Other,
 }
 
 fn too_deep(source: &Source, region: Region) -> Diagnostic {
@@ -200,8 +209,15 @@ pub(crate) fn simple(text: &str) -> bool {
         return false;
     }
     let mut lines = Lines::default();
-    text.split('\n')
-        .all(|line| lines.line(line.strip_suffix('\r').unwrap_or(line).as_bytes()))
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', bytes)
+        .chain(std::iter::once(bytes.len()))
+        .all(|end| {
+            let line = &bytes[start..end];
+            start = end + 1;
+            lines.line(line.strip_suffix(b"\r").unwrap_or(line))
+        })
 }
 
 /// What the previous lines leave open.

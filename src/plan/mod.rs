@@ -1,14 +1,15 @@
 //! Plans: reading a file, checking it (YAML, version, schema, semantics), and the validated model.
 //!
 //! The pipeline: read the bytes (at most [`MAX_PLAN_BYTES`], UTF-8) → refuse deep nesting and
-//! alias bombs before they cost anything ([`budget`]) → parse YAML (serde_yaml) → read `version`
-//! before anything else → map every node to its position (saphyr-parser) → validate against the
+//! alias bombs before they cost anything ([`budget`]) → parse YAML (serde_yaml; straight into JSON
+//! when nothing in it needs judging, [`fast`]) → read `version` before anything else → map every node to its position (saphyr-parser) → validate against the
 //! committed JSON Schema → deserialize the raw types → semantic checks → [`model::Plan`]. When the
 //! schema rejects parts of the plan, the semantic checks run on the rest (`prune`), so that one
 //! run reports every problem.
 
 pub mod budget;
 pub mod check;
+pub mod fast;
 pub(crate) mod limits;
 pub mod model;
 pub(crate) mod prune;
@@ -259,7 +260,14 @@ fn parse(source: &Source) -> Result<(Value, SourceMap<'_>), Diagnostic> {
     }
     // libyaml's time grows with the square of the flow nesting and serde_yaml expands aliases
     // without counting nodes: both limits are enforced on the text first.
-    budget::check(source)?;
+    let shape = budget::check(source)?;
+    // Most plans need no judging on the way to JSON: read them straight into it.
+    if shape == budget::Shape::Simple
+        && let Some((value, placed)) = fast::read(&source.text)
+        && supported_version(&value)
+    {
+        return Ok((value, SourceMap::placed(source, placed)));
+    }
     // libyaml-based parsing gives the syntax error positions users know from other tools.
     let mut yaml: serde_yaml::Value = match serde_yaml::from_str(&source.text) {
         Ok(yaml) => yaml,
@@ -446,6 +454,14 @@ fn yaml_hint(message: &str) -> Option<String> {
     } else {
         None
     }
+}
+
+/// Whether a plan read as JSON says a version this callplan reads; any other plan goes the full
+/// way, whose [`check_version`] words what is wrong.
+fn supported_version(plan: &Value) -> bool {
+    plan.get("version")
+        .and_then(Value::as_u64)
+        .is_some_and(|v| SUPPORTED_VERSIONS.contains(&v))
 }
 
 fn check_version(

@@ -83,7 +83,7 @@ impl Source {
             None => text,
         };
         let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
         Source {
             path: path.into(),
             text,
@@ -182,11 +182,75 @@ impl Source {
     }
 }
 
+/// Where every node of a plan read in one pass is written: the tree of its lists and mappings,
+/// built by that pass ([`crate::plan::fast`]) at the cost of a copy of each key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Placed {
+    /// The node's position.
+    pub at: NodePos,
+    /// Its children, if it is a list or a mapping.
+    pub children: Children,
+}
+
+/// The children of a [`Placed`] node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Children {
+    /// A scalar.
+    None,
+    /// A list's items, in order.
+    Seq(Vec<Placed>),
+    /// A mapping's entries, sorted by key (keys are unique).
+    Map(Vec<(String, Placed)>),
+}
+
+impl Placed {
+    /// The node at `pointer`, or the nearest ancestor of it that is written, with whether it is
+    /// the node itself.
+    fn find(&self, pointer: &str) -> (NodePos, bool) {
+        let mut node = self;
+        for segment in pointer.split('/').skip(1) {
+            let next = match &node.children {
+                Children::None => None,
+                Children::Seq(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+                Children::Map(entries) => {
+                    let key = unescape(segment);
+                    entries
+                        .binary_search_by(|(k, _)| k.as_str().cmp(&key))
+                        .ok()
+                        .map(|i| &entries[i].1)
+                }
+            };
+            match next {
+                Some(child) => node = child,
+                None => return (node.at, false),
+            }
+        }
+        (node.at, true)
+    }
+}
+
+/// A JSON pointer segment as the key it names (RFC 6901).
+fn unescape(segment: &str) -> std::borrow::Cow<'_, str> {
+    if segment.contains('~') {
+        segment.replace("~1", "/").replace("~0", "~").into()
+    } else {
+        segment.into()
+    }
+}
+
+/// The positions of a plan's nodes: found by the walk when first asked, or given by the pass
+/// that read the plan.
+#[derive(Debug)]
+enum Nodes {
+    Pointers(HashMap<String, NodePos>),
+    Tree(Placed),
+}
+
 /// JSON pointer → position of every node that is written in the text, built when first asked.
 #[derive(Debug)]
 pub struct SourceMap<'s> {
     source: &'s Source,
-    nodes: OnceCell<HashMap<String, NodePos>>,
+    nodes: OnceCell<Nodes>,
     /// Lists some of whose items were taken out before the semantic checks (see
     /// [`crate::plan::prune`]): by the list's pointer as written, the written index of each item
     /// left. Pointers into what is left are looked up where those items are written.
@@ -230,9 +294,18 @@ impl<'s> SourceMap<'s> {
         let nodes = walk(source, true)?;
         Ok(SourceMap {
             source,
-            nodes: OnceCell::from(nodes),
+            nodes: OnceCell::from(Nodes::Pointers(nodes)),
             renumbered: Renumbering::new(),
         })
+    }
+
+    /// A map of `source` from the positions the pass that read it found.
+    pub(crate) fn placed(source: &'s Source, tree: Placed) -> Self {
+        SourceMap {
+            source,
+            nodes: OnceCell::from(Nodes::Tree(tree)),
+            renumbered: Renumbering::new(),
+        }
     }
 
     /// The position of the node at `pointer`, or of its nearest ancestor that is written in the
@@ -241,9 +314,13 @@ impl<'s> SourceMap<'s> {
     /// file is the answer.
     pub fn get(&self, pointer: &str) -> Option<NodePos> {
         let written = self.written(pointer);
+        let nodes = match self.nodes() {
+            Nodes::Tree(tree) => return Some(tree.find(&written).0),
+            Nodes::Pointers(nodes) => nodes,
+        };
         let mut p = written.as_ref();
         loop {
-            if let Some(pos) = self.nodes().get(p) {
+            if let Some(pos) = nodes.get(p) {
                 return Some(*pos);
             }
             match p.rfind('/') {
@@ -265,7 +342,11 @@ impl<'s> SourceMap<'s> {
 
     /// The exact node at `pointer`, if it is written in the text.
     pub fn exact(&self, pointer: &str) -> Option<NodePos> {
-        self.nodes().get(self.written(pointer).as_ref()).copied()
+        let written = self.written(pointer);
+        match self.nodes() {
+            Nodes::Tree(tree) => Some(tree.find(&written)).filter(|f| f.1).map(|f| f.0),
+            Nodes::Pointers(nodes) => nodes.get(written.as_ref()).copied(),
+        }
     }
 
     /// From now on, pointers are into a copy of the plan some list items were taken out of.
@@ -290,10 +371,10 @@ impl<'s> SourceMap<'s> {
             .map(|n| source.span(n.key.unwrap_or(n.value)))
     }
 
-    fn nodes(&self) -> &HashMap<String, NodePos> {
+    fn nodes(&self) -> &Nodes {
         // The text parsed already; a lazy walk only skips what it cannot place.
         self.nodes
-            .get_or_init(|| walk(self.source, false).unwrap_or_default())
+            .get_or_init(|| Nodes::Pointers(walk(self.source, false).unwrap_or_default()))
     }
 }
 
@@ -338,14 +419,14 @@ fn walk(source: &Source, strict: bool) -> Result<HashMap<String, NodePos>, Diagn
                     if map.enter_key(&mut stack, source, &value, region, strict)? {
                         continue;
                     }
-                    map.place(&mut stack, region);
+                    map.place(&mut stack, region, false);
                 }
                 Event::Alias(_) => {
                     if is_key_position(&stack) {
                         set_key(&mut stack, "*".into(), region);
                         continue;
                     }
-                    map.place(&mut stack, region);
+                    map.place(&mut stack, region, false);
                 }
                 Event::MappingStart(..) | Event::SequenceStart(..) => {
                     if is_key_position(&stack) {
@@ -364,7 +445,7 @@ fn walk(source: &Source, strict: bool) -> Result<HashMap<String, NodePos>, Diagn
                         .at(Some(source.span(region)))
                         .help("flatten this structure; no plan needs this much nesting"));
                     }
-                    let pointer = map.place(&mut stack, region);
+                    let pointer = map.place(&mut stack, region, true);
                     stack.push(if matches!(event, Event::MappingStart(..)) {
                         Frame::Mapping {
                             pointer,
@@ -406,7 +487,12 @@ impl Positions {
         if key.is_some() {
             return Ok(false);
         }
-        if let Some(first) = seen.get(value).filter(|_| strict) {
+        *key = Some((value.to_owned(), region));
+        // Only the strict walk reports a key written twice; the lazy one just places nodes.
+        if !strict {
+            return Ok(true);
+        }
+        if let Some(first) = seen.get(value) {
             return Err(Diagnostic::error(
                 "yaml.duplicate-key",
                 format!("duplicate key `{value}` in the same mapping"),
@@ -419,12 +505,12 @@ impl Positions {
             )));
         }
         seen.insert(value.to_owned(), region);
-        *key = Some((value.to_owned(), region));
         Ok(true)
     }
 
-    /// Records a value at the current position; returns its pointer.
-    fn place(&mut self, stack: &mut [Frame], region: Region) -> String {
+    /// Records a value at the current position; returns its pointer when `opens` (a mapping or
+    /// list starts there, and its children need it), else an empty string.
+    fn place(&mut self, stack: &mut [Frame], region: Region, opens: bool) -> String {
         let (pointer, key_region) = match stack.last_mut() {
             None => (String::new(), None),
             Some(Frame::Mapping { pointer, key, .. }) => match key.take() {
@@ -432,20 +518,26 @@ impl Positions {
                 None => (pointer.clone(), None),
             },
             Some(Frame::Sequence { pointer, next }) => {
-                let p = child(pointer, &next.to_string());
+                use std::fmt::Write as _;
+                let mut p = String::with_capacity(pointer.len() + 6);
+                p.push_str(pointer);
+                let _ = write!(p, "/{next}");
                 *next += 1;
                 (p, None)
             }
             Some(Frame::Skip { .. }) => (String::new(), None),
         };
-        self.nodes.insert(
-            pointer.clone(),
-            NodePos {
-                key: key_region,
-                value: region,
-            },
-        );
-        pointer
+        let at = NodePos {
+            key: key_region,
+            value: region,
+        };
+        if opens {
+            self.nodes.insert(pointer.clone(), at);
+            pointer
+        } else {
+            self.nodes.insert(pointer, at);
+            String::new()
+        }
     }
 }
 
@@ -484,6 +576,10 @@ pub fn child(pointer: &str, segment: &str) -> String {
     let mut p = String::with_capacity(pointer.len() + segment.len() + 1);
     p.push_str(pointer);
     p.push('/');
+    if !segment.contains(['~', '/']) {
+        p.push_str(segment);
+        return p;
+    }
     for c in segment.chars() {
         match c {
             '~' => p.push_str("~0"),
