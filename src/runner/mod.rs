@@ -1062,7 +1062,8 @@ impl State<'_> {
                         retry_after: None,
                     });
                     result.status = Some(response.status);
-                    result.correlation_id = response.correlation_id().map(str::to_owned);
+                    result.correlation_id =
+                        response.correlation_id().map(std::borrow::Cow::into_owned);
                     result.response = Some(events::Body(response.body.clone()));
                     result.call = call.clone();
                     // A hint read from an earlier, retried attempt does not apply to a pass.
@@ -1093,11 +1094,11 @@ impl State<'_> {
             if let Some(response) = &response {
                 result.status = Some(response.status);
                 result.response = Some(events::Body(response.body.clone()));
-                result.correlation_id = response.correlation_id().map(str::to_owned);
+                result.correlation_id = response.correlation_id().map(std::borrow::Cow::into_owned);
                 if let Some(vendor) = hints::read(
                     connection.settings.kind,
                     response.status,
-                    &response.headers,
+                    &response.header_pairs(),
                     &response.body,
                 ) {
                     let provider = &self.run.plan.providers[&step.provider];
@@ -1395,7 +1396,7 @@ fn status_message(connection: &Connection, response: &Response) -> String {
     let vendor = hints::read(
         connection.settings.kind,
         response.status,
-        &response.headers,
+        &response.header_pairs(),
         &response.body,
     );
     let mut text = format!("HTTP {}", response.status);
