@@ -291,7 +291,7 @@ pub fn describe_transport(e: &reqwest::Error) -> String {
 }
 
 /// A response's headers as (lowercase name, value) pairs.
-pub(super) fn header_pairs(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+pub(crate) fn header_pairs(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(k, v)| {

@@ -74,8 +74,9 @@ impl Settings {
 pub struct Response {
     /// The status code.
     pub status: u16,
-    /// Headers, names in lowercase (shared: templates read them without a copy).
-    pub headers: Arc<Vec<(String, String)>>,
+    /// Headers as received (shared: templates read them without a copy, and nothing copies
+    /// them for an answer no one reads them of).
+    pub headers: Arc<reqwest::header::HeaderMap>,
     /// The body: parsed JSON, the text when it is not JSON, `null` when empty (shared, as the
     /// headers).
     pub body: Arc<Value>,
@@ -84,12 +85,16 @@ pub struct Response {
 }
 
 impl Response {
-    /// A header's value.
-    pub fn header(&self, name: &str) -> Option<&str> {
+    /// A header's value (the name in any case; the first of several), as text.
+    pub fn header(&self, name: &str) -> Option<std::borrow::Cow<'_, str>> {
         self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()))
+    }
+
+    /// Every header as (lowercase name, value) pairs, in the order received.
+    pub fn header_pairs(&self) -> Vec<(String, String)> {
+        auth::header_pairs(&self.headers)
     }
 
     /// `Retry-After`, in seconds.
@@ -102,9 +107,15 @@ impl Response {
     }
 
     /// The vendor's correlation id (`inin-correlation-id`, CXone `CorrelationId`).
-    pub fn correlation_id(&self) -> Option<&str> {
-        self.header("inin-correlation-id")
-            .or_else(|| self.header("correlationid"))
+    pub fn correlation_id(&self) -> Option<std::borrow::Cow<'_, str>> {
+        use reqwest::header::HeaderName;
+        // Names made once: a name given as text is parsed at every lookup.
+        const GENESYS: HeaderName = HeaderName::from_static("inin-correlation-id");
+        const CXONE: HeaderName = HeaderName::from_static("correlationid");
+        [GENESYS, CXONE].iter().find_map(|name| {
+            let value = self.headers.get(name)?;
+            Some(String::from_utf8_lossy(value.as_bytes()))
+        })
     }
 }
 
@@ -161,6 +172,8 @@ pub struct Connection {
     client: reqwest::Client,
     tokens: TokenCache,
     discovered: tokio::sync::OnceCell<String>,
+    /// The API base once known, parsed once for every request below it.
+    wire_base: tokio::sync::OnceCell<wire::Base>,
     /// CXone: the last `CallContactEvent` seen per contact, so that a later wait sees what an
     /// earlier long poll took off the queue.
     pub contact_events: Mutex<HashMap<String, Value>>,
@@ -231,6 +244,7 @@ impl Connection {
             client,
             tokens: TokenCache::default(),
             discovered: tokio::sync::OnceCell::new(),
+            wire_base: tokio::sync::OnceCell::new(),
             contact_events: Mutex::new(HashMap::new()),
             pacer: pacer(settings_limit),
             paused_until: Mutex::new(None),
@@ -333,6 +347,13 @@ impl Connection {
         Ok(self.settings.base_below(&root))
     }
 
+    /// [`Connection::base`], as requests are built below it (it does not change once known).
+    async fn wire_base(&self) -> Result<&wire::Base, AuthError> {
+        self.wire_base
+            .get_or_try_init(|| async { self.base().await.map(wire::Base::new) })
+            .await
+    }
+
     /// CXone: the tenant's `api_endpoint`, discovered with the login's id_token.
     async fn discover(&self) -> Result<String, AuthError> {
         let token = self.token().await?;
@@ -370,10 +391,10 @@ impl Connection {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<(), String>>,
     {
-        let base = self.base().await.map_err(SendError::Auth)?;
+        let base = self.wire_base().await.map_err(SendError::Auth)?;
         let token = self.token().await.map_err(SendError::Auth)?;
         let response = self
-            .send_with(&base, request, token.as_ref(), timeout, queue, &ahead)
+            .send_with(base, request, token.as_ref(), timeout, queue, &ahead)
             .await?;
         if response.status == 401
             && self.settings.credentials.fetches_tokens()
@@ -385,7 +406,7 @@ impl Connection {
                 .await
                 .map_err(SendError::Auth)?;
             return self
-                .send_with(&base, request, Some(&fresh), timeout, queue, &ahead)
+                .send_with(base, request, Some(&fresh), timeout, queue, &ahead)
                 .await;
         }
         Ok(response)
@@ -393,7 +414,7 @@ impl Connection {
 
     async fn send_with<F, Fut>(
         &self,
-        base: &str,
+        base: &wire::Base,
         request: &Request,
         token: Option<&auth::Token>,
         timeout: Option<Duration>,
@@ -461,7 +482,8 @@ impl Connection {
                 .map_or(Duration::from_secs(1), Duration::from_secs);
             self.pause(wait);
         }
-        let headers = auth::header_pairs(response.headers());
+        let mut response = response;
+        let headers = std::mem::take(response.headers_mut());
         let bytes = response.bytes().await.map_err(|e| SendError::Transport {
             failure: if e.is_timeout() {
                 Failure::Timeout { sent: true }
@@ -515,7 +537,11 @@ fn excerpt(text: &str) -> String {
 /// The reqwest request of a wire request; why not, when its URL or a header cannot be sent.
 fn outgoing(client: &reqwest::Client, wire: &Wire) -> Result<reqwest::RequestBuilder, String> {
     use reqwest::header::{HeaderName, HeaderValue};
-    let url = reqwest::Url::parse(&wire.url).map_err(|e| format!("not a valid URL ({e})"))?;
+    // Parsed once, when the request was built; reqwest takes a `Url` as it is.
+    let url = match &wire.url {
+        wire::Target::Parsed(url) => url.clone(),
+        wire::Target::Text { why, .. } => return Err(format!("not a valid URL ({why})")),
+    };
     let method = match wire.method {
         Method::Get => reqwest::Method::GET,
         Method::Head => reqwest::Method::HEAD,

@@ -25,11 +25,37 @@ pub struct Wire {
     /// The method.
     pub method: Method,
     /// The absolute URL, query string included.
-    pub url: String,
+    pub url: Target,
     /// Header names and values, in the order sent; no name twice.
     pub headers: Vec<(String, String)>,
     /// The body's bytes.
     pub body: Option<Vec<u8>>,
+}
+
+/// Where a request goes: the URL as parsed, which is what is sent (parsed once: the HTTP client
+/// takes it as it is), or the text of one that does not parse (only a dry run's placeholder host
+/// gets that far; a run refuses it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A URL that parses, normalized as the parser writes it.
+    Parsed(reqwest::Url),
+    /// Text that is not a URL, and why the parser refused it.
+    Text {
+        /// The text.
+        text: String,
+        /// The parser's reason.
+        why: String,
+    },
+}
+
+impl Target {
+    /// The URL as text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Target::Parsed(url) => url.as_str(),
+            Target::Text { text, .. } => text,
+        }
+    }
 }
 
 impl Wire {
@@ -42,10 +68,65 @@ impl Wire {
     }
 }
 
+/// A provider's API base, as requests are built below it: its text, and its URL when a plain
+/// path can be appended to the parsed URL rather than to the text (see [`Base::join`]).
+#[derive(Debug, Clone)]
+pub struct Base {
+    text: String,
+    /// The parsed base and its path as the text writes it (empty when the text has none).
+    parsed: Option<(reqwest::Url, usize)>,
+}
+
+impl Base {
+    /// The base `text` (a provider's `base_url`, CXone's API root…).
+    pub fn new(text: String) -> Base {
+        let parsed = reqwest::Url::parse(&text).ok().and_then(|url| {
+            let plain = matches!(url.scheme(), "http" | "https")
+                && url.query().is_none()
+                && url.fragment().is_none();
+            // The text is the URL as the parser writes it, or that without the root's `/`.
+            let path = if url.as_str() == text {
+                url.path().len()
+            } else if url.path() == "/" && url.as_str().strip_suffix('/') == Some(text.as_str()) {
+                0
+            } else {
+                return None;
+            };
+            plain.then_some((url, path))
+        });
+        Base { text, parsed }
+    }
+
+    /// The URL of `path` below the base, without parsing the base again, when the path is plain:
+    /// it starts with `/`, has no `.` or `..` segment, and holds only characters the URL parser
+    /// leaves as they are in a path (no `%`, `?`, `#`, `\`, space, non-ASCII…). The base's text
+    /// is already written as the parser writes it, so parsing the text and the path together
+    /// gives the same URL; `None` otherwise.
+    fn join(&self, path: &str) -> Option<reqwest::Url> {
+        let (url, base_path) = self.parsed.as_ref()?;
+        let plain = path.starts_with('/')
+            && path
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b))
+            && !path
+                .split('/')
+                .any(|segment| segment == "." || segment == "..");
+        if !plain {
+            return None;
+        }
+        let mut full = String::with_capacity(base_path + path.len());
+        full.push_str(&url.path()[..*base_path]);
+        full.push_str(path);
+        let mut url = url.clone();
+        url.set_path(&full);
+        Some(url)
+    }
+}
+
 /// Builds the request below `base` (the provider's API base), with the provider's `headers` and
 /// the `Authorization` value its credentials give (see [`authorization`]).
 pub fn build(
-    base: &str,
+    base: &Base,
     request: &Request,
     provider_headers: &[(String, String)],
     authorization: Option<String>,
@@ -90,29 +171,40 @@ fn set(headers: &mut Vec<(String, String)>, name: &str, value: &str) {
 
 /// `base` + `path`, with `query` appended to any query string the path has (a list repeats its
 /// key), form-encoded as HTTP clients do; normalized as the URL parser sends it.
-pub fn url(base: &str, path: &str, query: &[(String, String)]) -> String {
-    let joined = format!("{base}{path}");
-    match reqwest::Url::parse(&joined) {
-        Ok(mut url) => {
-            if !query.is_empty() {
-                url.query_pairs_mut().extend_pairs(query);
+pub fn url(base: &Base, path: &str, query: &[(String, String)]) -> Target {
+    let mut url = match base.join(path) {
+        Some(url) => url,
+        None => {
+            let joined = format!("{}{path}", base.text);
+            match reqwest::Url::parse(&joined) {
+                Ok(url) => url,
+                Err(e) => return unparsed(joined, query, e.to_string()),
             }
-            url.to_string()
         }
-        // Only a dry run's placeholder host (`https://{api_endpoint}`) gets here: the run
-        // refuses a URL that does not parse before sending it. The same merge, on the text.
-        Err(_) if query.is_empty() => joined,
-        Err(_) => {
-            let encoded = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(query)
-                .finish();
-            let separator = match joined.find('?') {
-                None => "?",
-                Some(_) if joined.ends_with(['?', '&']) => "",
-                Some(_) => "&",
-            };
-            format!("{joined}{separator}{encoded}")
-        }
+    };
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
+    Target::Parsed(url)
+}
+
+/// Text that does not parse as a URL, with `query` merged as a URL's would be. Only a dry run's
+/// placeholders get here: the run refuses a URL that does not parse before sending it.
+fn unparsed(joined: String, query: &[(String, String)], why: String) -> Target {
+    if query.is_empty() {
+        return Target::Text { text: joined, why };
+    }
+    let encoded = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(query)
+        .finish();
+    let separator = match joined.find('?') {
+        None => "?",
+        Some(_) if joined.ends_with(['?', '&']) => "",
+        Some(_) => "&",
+    };
+    Target::Text {
+        text: format!("{joined}{separator}{encoded}"),
+        why,
     }
 }
 
@@ -145,6 +237,10 @@ fn basic(username: &str, password: &str) -> String {
 mod tests {
     use super::*;
 
+    fn base(text: &str) -> Base {
+        Base::new(text.to_owned())
+    }
+
     fn request(path: &str, query: &[(&str, &str)], headers: &[(&str, &str)]) -> Request {
         Request {
             method: Method::Post,
@@ -164,27 +260,91 @@ mod tests {
     #[test]
     fn the_query_merges_into_the_one_the_path_has() {
         let r = request("/x?x=1", &[("y", "2"), ("z", "a"), ("z", "b c&d")], &[]);
-        let wire = build("https://crm.example.com/api", &r, &[], None);
+        let wire = build(&base("https://crm.example.com/api"), &r, &[], None);
         assert_eq!(
-            wire.url,
+            wire.url.as_str(),
             "https://crm.example.com/api/x?x=1&y=2&z=a&z=b+c%26d"
         );
+        assert!(matches!(wire.url, Target::Parsed(_)));
         let plain = build(
-            "https://crm.example.com",
+            &base("https://crm.example.com"),
             &request("/x", &[("y", "2")], &[]),
             &[],
             None,
         );
-        assert_eq!(plain.url, "https://crm.example.com/x?y=2");
+        assert_eq!(plain.url.as_str(), "https://crm.example.com/x?y=2");
         // A dry run's placeholder host merges the same way.
         assert_eq!(
             url(
-                "https://{api_endpoint}/v1",
+                &base("https://{api_endpoint}/v1"),
                 "/x?a=1",
                 &[("b".into(), "2".into())]
-            ),
+            )
+            .as_str(),
             "https://{api_endpoint}/v1/x?a=1&b=2"
         );
+        // Text that does not parse keeps the parser's reason, for the run's refusal.
+        assert_eq!(
+            url(&base("http://[::1"), "/x", &[("b".into(), "2".into())]),
+            Target::Text {
+                text: "http://[::1/x?b=2".into(),
+                why: "invalid IPv6 address".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_plain_path_below_a_parsed_base_is_the_url_the_text_parses_to() {
+        let bases = [
+            "http://127.0.0.1:18080",
+            "http://127.0.0.1:18080/",
+            "https://crm.example.com/api",
+            "https://crm.example.com/api/",
+            "https://CRM.Example.com:443/v1",
+            "https://crm.example.com/a%20b",
+            "https://user:pw@crm.example.com/api",
+            "https://crm.example.com/api?key=1",
+            "https://crm.example.com/api#top",
+            "https://crm.example.com/./api/../v2",
+            "https://crm.example.com:99999",
+            "http://[::1",
+        ];
+        let paths = [
+            "/items/4711",
+            "/items/a-b_c.d~e/x:y@z!$&'()*+,;=",
+            "//double",
+            "/",
+            "",
+            "items",
+            "/a/./b",
+            "/a/../b",
+            "/a/%2e%2e/b",
+            "/a b",
+            "/ä",
+            "/x?y=1",
+            "/x#frag",
+            "/a\\b",
+        ];
+        let mut joined = 0;
+        for text in bases {
+            let base = base(text);
+            for path in paths {
+                let parsed = reqwest::Url::parse(&format!("{text}{path}")).ok();
+                if let Some(url) = base.join(path) {
+                    joined += 1;
+                    assert_eq!(Some(&url), parsed.as_ref(), "{text} + {path}");
+                    assert_eq!(url.as_str(), parsed.as_ref().map_or("", |p| p.as_str()));
+                }
+                assert_eq!(
+                    url(&base, path, &[]).as_str(),
+                    parsed.map_or(format!("{text}{path}"), String::from),
+                    "{text} + {path}"
+                );
+            }
+        }
+        // The bases written as the parser writes them (the first four, the encoded one and the
+        // one with credentials), with the first four paths each.
+        assert_eq!(joined, 6 * 4);
     }
 
     #[test]
@@ -199,7 +359,7 @@ mod tests {
             ("Content-Type".to_owned(), "text/csv".to_owned()),
             ("x-source".to_owned(), "provider".to_owned()),
         ];
-        let wire = build("http://h", &r, &provider, Some("Bearer t".into()));
+        let wire = build(&base("http://h"), &r, &provider, Some("Bearer t".into()));
         let types: Vec<&(String, String)> = wire
             .headers
             .iter()
@@ -212,14 +372,14 @@ mod tests {
         assert_eq!(wire.body.as_deref(), Some(&b"<a/>"[..]));
         let mut form = request("/x", &[], &[]);
         form.body = Some(Body::Form(vec![("a".into(), "1".into())]));
-        let wire = build("http://h", &form, &provider, None);
+        let wire = build(&base("http://h"), &form, &provider, None);
         assert_eq!(
             wire.header("content-type"),
             Some("application/x-www-form-urlencoded")
         );
         let mut json = request("/x", &[], &[]);
         json.body = Some(Body::Json(serde_json::json!({ "a": 1 })));
-        let wire = build("http://h", &json, &[], None);
+        let wire = build(&base("http://h"), &json, &[], None);
         assert_eq!(wire.header("content-type"), Some("application/json"));
         assert_eq!(wire.header("accept"), Some("application/json"));
         assert_eq!(wire.header("user-agent"), Some(USER_AGENT));

@@ -164,7 +164,7 @@ impl<W: Write + Send> Console<W> {
         line.push_str("  ");
         self.push_label(&mut line, r.outcome, r.ignored);
         line.push(' ');
-        line.push_str(&r.display_name());
+        r.push_display_name(&mut line);
         if let Some(source) = &r.source {
             let _ = write!(line, " ({source})");
         }
@@ -776,6 +776,29 @@ mod tests {
             request: None,
             response: None,
         }
+    }
+
+    #[test]
+    fn a_line_names_a_step_item_and_row_step_as_every_output_does() {
+        let mut row_step = result(2, "campaign", Some(2), Outcome::Failed);
+        row_step.inner = Some(crate::runner::events::InnerStep {
+            position: 1,
+            id: "hangup".into(),
+            name: "hangup".into(),
+            provider: "gc".into(),
+            action: "calls.hangup".into(),
+            always: true,
+        });
+        let mut step = result(0, "login", None, Outcome::Passed);
+        step.inner = row_step.inner.clone();
+        for r in [result(1, "dial", Some(7), Outcome::Passed), row_step, step] {
+            let mut line = String::from("x ");
+            r.push_display_name(&mut line);
+            assert_eq!(line, format!("x {}", r.display_name()));
+        }
+        let mut line = String::new();
+        result(1, "dial", Some(7), Outcome::Passed).push_display_name(&mut line);
+        assert_eq!(line, "dial[8]");
     }
 
     /// A console writing into a shared buffer.

@@ -578,7 +578,12 @@ impl Sink for Collector {
                     // A row's step waits for its row.
                     Some(step) => rows.entry(key).or_default().push(step),
                     None => {
-                        let steps = rows.remove(&key).unwrap_or_default();
+                        // Most results are not rows of a flow: no lookup for them.
+                        let steps = if rows.is_empty() {
+                            Vec::new()
+                        } else {
+                            rows.remove(&key).unwrap_or_default()
+                        };
                         report.add_row(result, steps, &self.redactor);
                     }
                 }

@@ -264,6 +264,21 @@ impl StepResult {
     pub fn display_name(&self) -> String {
         self.item_name().unwrap_or_else(|| self.id.clone())
     }
+
+    /// [`StepResult::display_name`], written at the end of `out` (a console line is built in one
+    /// buffer for every item).
+    pub fn push_display_name(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        out.push_str(&self.id);
+        let Some(item) = self.item else {
+            return;
+        };
+        let _ = write!(out, "[{}]", item + 1);
+        if let Some(inner) = &self.inner {
+            out.push('.');
+            out.push_str(&inner.id);
+        }
+    }
 }
 
 /// A step of a flow, as run in one row.

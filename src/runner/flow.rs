@@ -18,7 +18,7 @@ use indexmap::IndexMap;
 
 use super::events::{Event, Outcome};
 use super::render::{Json, Steps};
-use super::{INTERRUPTED, Place, RowPlace, State, items, worse};
+use super::{INTERRUPTED, Place, Prepared, RowPlace, State, items, worse};
 use crate::plan::model::{ForEachSource, Step};
 use crate::plan::raw::OnError;
 
@@ -204,7 +204,9 @@ impl State<'_> {
             let (result, message) = match self.unless(&place, step) {
                 Some(o) => (o, None),
                 None => {
-                    let end = self.run_item_full(&place, step, None).await;
+                    let end = self
+                        .run_item_full(&place, step, &Prepared::of(step, self.run.plan), None)
+                        .await;
                     unknown |= end.unknown;
                     cut_short |= end.message.as_deref() == Some(INTERRUPTED);
                     (end.outcome, end.message)

@@ -136,7 +136,7 @@ fn reads_fields(step: &Step) -> bool {
 }
 
 /// Calls `f(text, is_expression, item_name)` on every template and expression of a step.
-fn visit_templates(step: &Step, f: &mut dyn FnMut(&str, bool, &str)) {
+pub(super) fn visit_templates(step: &Step, f: &mut dyn FnMut(&str, bool, &str)) {
     fn strings(value: &Value, item: &str, f: &mut dyn FnMut(&str, bool, &str)) {
         match value {
             Value::String(s) => f(s, false, item),

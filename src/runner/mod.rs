@@ -8,6 +8,7 @@
 
 pub mod dry;
 pub mod events;
+mod expect;
 mod flow;
 pub mod items;
 pub mod journal;
@@ -76,6 +77,41 @@ struct State<'a> {
     deadline: Option<Instant>,
     /// Set when a signal stopped the run: the `always` steps' shared budget ends then.
     cleanup_deadline: std::sync::Mutex<Option<Instant>>,
+}
+
+/// What every item of a step shares, read once for the step.
+struct Prepared {
+    /// A shortcut for each of the step's `expect`, where it has one.
+    shortcuts: Vec<Option<expect::Shortcut>>,
+    /// Each item publishes its values as `steps.<id>` when it ends. A `for_each` step none of
+    /// whose templates can read `steps` (nor print the whole context, as `debug()` does) has
+    /// only its own values published, once, when its last item ends: nothing could read an
+    /// item's before.
+    publish_items: bool,
+}
+
+impl Prepared {
+    fn of(step: &Step, plan: &Plan) -> Prepared {
+        let reads = |text: &str| text.contains("steps") || text.contains("debug");
+        let mut reads_steps = false;
+        items::visit_templates(step, &mut |text, _, _| reads_steps |= reads(text));
+        if let Some(zone) = plan
+            .guard
+            .hours
+            .as_ref()
+            .and_then(|h| h.destination_zone.as_ref())
+        {
+            reads_steps |= reads(zone);
+        }
+        Prepared {
+            shortcuts: step
+                .expect
+                .iter()
+                .map(|e| expect::Shortcut::of(e))
+                .collect(),
+            publish_items: step.for_each.is_none() || reads_steps,
+        }
+    }
 }
 
 /// How a step or item ended.
@@ -465,7 +501,7 @@ impl State<'_> {
                 result.outcome = Outcome::Errored;
                 result.message = Some(format!("`if` could not be evaluated: {e}"));
                 result.ignored = step.on_error == OnError::Ignore;
-                self.finish(place, step, result.clone(), &IndexMap::new());
+                self.finish(place, step, result.clone(), &IndexMap::new(), true);
                 Some(Outcome::Errored)
             }
         }
@@ -487,8 +523,9 @@ impl State<'_> {
         if let Some(inner) = step.flow() {
             return self.run_flow(index, step, inner).await;
         }
+        let prepared = &Prepared::of(step, self.run.plan);
         let Some(source) = &step.for_each else {
-            return self.run_item_with(&place, step, None).await.0;
+            return self.run_item_with(&place, step, prepared, None).await.0;
         };
         let place = &place;
         // Items run `concurrency` at a time; once a failure aborts the step (or Ctrl-C comes),
@@ -513,8 +550,9 @@ impl State<'_> {
                 };
                 match located.item {
                     Ok(value) => {
-                        let (outcome, values) =
-                            self.run_item_with(place, step, Some((i, &value))).await;
+                        let (outcome, values) = self
+                            .run_item_with(place, step, prepared, Some((i, &value)))
+                            .await;
                         (i, outcome, values)
                     }
                     Err(problem) => {
@@ -585,22 +623,26 @@ impl State<'_> {
         });
     }
 
-    /// Records a finished item and publishes its values as `steps.<id>` where it ran.
+    /// Records a finished item and, with `publish`, publishes its values as `steps.<id>` where
+    /// it ran (see [`Prepared::publish_items`]).
     fn finish(
         &self,
         place: &Place<'_>,
         step: &Step,
         result: StepResult,
         saved: &IndexMap<String, serde_json::Value>,
+        publish: bool,
     ) {
-        let mut values = serde_json::Map::new();
-        values.insert("outcome".into(), result.outcome.name().into());
-        for (k, v) in saved {
-            values.insert(k.clone(), v.clone());
+        if publish {
+            let mut values = serde_json::Map::new();
+            values.insert("outcome".into(), result.outcome.name().into());
+            for (k, v) in saved {
+                values.insert(k.clone(), v.clone());
+            }
+            place
+                .steps
+                .set(&step.id, Json::value(serde_json::Value::Object(values)));
         }
-        place
-            .steps
-            .set(&step.id, Json::value(serde_json::Value::Object(values)));
         self.run.sink.event(&Event::StepFinished(Box::new(result)));
     }
 
@@ -608,9 +650,10 @@ impl State<'_> {
         &self,
         place: &Place<'_>,
         step: &Step,
+        prepared: &Prepared,
         item: Option<(usize, &serde_json::Value)>,
     ) -> (Outcome, IndexMap<String, serde_json::Value>) {
-        let end = self.run_item_full(place, step, item).await;
+        let end = self.run_item_full(place, step, prepared, item).await;
         (end.outcome, end.saved)
     }
 
@@ -619,6 +662,7 @@ impl State<'_> {
         &self,
         place: &Place<'_>,
         step: &Step,
+        prepared: &Prepared,
         item: Option<(usize, &serde_json::Value)>,
     ) -> ItemEnd {
         let started = Instant::now();
@@ -642,7 +686,7 @@ impl State<'_> {
                 });
                 result.saved = done.saved.clone();
                 let message = result.message.clone();
-                self.finish(place, step, result, &done.saved);
+                self.finish(place, step, result, &done.saved, prepared.publish_items);
                 return ItemEnd {
                     outcome: done.outcome,
                     saved: done.saved.clone(),
@@ -664,7 +708,7 @@ impl State<'_> {
                     self.record(&key, &result, &saved).await;
                 }
                 let message = result.message.clone();
-                self.finish(place, step, result, &saved);
+                self.finish(place, step, result, &saved, prepared.publish_items);
                 return ItemEnd {
                     outcome,
                     saved,
@@ -678,7 +722,8 @@ impl State<'_> {
         let queue = Queue::default();
         // Boxed: the attempt's future (request, answer, judgement) is kilobytes, and each of the
         // wrappers below would otherwise move a copy of it, for every item.
-        let attempt = Box::pin(self.attempts(place, step, &key, &queue, &context, &mut result));
+        let attempt =
+            Box::pin(self.attempts(place, step, prepared, &key, &queue, &context, &mut result));
         let budget = match self.deadline {
             Some(d) if !step.always => step
                 .timeout
@@ -754,7 +799,7 @@ impl State<'_> {
             self.record(&key, &result, &saved).await;
         }
         let message = result.message.clone();
-        self.finish(place, step, result, &saved);
+        self.finish(place, step, result, &saved, prepared.publish_items);
         ItemEnd {
             outcome,
             saved,
@@ -947,10 +992,12 @@ impl State<'_> {
     }
 
     /// Renders, checks the guard, sends with retries, checks expectations, saves.
+    #[allow(clippy::too_many_arguments)]
     async fn attempts(
         &self,
         place: &Place<'_>,
         step: &Step,
+        prepared: &Prepared,
         key: &journal::Key,
         queue: &Queue,
         scope: &Scope,
@@ -1012,7 +1059,12 @@ impl State<'_> {
             }
         }
         let creates = request.creates(step.action);
-        result.request = Some(format!("{} {}", request.method.as_str(), request.path));
+        let method = request.method.as_str();
+        let mut line = String::with_capacity(method.len() + 1 + request.path.len());
+        line.push_str(method);
+        line.push(' ');
+        line.push_str(&request.path);
+        result.request = Some(line);
         let request_timeout = connection.settings.timeout;
         // Written ahead, once the provider's turn has come and right before the request is
         // written: after a crash, the journal knows this create may have left (and a request
@@ -1040,6 +1092,7 @@ impl State<'_> {
             let tried = self
                 .try_once(
                     step,
+                    prepared,
                     connection,
                     &request,
                     &with,
@@ -1062,7 +1115,8 @@ impl State<'_> {
                         retry_after: None,
                     });
                     result.status = Some(response.status);
-                    result.correlation_id = response.correlation_id().map(str::to_owned);
+                    result.correlation_id =
+                        response.correlation_id().map(std::borrow::Cow::into_owned);
                     result.response = Some(events::Body(response.body.clone()));
                     result.call = call.clone();
                     // A hint read from an earlier, retried attempt does not apply to a pass.
@@ -1093,11 +1147,11 @@ impl State<'_> {
             if let Some(response) = &response {
                 result.status = Some(response.status);
                 result.response = Some(events::Body(response.body.clone()));
-                result.correlation_id = response.correlation_id().map(str::to_owned);
+                result.correlation_id = response.correlation_id().map(std::borrow::Cow::into_owned);
                 if let Some(vendor) = hints::read(
                     connection.settings.kind,
                     response.status,
-                    &response.headers,
+                    &response.header_pairs(),
                     &response.body,
                 ) {
                     let provider = &self.run.plan.providers[&step.provider];
@@ -1182,6 +1236,7 @@ impl State<'_> {
     async fn try_once<F, Fut>(
         &self,
         step: &Step,
+        prepared: &Prepared,
         connection: &Connection,
         request: &Request,
         with: &IndexMap<String, serde_json::Value>,
@@ -1270,14 +1325,23 @@ impl State<'_> {
             }
             return Tried::Passed(response, call);
         }
-        let judged = State::with_response(context, &response, &call);
-        for expectation in &step.expect {
-            let met = self.renderer.eval(expectation, &judged);
+        // The engine's context is built only for an expectation no shortcut decides.
+        let mut judged = None;
+        for (expectation, shortcut) in step.expect.iter().zip(&prepared.shortcuts) {
+            if shortcut
+                .as_ref()
+                .is_some_and(|s| s.met(status, &response.body))
+            {
+                continue;
+            }
+            let judged =
+                judged.get_or_insert_with(|| State::with_response(context, &response, &call));
+            let met = self.renderer.eval(expectation, judged);
             let problem = match met {
                 Ok(v) if v.is_true() => continue,
                 Ok(_) => format!(
                     "expected `{expectation}`{}",
-                    self.actual(expectation, &judged)
+                    self.actual(expectation, judged)
                 ),
                 Err(e) => format!("expectation could not be evaluated: {e}"),
             };
@@ -1395,7 +1459,7 @@ fn status_message(connection: &Connection, response: &Response) -> String {
     let vendor = hints::read(
         connection.settings.kind,
         response.status,
-        &response.headers,
+        &response.header_pairs(),
         &response.body,
     );
     let mut text = format!("HTTP {}", response.status);

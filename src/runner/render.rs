@@ -202,8 +202,8 @@ impl Object for Json {
 pub struct ResponseView {
     /// `response.status`.
     pub status: u16,
-    /// `response.headers` (names in lowercase).
-    pub headers: Arc<Vec<(String, String)>>,
+    /// `response.headers` (looked up in any letter case).
+    pub headers: Arc<reqwest::header::HeaderMap>,
     /// `response.body`.
     pub body: Arc<serde_json::Value>,
     /// `response.elapsed_ms`.
@@ -238,9 +238,10 @@ impl Object for ResponseView {
     }
 }
 
-/// Response headers as a map, looked up without building one.
+/// Response headers as a map (names in lowercase; a name repeated reads as its first value),
+/// read from the answer's own header map.
 #[derive(Debug)]
-struct Headers(Arc<Vec<(String, String)>>);
+struct Headers(Arc<reqwest::header::HeaderMap>);
 
 impl Object for Headers {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -248,11 +249,9 @@ impl Object for Headers {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let key = key.as_str()?;
-        self.0
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| Value::from(v.as_str()))
+        // Any letter case: the map's lookup lowercases the name.
+        let value = self.0.get(key.as_str()?)?;
+        Some(Value::from(String::from_utf8_lossy(value.as_bytes())))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {

@@ -70,7 +70,7 @@ pub(crate) async fn find(connection: &Connection, action: &ActionSpec, sent: &Se
         let vendor = crate::provider::hints::read(
             connection.settings.kind,
             response.status,
-            &response.headers,
+            &response.header_pairs(),
             &response.body,
         );
         let detail = vendor

@@ -455,7 +455,7 @@ fn planned_wire(provider: &Settings, request: &Request) -> Wire {
     let root = provider.api_base.as_deref().unwrap_or(DISCOVERED);
     let token = placeholder::marker("access token");
     wire::build(
-        &provider.base_below(root),
+        &wire::Base::new(provider.base_below(root)),
         request,
         &provider.headers,
         wire::authorization(&provider.credentials, Some(&token)),
@@ -502,7 +502,7 @@ fn note(
 fn shown(wire: &Wire, note: Option<String>) -> planned::Request {
     planned::Request {
         method: wire.method.as_str().to_owned(),
-        url: placeholder::shown(&wire.url),
+        url: placeholder::shown(wire.url.as_str()),
         headers: wire
             .headers
             .iter()
