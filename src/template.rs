@@ -36,12 +36,26 @@ fn e164(value: &Value) -> Result<String, Error> {
     })
 }
 
-fn b64encode(value: &Value) -> String {
+/// The largest value `b64encode` encodes. Each pass grows a value by a third, so a chain of
+/// them (`x | b64encode | b64encode | …`) would otherwise grow without bound.
+pub const MAX_B64_INPUT: usize = 8 * 1024 * 1024;
+
+fn b64encode(value: &Value) -> Result<String, Error> {
     let bytes = match value.as_bytes() {
         Some(b) => b.to_vec(),
         None => value.to_string().into_bytes(),
     };
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    if bytes.len() > MAX_B64_INPUT {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "b64encode takes at most {} MiB; this value is {} bytes",
+                MAX_B64_INPUT / (1024 * 1024),
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 fn uuid() -> String {
@@ -195,6 +209,21 @@ fn message_of(e: &Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A chain of `b64encode` stops at the size limit instead of growing without bound.
+    #[test]
+    fn a_b64encode_chain_is_bounded() {
+        let env = environment();
+        let chain = format!("\"passed\"{}", " | b64encode".repeat(100));
+        let err = env
+            .compile_expression(&chain)
+            .expect("compiles")
+            .eval(())
+            .expect_err("refused");
+        assert!(err.to_string().contains("at most 8 MiB"), "{err}");
+        let once = env.compile_expression("'a' | b64encode").expect("compiles");
+        assert_eq!(once.eval(()).expect("encodes").to_string(), "YQ==");
+    }
 
     #[test]
     fn reports_nested_names_without_globals() {
