@@ -91,11 +91,18 @@ fn territories(code: u16) -> Option<String> {
 
 /// Calling codes are prefix-free: the first 1 to 3 digits that name one is it.
 fn calling_code(digits: &str) -> Option<u16> {
+    // Every calling code the metadata knows, read from it once.
+    static CODES: OnceLock<std::collections::BTreeSet<u16>> = OnceLock::new();
+    let codes = CODES.get_or_init(|| {
+        METADATA
+            .split("countryCode=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next()?.parse().ok())
+            .collect()
+    });
     (1..=3).find_map(|n| {
         let code: u16 = digits.get(..n)?.parse().ok()?;
-        METADATA
-            .contains(&format!("countryCode=\"{code}\""))
-            .then_some(code)
+        codes.contains(&code).then_some(code)
     })
 }
 
