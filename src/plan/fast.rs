@@ -36,14 +36,55 @@ pub(super) fn read(text: &str) -> Option<(Value, Placed)> {
     if !text.ends_with('\n') || !plain_text(text) {
         return None;
     }
-    if text.starts_with('%') || text.contains("\n%") {
+    // Directives and document markers: libyaml refuses some uses saphyr-parser accepts (a text
+    // of `...` lines), and a plan is one implicit document.
+    if ["%", "---", "..."]
+        .iter()
+        .any(|m| text.starts_with(m) || text.contains(&format!("\n{m}")))
+    {
         return None;
     }
+    if text.len() < PIPELINE_BYTES {
+        return build(Parser::new_from_str(text).map(Result::ok));
+    }
+    // A large plan: saphyr-parser reads the text on one thread while this one builds from its
+    // events, in batches. When the building declines, the channel closes and the reading stops.
+    std::thread::scope(|scope| {
+        let (batches, received) = std::sync::mpsc::sync_channel::<Vec<Option<Item<'_>>>>(8);
+        scope.spawn(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            for item in Parser::new_from_str(text) {
+                let failed = item.is_err();
+                batch.push(item.ok());
+                if batch.len() == BATCH || failed {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    if batches.send(full).is_err() || failed {
+                        return;
+                    }
+                }
+            }
+            let _ = batches.send(batch);
+        });
+        build(received.into_iter().flatten())
+    })
+}
+
+/// From this size on, the text is read on a thread of its own (see [`read`]).
+const PIPELINE_BYTES: usize = 64 * 1024;
+
+/// Events handed over at a time.
+const BATCH: usize = 2048;
+
+/// One event of saphyr-parser with where it is written.
+type Item<'a> = (Event<'a>, saphyr_parser::Span);
+
+/// The JSON and the positions from the events of one text; `None` stands for a syntax error.
+fn build<'a>(events: impl Iterator<Item = Option<Item<'a>>>) -> Option<(Value, Placed)> {
     let mut stack: Vec<Open> = Vec::new();
     let mut root: Option<(Value, Placed)> = None;
     let mut documents = 0;
-    for item in Parser::new_from_str(text) {
-        let (event, span) = item.ok()?;
+    for item in events {
+        let (event, span) = item?;
         let region = Region::from_yaml(&span);
         match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => {}
@@ -193,13 +234,15 @@ fn place(
             ..
         }) => {
             let (key, _) = key.take()?;
-            // A key written twice (or twice once converted, as `1` and "1"): the full path
-            // reports it, or settles it as it always has.
-            if entries.contains_key(&key) {
-                return None;
-            }
             placed.push((key.clone(), at));
-            entries.insert(key, value);
+            match entries.entry(key) {
+                serde_json::map::Entry::Vacant(entry) => {
+                    entry.insert(value);
+                }
+                // A key written twice (or twice once converted, as `1` and "1"): the full path
+                // reports it, or settles it as it always has.
+                serde_json::map::Entry::Occupied(_) => return None,
+            }
         }
     }
     Some(())
@@ -258,6 +301,10 @@ fn resolve(v: &str) -> Option<Value> {
         "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
         "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
         _ => {}
+    }
+    // Numbers start with a digit, a sign or a point (`.5`, `.inf`); everything else is text.
+    if !v.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '.')) {
+        return Some(Value::String(v.to_owned()));
     }
     if let Some(u) = unsigned(v, u64::from_str_radix) {
         return Some(Value::from(u));
@@ -396,7 +443,6 @@ mod tests {
             "s: \"esc \\\" \\u00e9 \\n \\t\"\nq: 'it''s'\nplain: a b  c\nmulti: one\n  two\n",
             "list:\n- a\n- - b\n  - c\n-\n- {x: }\n",
             "crlf: 1\r\nblock: |\r\n  a\r\n  b\r\n",
-            "---\nexplicit: start\n...\n",
             "k: \"{{ vars.x }}\"\nt: '{{ item }}'\nu: http://example.com:8080/a?b=c#d\n",
             "# only a comment and a key\nk: v # trailing\n",
         ] {
@@ -426,6 +472,8 @@ mod tests {
             "a: [\n",
             "a: 1\n---\nb: 2\n",
             "%YAML 1.2\n---\na: 1\n",
+            "---\nexplicit: start\n...\n",
+            "# y\n...\n...\n",
             "a:\tb\n",
             "a: b\rc: d\n",
             "a: b\r",
@@ -447,6 +495,27 @@ mod tests {
         let long = format!("k: {}\n", "x".repeat(MAX_LINE));
         assert!(read(&long).is_none());
         assert!(read("a: |\n  no final line break").is_none());
+    }
+
+    /// A large text is read on two threads: the same JSON and positions, and a decline or a
+    /// syntax error anywhere ends the reading.
+    #[test]
+    fn reads_a_large_text_in_a_pipeline() {
+        let mut text = String::from("version: 1\nsteps:\n");
+        let mut i = 0;
+        while text.len() < 4 * PIPELINE_BYTES {
+            text.push_str(&format!(
+                "  - id: s{i}\n    with: {{ path: \"/items/{{{{ item }}}}\", n: {i}, f: {i}.5 }}\n    expect: [response.status == 200]\n"
+            ));
+            i += 1;
+        }
+        let (value, _) = read(&text).expect("read");
+        assert_eq!(Some(value), full(&text));
+        assert!(agrees(&text));
+        let anchored = text.replacen("steps:", "steps: &all", 1);
+        assert!(read(&anchored).is_none());
+        let broken = text.clone() + "  - id: [unclosed\n";
+        assert!(read(&broken).is_none());
     }
 
     /// Every plan and fixture in the repository, valid or not: where this reader reads one, it

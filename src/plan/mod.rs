@@ -28,6 +28,9 @@ use source::{Source, SourceMap};
 /// The plan format versions this callplan reads.
 pub const SUPPORTED_VERSIONS: &[u64] = &[1];
 
+/// From this size on, the one-pass read runs beside the budget check instead of after it.
+const PARALLEL_READ_BYTES: usize = 64 * 1024;
+
 /// Plans are small; a larger file is refused before it is parsed.
 pub const MAX_PLAN_BYTES: u64 = 8 * 1024 * 1024;
 
@@ -259,11 +262,25 @@ fn parse(source: &Source) -> Result<(Value, SourceMap<'_>), Diagnostic> {
             .help("a plan starts with `version: 1`, a `name`, `providers` and `steps`; see plans/ for examples"));
     }
     // libyaml's time grows with the square of the flow nesting and serde_yaml expands aliases
-    // without counting nodes: both limits are enforced on the text first.
-    let shape = budget::check(source)?;
-    // Most plans need no judging on the way to JSON: read them straight into it.
-    if shape == budget::Shape::Simple
-        && let Some((value, placed)) = fast::read(&source.text)
+    // without counting nodes: both limits are enforced on the text (`budget::check`) before
+    // either reads it. Most plans need no judging on the way to JSON: they are read straight
+    // into it when that check finds every line plain; a large one while the check runs.
+    let (shape, read) = if source.text.len() >= PARALLEL_READ_BYTES {
+        std::thread::scope(|scope| {
+            let read = scope.spawn(|| fast::read(&source.text));
+            let shape = budget::check(source);
+            (shape, read.join().ok().flatten())
+        })
+    } else {
+        let shape = budget::check(source);
+        let read = match shape {
+            Ok(budget::Shape::Simple) => fast::read(&source.text),
+            _ => None,
+        };
+        (shape, read)
+    };
+    if shape? == budget::Shape::Simple
+        && let Some((value, placed)) = read
         && supported_version(&value)
     {
         return Ok((value, SourceMap::placed(source, placed)));
