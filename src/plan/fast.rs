@@ -23,9 +23,10 @@ use std::num::ParseIntError;
 
 use super::source::{Children, MAX_DEPTH, NodePos, Placed, Region, SourceMap};
 
-/// Implicit keys are limited to this many characters (YAML 1.2, 7.4.2), which libyaml enforces
-/// and saphyr-parser does not: longer lines are left to the full path.
-const MAX_LINE: usize = 1024;
+/// libyaml refuses an implicit key whose `:` is more than 1,024 characters after its start
+/// (YAML 1.2, 7.4.2); saphyr-parser does not. Where a line is longer than this, every key is
+/// checked to end its `:` within it (with room for quotes and blanks), or left to the full path.
+const MAX_KEY_SPAN: usize = 1000;
 
 /// The plan as JSON, with where each node is written, or `None` when the full path must read
 /// it. Only for text whose every line [`super::budget::simple`] follows (as libyaml's scanner
@@ -33,9 +34,13 @@ const MAX_LINE: usize = 1024;
 /// mapping or a flow mapping broken across lines.
 pub(super) fn read(text: &str) -> Option<(Value, Placed)> {
     // Without a final line break, a block scalar ending the text keeps one in saphyr-parser.
-    if !text.ends_with('\n') || !plain_text(text) {
+    if !text.ends_with('\n') {
         return None;
     }
+    let longest = plain_text(text)?;
+    // Each line's length in characters, when some key could be too far from its `:`.
+    let lines: Option<Vec<usize>> =
+        (longest > MAX_KEY_SPAN).then(|| text.split('\n').map(|l| l.chars().count()).collect());
     // Directives and document markers: libyaml refuses some uses saphyr-parser accepts (a text
     // of `...` lines), and a plan is one implicit document.
     if ["%", "---", "..."]
@@ -45,7 +50,7 @@ pub(super) fn read(text: &str) -> Option<(Value, Placed)> {
         return None;
     }
     if text.len() < PIPELINE_BYTES {
-        return build(Parser::new_from_str(text).map(Result::ok));
+        return build(Parser::new_from_str(text).map(Result::ok), lines.as_deref());
     }
     // A large plan: saphyr-parser reads the text on one thread while this one builds from its
     // events, in batches. When the building declines, the channel closes and the reading stops.
@@ -65,7 +70,7 @@ pub(super) fn read(text: &str) -> Option<(Value, Placed)> {
             }
             let _ = batches.send(batch);
         });
-        build(received.into_iter().flatten())
+        build(received.into_iter().flatten(), lines.as_deref())
     })
 }
 
@@ -79,7 +84,10 @@ const BATCH: usize = 2048;
 type Item<'a> = (Event<'a>, saphyr_parser::Span);
 
 /// The JSON and the positions from the events of one text; `None` stands for a syntax error.
-fn build<'a>(events: impl Iterator<Item = Option<Item<'a>>>) -> Option<(Value, Placed)> {
+fn build<'a>(
+    events: impl Iterator<Item = Option<Item<'a>>>,
+    lines: Option<&[usize]>,
+) -> Option<(Value, Placed)> {
     let mut stack: Vec<Open> = Vec::new();
     let mut root: Option<(Value, Placed)> = None;
     let mut documents = 0;
@@ -119,6 +127,9 @@ fn build<'a>(events: impl Iterator<Item = Option<Item<'a>>>) -> Option<(Value, P
                     key: pending_key(&stack),
                     value: region,
                 };
+                if !key_near(at, lines) {
+                    return None;
+                }
                 let placed = Placed {
                     at,
                     children: Children::None,
@@ -137,6 +148,9 @@ fn build<'a>(events: impl Iterator<Item = Option<Item<'a>>>) -> Option<(Value, P
                     key: pending_key(&stack),
                     value: region,
                 };
+                if !key_near(at, lines) {
+                    return None;
+                }
                 stack.push(if matches!(event, Event::MappingStart(..)) {
                     Open::Map {
                         at,
@@ -202,6 +216,24 @@ enum Open {
     },
 }
 
+/// Whether the `:` after the key of an entry (if it is one) is certainly within
+/// [`MAX_KEY_SPAN`] of the key's start: its value starts within that on the key's line, or the
+/// key's whole line is within it. Always, when no line is that long.
+fn key_near(at: NodePos, lines: Option<&[usize]>) -> bool {
+    let (Some(key), Some(lines)) = (at.key, lines) else {
+        return true;
+    };
+    let end = if at.value.line == key.line {
+        at.value.col
+    } else {
+        lines
+            .get(key.line.saturating_sub(1))
+            .copied()
+            .unwrap_or(usize::MAX)
+    };
+    end.saturating_sub(key.col) <= MAX_KEY_SPAN
+}
+
 /// Where the key of the entry a value is about to fill is written.
 fn pending_key(stack: &[Open]) -> Option<Region> {
     match stack.last() {
@@ -251,27 +283,25 @@ fn place(
 /// True when the text holds only what both YAML readers read alike: the characters libyaml
 /// accepts (YAML 1.1's printable set; saphyr-parser accepts control characters it refuses), no
 /// tab, none of the line breaks only YAML 1.1 knows (NEL, LS, PS), no byte-order mark inside, and
-/// `\r` only in `\r\n` line ends; no line longer than [`MAX_LINE`].
-fn plain_text(text: &str) -> bool {
+/// `\r` only in `\r\n` line ends. Answers the longest line's length in characters.
+fn plain_text(text: &str) -> Option<usize> {
     let mut after_cr = false;
-    let mut column = 0;
+    let (mut column, mut longest) = (0, 0);
     for c in text.chars() {
         column = if c == '\n' { 0 } else { column + 1 };
-        if column > MAX_LINE {
-            return false;
-        }
+        longest = longest.max(column);
         if after_cr && c != '\n' {
-            return false;
+            return None;
         }
         after_cr = c == '\r';
         let printable = matches!(c, '\n' | '\r' | ' '..='~')
             || matches!(c, '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
                 && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}');
         if !printable {
-            return false;
+            return None;
         }
     }
-    !after_cr
+    (!after_cr).then_some(longest)
 }
 
 /// A scalar mapping key as the full path names it: text as written; a plain integer or boolean
@@ -492,8 +522,14 @@ mod tests {
             "a: ".to_owned() + &"[".repeat(MAX_DEPTH - 1) + &"]".repeat(MAX_DEPTH - 1) + "\n";
         assert_eq!(read(&deepest).map(|(value, _)| value), full(&deepest));
         assert!(agrees(&deepest));
-        let long = format!("k: {}\n", "x".repeat(MAX_LINE));
-        assert!(read(&long).is_none());
+        // A key too far from its `:` is left to the full path; a long value is read.
+        let far = format!("{}: v\n", "k".repeat(MAX_KEY_SPAN + 30));
+        assert!(read(&far).is_none());
+        let flow_key = format!("m: {{ {}: v }}\n", "k".repeat(MAX_KEY_SPAN + 30));
+        assert!(read(&flow_key).is_none());
+        let long = format!("k: [{}]\nnext:\n  - x\n", vec!["1"; 2000].join(", "));
+        assert!(read(&long).is_some());
+        assert!(agrees(&long));
         assert!(read("a: |\n  no final line break").is_none());
     }
 
