@@ -49,7 +49,7 @@ pub(super) fn read(text: &str) -> Option<(Value, Placed)> {
     {
         return None;
     }
-    if text.len() < PIPELINE_BYTES {
+    if text.len() < LARGE {
         return build(Parser::new_from_str(text).map(Result::ok), lines.as_deref());
     }
     // A large plan: saphyr-parser reads the text on one thread while this one builds from its
@@ -74,8 +74,9 @@ pub(super) fn read(text: &str) -> Option<(Value, Placed)> {
     })
 }
 
-/// From this size on, the text is read on a thread of its own (see [`read`]).
-const PIPELINE_BYTES: usize = 64 * 1024;
+/// From this size on, a plan is large: its text is read on a thread of its own (see [`read`]),
+/// and the whole read runs beside the budget check ([`super::parse`]).
+pub(super) const LARGE: usize = 64 * 1024;
 
 /// Events handed over at a time.
 const BATCH: usize = 2048;
@@ -451,10 +452,8 @@ fn placed_as_walked(text: &str, placed: &Placed, value: &Value) -> bool {
 /// The full path's JSON for `text`; `None` where it finds a mistake.
 fn full(text: &str) -> Option<Value> {
     let source = super::source::Source::new("plan.yaml", text.to_owned());
-    let map = SourceMap::lazy(&source);
-    let mut yaml: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
-    yaml.apply_merge().ok()?;
-    super::to_json(yaml, &super::At::Root, 0, &source, &map).ok()
+    let yaml: serde_yaml::Value = serde_yaml::from_str(text).ok()?;
+    super::yaml_to_json(yaml, &source, &SourceMap::lazy(&source)).ok()
 }
 
 #[cfg(test)]
@@ -539,7 +538,7 @@ mod tests {
     fn reads_a_large_text_in_a_pipeline() {
         let mut text = String::from("version: 1\nsteps:\n");
         let mut i = 0;
-        while text.len() < 4 * PIPELINE_BYTES {
+        while text.len() < 4 * LARGE {
             text.push_str(&format!(
                 "  - id: s{i}\n    with: {{ path: \"/items/{{{{ item }}}}\", n: {i}, f: {i}.5 }}\n    expect: [response.status == 200]\n"
             ));

@@ -28,9 +28,6 @@ use source::{Source, SourceMap};
 /// The plan format versions this callplan reads.
 pub const SUPPORTED_VERSIONS: &[u64] = &[1];
 
-/// From this size on, the one-pass read runs beside the budget check instead of after it.
-const PARALLEL_READ_BYTES: usize = 64 * 1024;
-
 /// Plans are small; a larger file is refused before it is parsed.
 pub const MAX_PLAN_BYTES: u64 = 8 * 1024 * 1024;
 
@@ -265,7 +262,7 @@ fn parse(source: &Source) -> Result<(Value, SourceMap<'_>), Diagnostic> {
     // without counting nodes: both limits are enforced on the text (`budget::check`) before
     // either reads it. Most plans need no judging on the way to JSON: they are read straight
     // into it when that check finds every line plain; a large one while the check runs.
-    let (shape, read) = if source.text.len() >= PARALLEL_READ_BYTES {
+    let (shape, read) = if source.text.len() >= fast::LARGE {
         std::thread::scope(|scope| {
             let read = scope.spawn(|| fast::read(&source.text));
             let shape = budget::check(source);
@@ -286,7 +283,7 @@ fn parse(source: &Source) -> Result<(Value, SourceMap<'_>), Diagnostic> {
         return Ok((value, SourceMap::placed(source, placed)));
     }
     // libyaml-based parsing gives the syntax error positions users know from other tools.
-    let mut yaml: serde_yaml::Value = match serde_yaml::from_str(&source.text) {
+    let yaml: serde_yaml::Value = match serde_yaml::from_str(&source.text) {
         Ok(yaml) => yaml,
         Err(e) => {
             // libyaml places a duplicate key at the start of its mapping; the span-aware walk
@@ -300,14 +297,23 @@ fn parse(source: &Source) -> Result<(Value, SourceMap<'_>), Diagnostic> {
     // Positions are found only if a diagnostic needs one.
     let map = SourceMap::lazy(source);
     check_version(&yaml, source, &map)?;
+    let value = yaml_to_json(yaml, source, &map)?;
+    Ok((value, map))
+}
+
+/// serde_yaml's value of a plan, its merge keys applied, as JSON: the full path's conversion.
+fn yaml_to_json(
+    mut yaml: serde_yaml::Value,
+    source: &Source,
+    map: &SourceMap,
+) -> Result<Value, Diagnostic> {
     yaml.apply_merge().map_err(|e| {
         let at = source.text.find("<<").unwrap_or(0);
         Diagnostic::error("yaml.merge", format!("invalid merge key (`<<`): {e}"))
             .at(Some(source.span_at_offset(at)))
             .help("`<<: *anchor` merges a mapping (or a list of mappings) into this one")
     })?;
-    let value = to_json(yaml, &At::Root, 0, source, &map)?;
-    Ok((value, map))
+    to_json(yaml, &At::Root, 0, source, map)
 }
 
 fn yaml_error(e: &serde_yaml::Error, source: &Source) -> Diagnostic {
