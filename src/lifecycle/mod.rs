@@ -371,7 +371,9 @@ async fn execute(
         plan_sha,
     } = prepared;
     let tls = settings.values().any(Settings::uses_tls);
-    let client = match crate::provider::connection::http_client(tls) {
+    let clients = crate::provider::connection::http_client(tls)
+        .and_then(|client| Ok((client, crate::provider::transport::Transport::new(tls)?)));
+    let (client, transport) = match clients {
         Ok(c) => c,
         Err(e) => {
             notices.error(&e);
@@ -403,7 +405,12 @@ async fn execute(
     };
     let connections: IndexMap<String, Arc<Connection>> = settings
         .into_iter()
-        .map(|(name, s)| (name, Arc::new(Connection::new(s, client.clone()))))
+        .map(|(name, s)| {
+            (
+                name,
+                Arc::new(Connection::new(s, client.clone(), transport.clone())),
+            )
+        })
         .collect();
     let collector = Arc::new(Collector::new(
         Report::new(

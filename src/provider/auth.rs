@@ -269,25 +269,14 @@ fn unreachable(url: &str, e: &reqwest::Error) -> AuthError {
 
 /// A transport error in a few words (reqwest's own chain, without the URL twice).
 pub fn describe_transport(e: &reqwest::Error) -> String {
-    let mut text = if e.is_timeout() {
-        "timed out".to_owned()
+    let failure = if e.is_timeout() {
+        super::failure::Failure::Timeout { sent: true }
     } else if e.is_connect() {
-        "could not connect".to_owned()
+        super::failure::Failure::Connect
     } else {
-        "the connection failed".to_owned()
+        super::failure::Failure::Broken
     };
-    let mut source = std::error::Error::source(e);
-    let mut last = String::new();
-    while let Some(s) = source {
-        last = s.to_string();
-        source = s.source();
-    }
-    if !last.is_empty() {
-        text.push_str(" (");
-        text.push_str(&last);
-        text.push(')');
-    }
-    text
+    super::transport::describe(failure, std::error::Error::source(e))
 }
 
 /// A response's headers as (lowercase name, value) pairs.

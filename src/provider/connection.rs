@@ -12,8 +12,9 @@ use super::auth::{self, AuthError, Credentials, TokenCache};
 use super::failure::Failure;
 use super::pacing::Pacer;
 use super::request::Request;
-use super::wire::{self, Wire};
-use super::{Method, ProviderKind, cxone};
+use super::transport::{Outgoing, Transport};
+use super::wire;
+use super::{ProviderKind, cxone};
 
 /// Makes ring rustls's process-wide crypto provider (reqwest is built without one, to avoid
 /// compiling aws-lc); harmless when already done.
@@ -21,18 +22,11 @@ pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The HTTP client every provider of a run shares: HTTPS with the platform's roots when `tls`
+/// The HTTP client of a run's logins and discovery: HTTPS with the platform's roots when `tls`
 /// (a run that only talks plain HTTP, to the sandbox, skips reading the system's certificates).
 pub fn http_client(tls: bool) -> Result<reqwest::Client, String> {
     install_crypto();
-    let builder =
-        reqwest::Client::builder().user_agent(concat!("callplan/", env!("CARGO_PKG_VERSION")));
-    let builder = if tls {
-        builder
-    } else {
-        builder.tls_certs_only(Vec::new())
-    };
-    builder
+    super::transport::reqwest_builder(tls)
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
@@ -170,6 +164,7 @@ pub struct Connection {
     /// Its settings.
     pub settings: Settings,
     client: reqwest::Client,
+    transport: Transport,
     tokens: TokenCache,
     discovered: tokio::sync::OnceCell<String>,
     /// The API base once known, parsed once for every request below it.
@@ -236,12 +231,14 @@ impl Queue {
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Connection {
-    /// A connection with its own settings, sharing `client`.
-    pub fn new(settings: Settings, client: reqwest::Client) -> Connection {
+    /// A connection with its own settings, sharing the run's `client` (logins, discovery) and
+    /// `transport` (requests).
+    pub fn new(settings: Settings, client: reqwest::Client, transport: Transport) -> Connection {
         let settings_limit = settings.rate_limit;
         Connection {
             settings,
             client,
+            transport,
             tokens: TokenCache::default(),
             discovered: tokio::sync::OnceCell::new(),
             wire_base: tokio::sync::OnceCell::new(),
@@ -443,14 +440,8 @@ impl Connection {
                 MAX_URL_BYTES
             )));
         }
-        let builder = outgoing(&self.client, &wire)
+        let outgoing = Outgoing::new(&wire)
             .map_err(|why| SendError::NotSent(format!("{method} {}: {why}", shortened(url))))?;
-        // A per-request timer costs about a fifth of a loopback round trip, so it is set only
-        // when the provider asks for one; the runner bounds every step anyway.
-        let builder = match timeout {
-            Some(timeout) => builder.timeout(timeout),
-            None => builder,
-        };
         self.pace(queue).await;
         ahead().await.map_err(SendError::NotSent)?;
         queue.sent.store(true, Ordering::Relaxed);
@@ -465,36 +456,36 @@ impl Connection {
                 tracing::trace!(target: LOG, "[{}] request body: {}", self.settings.name, excerpt(&String::from_utf8_lossy(body)));
             }
         }
-        let response = builder.send().await.map_err(|e| {
+        // A per-request timer costs about a fifth of a loopback round trip, so it is set only
+        // when the provider asks for one; the runner bounds every step anyway.
+        let mut answer = self.transport.send(outgoing, timeout).await.map_err(|failed| {
             if let Some(line) = &logged {
-                tracing::debug!(target: LOG, "[{}] {line}: no answer: {}", self.settings.name, auth::describe_transport(&e));
+                tracing::debug!(target: LOG, "[{}] {line}: no answer: {}", self.settings.name, failed.detail);
             }
-            transport(url, &e)
+            SendError::Transport {
+                failure: failed.failure,
+                message: format!("{}: {}", shortened(url), failed.detail),
+            }
         })?;
-        let status = response.status().as_u16();
+        let status = answer.status;
         if status == 429 {
             // The provider's budget is spent: every worker waits, not only this one.
-            let wait = response
-                .headers()
+            let wait = answer
+                .headers
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map_or(Duration::from_secs(1), Duration::from_secs);
             self.pause(wait);
         }
-        let mut response = response;
-        let headers = std::mem::take(response.headers_mut());
-        let bytes = response.bytes().await.map_err(|e| SendError::Transport {
-            failure: if e.is_timeout() {
-                Failure::Timeout { sent: true }
-            } else {
-                Failure::Broken
-            },
-            message: format!(
-                "{method} {url}: the answer broke off: {}",
-                auth::describe_transport(&e)
-            ),
-        })?;
+        let headers = std::mem::take(&mut answer.headers);
+        let bytes = answer
+            .bytes()
+            .await
+            .map_err(|failed| SendError::Transport {
+                failure: failed.failure,
+                message: format!("{method} {url}: the answer broke off: {}", failed.detail),
+            })?;
         if let Some(line) = &logged {
             tracing::debug!(
                 target: LOG,
@@ -534,40 +525,6 @@ fn excerpt(text: &str) -> String {
     }
 }
 
-/// The reqwest request of a wire request; why not, when its URL or a header cannot be sent.
-fn outgoing(client: &reqwest::Client, wire: &Wire) -> Result<reqwest::RequestBuilder, String> {
-    use reqwest::header::{HeaderName, HeaderValue};
-    // Parsed once, when the request was built; reqwest takes a `Url` as it is.
-    let url = match &wire.url {
-        wire::Target::Parsed(url) => url.clone(),
-        wire::Target::Text { why, .. } => return Err(format!("not a valid URL ({why})")),
-    };
-    let method = match wire.method {
-        Method::Get => reqwest::Method::GET,
-        Method::Head => reqwest::Method::HEAD,
-        Method::Post => reqwest::Method::POST,
-        Method::Put => reqwest::Method::PUT,
-        Method::Patch => reqwest::Method::PATCH,
-        Method::Delete => reqwest::Method::DELETE,
-    };
-    let mut headers = reqwest::header::HeaderMap::with_capacity(wire.headers.len());
-    for (name, value) in &wire.headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| format!("`{name}` is not a valid header name"))?;
-        let mut value = HeaderValue::from_str(value)
-            .map_err(|_| format!("the value of header `{name}` cannot be sent"))?;
-        // Kept out of any debug output, as reqwest's own `bearer_auth` does.
-        value.set_sensitive(name == reqwest::header::AUTHORIZATION);
-        headers.insert(name, value);
-    }
-    let builder = client.request(method, url).headers(headers);
-    Ok(match &wire.body {
-        Some(bytes) => builder.body(bytes.clone()),
-        None => builder,
-    })
-}
-
-/// Classifies a transport error for the retry decision.
 /// The longest URL sent (servers commonly refuse more than 8 KiB in a request line).
 const MAX_URL_BYTES: usize = 8 * 1024;
 
@@ -577,19 +534,5 @@ fn shortened(url: &str) -> String {
     match url.char_indices().nth(SHOWN) {
         Some((end, _)) => format!("{}… ({} bytes)", &url[..end], url.len()),
         None => url.to_owned(),
-    }
-}
-
-fn transport(url: &str, e: &reqwest::Error) -> SendError {
-    let failure = if e.is_connect() {
-        Failure::Connect
-    } else if e.is_timeout() {
-        Failure::Timeout { sent: true }
-    } else {
-        Failure::Broken
-    };
-    SendError::Transport {
-        failure,
-        message: format!("{}: {}", shortened(url), auth::describe_transport(e)),
     }
 }

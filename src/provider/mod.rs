@@ -33,6 +33,7 @@ pub mod http;
 pub mod pacing;
 pub mod reconcile;
 pub mod request;
+pub mod transport;
 pub(crate) mod wait;
 pub mod wire;
 

@@ -11,6 +11,7 @@ mod flows;
 mod html_report;
 mod lifecycle;
 mod limits;
+mod proxy;
 mod reports;
 mod resume;
 mod robust;
