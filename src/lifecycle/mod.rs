@@ -450,6 +450,10 @@ async fn execute(
     // `-v` lines go to the same terminal, and a redrawn progress line would tear them.
     if options.verbose == 0 && console::progress_wanted() {
         console = console.with_progress(StepInfo::of(&plan.steps));
+    } else if options.verbose == 0 && !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        // Nobody reads a pipe or a log line by line as it comes: step lines are written in
+        // batches, each within `console::HOLD` of its step's end.
+        console = console.batched();
     }
     let in_flight = in_flight::InFlight::new(clock);
     let mut all: Vec<&dyn Sink> = vec![&in_flight, &console, collector.as_ref(), &webhooks];
@@ -531,6 +535,7 @@ async fn execute(
     };
     let (status, reason) = tokio::select! {
         ended = work => ended,
+        never = console.keep_flushed() => match never {},
         _ = signals.second_arrived() => {
             // What was under way ends here: every output says so, none leaves it out.
             for result in in_flight.cut_short(plan) {

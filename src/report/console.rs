@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Write};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anstream::{AutoStream, ColorChoice};
 use anstyle::{AnsiColor, Style};
@@ -81,7 +81,22 @@ pub struct Console<W: Write + Send> {
     color: bool,
     rows: Mutex<Vec<Row>>,
     live: Option<Live>,
+    /// Step lines not written yet (see [`Console::batched`]).
+    held: Option<Held>,
 }
+
+/// Step lines held back, to be written together.
+struct Held {
+    text: Mutex<String>,
+    /// Told when the first line is held, so that [`Console::keep_flushed`] writes it soon.
+    first: tokio::sync::Notify,
+}
+
+/// How long a held step line waits, at most, before it is written.
+pub const HOLD: Duration = Duration::from_millis(50);
+
+/// Held step lines written at once past this much text.
+const HOLD_BYTES: usize = 16 * 1024;
 
 impl<W: Write + Send> Console<W> {
     /// Writes to `out`, masking what `redactor` knows; `quiet` prints only failures and the
@@ -96,6 +111,61 @@ impl<W: Write + Send> Console<W> {
             color: false,
             rows: Mutex::new(Vec::new()),
             live: None,
+            held: None,
+        }
+    }
+
+    /// Writes step lines in batches, at most [`HOLD`] after each finished (while
+    /// [`Console::keep_flushed`] runs), rather than one write each: for output that is not
+    /// watched line by line (a pipe, a file, a CI log). Every other line is written at once,
+    /// after the held ones, so the order of lines never changes.
+    pub fn batched(mut self) -> Console<W> {
+        self.held = Some(Held {
+            text: Mutex::new(String::new()),
+            first: tokio::sync::Notify::new(),
+        });
+        self
+    }
+
+    /// Writes held step lines [`HOLD`] after the first of them was held; runs until dropped.
+    pub async fn keep_flushed(&self) -> std::convert::Infallible {
+        let Some(held) = &self.held else {
+            return std::future::pending().await;
+        };
+        loop {
+            held.first.notified().await;
+            let since = Instant::now();
+            tokio::time::sleep_until((since + HOLD).into()).await;
+            self.write_held();
+        }
+    }
+
+    /// Writes the held step lines, if any.
+    pub fn write_held(&self) {
+        let Some(held) = &self.held else { return };
+        let text = std::mem::take(&mut *held.text.lock().unwrap_or_else(PoisonError::into_inner));
+        if !text.is_empty() {
+            let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = out.write_all(text.as_bytes());
+            let _ = out.flush();
+        }
+    }
+
+    /// A step line: held when batched, else written at once.
+    fn step_out(&self, text: &str) {
+        let Some(held) = self.held.as_ref().filter(|_| self.live.is_none()) else {
+            return self.line(text);
+        };
+        let text = self.redactor.masked(text);
+        let mut buffer = held.text.lock().unwrap_or_else(PoisonError::into_inner);
+        if buffer.is_empty() {
+            held.first.notify_one();
+        }
+        buffer.push_str(&text);
+        buffer.push('\n');
+        if buffer.len() >= HOLD_BYTES {
+            drop(buffer);
+            self.write_held();
         }
     }
 
@@ -118,6 +188,7 @@ impl<W: Write + Send> Console<W> {
     }
 
     fn line(&self, text: &str) {
+        self.write_held();
         let text = self.redactor.masked(text);
         let write = || {
             let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
@@ -421,7 +492,7 @@ impl<W: Write + Send> Sink for Console<W> {
             Event::StepFinished(result) if result.inner.is_some() => {
                 let shown = !matches!(result.outcome, Outcome::Passed);
                 if shown && (!self.quiet || (result.outcome.is_failure() && !result.ignored)) {
-                    self.line(&self.step_line(result));
+                    self.step_out(&self.step_line(result));
                 }
             }
             Event::StepFinished(result) => {
@@ -434,7 +505,7 @@ impl<W: Write + Send> Sink for Console<W> {
                 self.counts.lock().unwrap_or_else(PoisonError::into_inner)[slot] += 1;
                 self.record(result);
                 if !self.quiet || (result.outcome.is_failure() && !result.ignored) {
-                    self.line(&self.step_line(result));
+                    self.step_out(&self.step_line(result));
                 }
                 if let Some(live) = &self.live {
                     live.step_finished(result.index, result.item);
@@ -521,6 +592,13 @@ impl<W: Write + Send> Sink for Console<W> {
                 ));
             }
         }
+    }
+}
+
+impl<W: Write + Send> Drop for Console<W> {
+    fn drop(&mut self) {
+        // A run cut short still shows every step line it printed.
+        self.write_held();
     }
 }
 
@@ -832,6 +910,41 @@ mod tests {
             duration: Duration::from_millis(42),
             at: std::time::SystemTime::now(),
         });
+    }
+
+    #[tokio::test]
+    async fn batched_step_lines_keep_their_order_and_are_written_soon() {
+        let buffer = Buffer::default();
+        let console = Console::new(buffer.clone(), Arc::new(Redactor::default()), false).batched();
+        let step = |i| Event::StepFinished(Box::new(result(0, "dial", Some(i), Outcome::Passed)));
+        console.event(&step(0));
+        console.event(&step(1));
+        assert_eq!(buffer.text(), "", "step lines are held");
+        // Any other line goes out after the held ones.
+        console.event(&Event::Note("halfway".into()));
+        let text = buffer.text();
+        let (first, second, note) = (
+            text.find("dial[1]").expect("item 0"),
+            text.find("dial[2]").expect("item 1"),
+            text.find("note: halfway").expect("the note"),
+        );
+        assert!(first < second && second < note, "{text}");
+        // A held line is written within HOLD while keep_flushed runs.
+        console.event(&step(2));
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        tokio::select! {
+            never = console.keep_flushed() => match never {},
+            () = async {
+                while !buffer.text().contains("dial[3]") {
+                    assert!(std::time::Instant::now() < deadline, "never written");
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            } => {}
+        }
+        // And one still held when the console goes is written then.
+        console.event(&step(3));
+        drop(console);
+        assert!(buffer.text().contains("dial[4]"), "{}", buffer.text());
     }
 
     #[test]
