@@ -1,28 +1,31 @@
-//! Sending a provider request over HTTP: hyper's pooled HTTP/1.1 client with rustls (the parts
-//! reqwest itself is built from), following redirects as reqwest does, and going through reqwest
-//! whenever a proxy from the environment applies to a URL.
+//! Sending a provider request over HTTP: hyper's HTTP/1.1 connections with rustls (the parts
+//! reqwest itself is built from) kept in a small pool of our own, following redirects as reqwest
+//! does, and going through reqwest whenever a proxy from the environment applies to a URL.
 //!
 //! Why not reqwest for every request: measured with callgrind on a run of 2,000 loopback GETs,
 //! reqwest's layers above hyper (its redirect layer parsing every URL twice, the retry layer, the
 //! proxy matcher, header map copies) cost about 23,000 instructions a request, a fifth of
-//! callplan's whole per-step cost; a loop on the same hyper client is 25% faster than the same
-//! loop on reqwest. Logins and discovery, run once, still use reqwest.
+//! callplan's whole per-step cost; a loop on hyper-util's pooled client is 25% faster than the
+//! same loop on reqwest. That pool in turn hashes its key byte by byte with SipHash three times
+//! a request and spawns a task per request to watch the connection become idle; a run talks to a
+//! handful of origins, so a list scanned for the origin does the same job for less. Logins and
+//! discovery, run once, still use reqwest.
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
+use hyper::client::conn::http1;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::proxy::matcher::Matcher;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use tokio::time::Instant;
+use tower_service::Service as _;
 
 use super::failure::Failure;
 use super::wire::{self, Wire};
@@ -36,6 +39,9 @@ const POOL_IDLE: Duration = Duration::from_secs(90);
 /// TCP keep-alive probing of pooled connections (reqwest's defaults).
 const KEEPALIVE: Duration = Duration::from_secs(15);
 const KEEPALIVE_RETRIES: u32 = 3;
+
+/// A redirect's own body is read (so that its connection is kept) up to this size.
+const DRAINED: u64 = 64 * 1024;
 
 /// The reqwest client builder every client of a run starts from: callplan's `User-Agent`, and
 /// HTTPS with the platform's roots when `tls` (a run that only talks plain HTTP, to the sandbox,
@@ -53,11 +59,48 @@ pub(crate) fn reqwest_builder(tls: bool) -> reqwest::ClientBuilder {
 #[derive(Clone)]
 pub struct Transport(Arc<Inner>);
 
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+
 struct Inner {
-    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    connector: Connector,
+    /// Connections between requests, the most recently used last.
+    idle: Mutex<Vec<Conn>>,
     /// The environment's proxies, and the client that goes through them (only when a proxy
     /// variable is set: otherwise no URL is matched at all).
     proxies: Option<(Matcher, reqwest::Client)>,
+}
+
+/// Where a connection goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Origin {
+    https: bool,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    fn of(url: &Url) -> Option<Origin> {
+        Some(Origin {
+            https: url.scheme() == "https",
+            host: url.host_str()?.to_owned(),
+            port: url.port_or_known_default()?,
+        })
+    }
+
+    fn is(&self, url: &Url) -> bool {
+        self.port == url.port_or_known_default().unwrap_or(0)
+            && self.https == (url.scheme() == "https")
+            && url.host_str() == Some(self.host.as_str())
+    }
+}
+
+/// An HTTP/1.1 connection: its sender (the connection itself runs as a task).
+#[derive(Debug)]
+struct Conn {
+    origin: Origin,
+    sender: http1::SendRequest<Full<Bytes>>,
+    /// When it last went idle.
+    since: Instant,
 }
 
 impl fmt::Debug for Transport {
@@ -114,11 +157,6 @@ impl Transport {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .pool_idle_timeout(POOL_IDLE)
-            .build(connector);
         let proxies = if PROXY_VARIABLES
             .iter()
             .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))
@@ -132,7 +170,11 @@ impl Transport {
         } else {
             None
         };
-        Ok(Transport(Arc::new(Inner { client, proxies })))
+        Ok(Transport(Arc::new(Inner {
+            connector,
+            idle: Mutex::new(Vec::new()),
+            proxies,
+        })))
     }
 
     /// Sends `request`, following redirects, until an answer's status and headers have come;
@@ -146,16 +188,25 @@ impl Transport {
         let Outgoing {
             mut method,
             mut url,
-            mut uri,
             mut headers,
             mut body,
         } = request;
         let mut redirects = 0;
         loop {
-            let answer = self.hop(&method, &uri, &headers, &body, deadline).await?;
+            let answer = self.hop(&method, &url, &headers, &body, deadline).await?;
             let Some(next) = redirect(&answer, &url)? else {
                 return Ok(answer);
             };
+            let status = answer.status;
+            // A small body is read, so that the connection serves the next hop.
+            let small = answer
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .is_some_and(|length| length <= DRAINED);
+            if small {
+                let _ = answer.bytes().await;
+            }
             redirects += 1;
             if redirects > MAX_REDIRECTS {
                 return Err(Failed::new(
@@ -163,7 +214,7 @@ impl Transport {
                     format!("more than {MAX_REDIRECTS} redirects"),
                 ));
             }
-            match answer.status {
+            match status {
                 // User agents may change a POST to a GET (RFC 9110, 15.4.2 and 15.4.3).
                 301 | 302 if method == Method::POST => {
                     method = Method::GET;
@@ -198,66 +249,178 @@ impl Transport {
             if let Some(referer) = referer(&next, &url) {
                 headers.insert(header::REFERER, referer);
             }
-            uri = to_uri(&next).map_err(|why| {
-                Failed::new(
-                    Failure::Broken,
-                    format!("redirected to a URL that cannot be sent ({why})"),
-                )
-            })?;
             url = next;
         }
     }
 
-    /// One request and its answer's head, by hyper or, through a proxy, by reqwest.
+    /// One request and its answer's head, on a connection of the pool or, through a proxy, by
+    /// reqwest.
     async fn hop(
         &self,
         method: &Method,
-        uri: &hyper::Uri,
+        url: &Url,
         headers: &HeaderMap,
         body: &Bytes,
         deadline: Option<Instant>,
     ) -> Result<Answer, Failed> {
-        if let Some((matcher, proxied)) = &self.0.proxies
-            && matcher.intercept(uri).is_some()
-        {
-            let request = proxied
-                .request(method.clone(), uri.to_string())
-                .headers(headers.clone())
-                .body(body.clone());
-            let mut response = within(deadline, request.send())
-                .await
-                .ok_or_else(Failed::timed_out)?
-                .map_err(|e| Failed::from_reqwest(&e))?;
-            return Ok(Answer {
-                status: response.status().as_u16(),
-                headers: std::mem::take(response.headers_mut()),
-                body: Body::Proxied(response),
-                deadline,
-            });
+        if let Some((matcher, proxied)) = &self.0.proxies {
+            let uri = to_uri(url)
+                .map_err(|why| Failed::new(Failure::Connect, format!("not a valid URL ({why})")))?;
+            if matcher.intercept(&uri).is_some() {
+                let request = proxied
+                    .request(method.clone(), url.clone())
+                    .headers(headers.clone())
+                    .body(body.clone());
+                let mut response = within(deadline, request.send())
+                    .await
+                    .ok_or_else(|| Failed::timed_out(true))?
+                    .map_err(|e| Failed::from_reqwest(&e))?;
+                return Ok(Answer {
+                    status: response.status().as_u16(),
+                    headers: std::mem::take(response.headers_mut()),
+                    body: Body::Proxied(response),
+                    deadline,
+                });
+            }
         }
         let mut request = hyper::Request::new(Full::new(body.clone()));
         *request.method_mut() = method.clone();
-        *request.uri_mut() = uri.clone();
+        *request.uri_mut() = origin_form(url)?;
         *request.headers_mut() = headers.clone();
-        let response = within(deadline, self.0.client.request(request))
-            .await
-            .ok_or_else(Failed::timed_out)?
-            .map_err(|e| {
-                let failure = if e.is_connect() {
-                    Failure::Connect
-                } else {
-                    Failure::Broken
-                };
-                Failed::new(failure, describe(failure, Some(&e)))
+        if !request.headers().contains_key(header::HOST) {
+            request.headers_mut().insert(header::HOST, host(url)?);
+        }
+        let mut pooled = self.take(url);
+        loop {
+            let (mut conn, reused) = match pooled.take() {
+                Some(conn) => (conn, true),
+                None => (self.connect(url, deadline).await?, false),
+            };
+            // A pooled connection the server has closed fails here, before anything is written.
+            let ready = within(deadline, conn.sender.ready())
+                .await
+                .ok_or_else(|| Failed::timed_out(false))?;
+            if ready.is_err() {
+                if reused {
+                    pooled = self.take(url);
+                    continue;
+                }
+                return Err(Failed::new(
+                    Failure::Connect,
+                    "could not connect (the connection closed before the request was sent)".into(),
+                ));
+            }
+            let sent = within(deadline, conn.sender.try_send_request(request))
+                .await
+                .ok_or_else(|| Failed::timed_out(true))?;
+            match sent {
+                Ok(response) => {
+                    let (parts, body) = response.into_parts();
+                    return Ok(Answer {
+                        status: parts.status.as_u16(),
+                        headers: parts.headers,
+                        body: Body::Direct(body, Some((self.clone(), conn))),
+                        deadline,
+                    });
+                }
+                Err(mut e) => match e.take_message() {
+                    // Nothing was written: the request comes back and goes on another connection
+                    // (the server closed this one between requests).
+                    Some(back) if reused => request = back,
+                    Some(_) => {
+                        let e = e.into_error();
+                        return Err(Failed::new(
+                            Failure::Connect,
+                            describe(Failure::Connect, Some(&e)),
+                        ));
+                    }
+                    None => {
+                        let e = e.into_error();
+                        return Err(Failed::new(
+                            Failure::Broken,
+                            describe(Failure::Broken, Some(&e)),
+                        ));
+                    }
+                },
+            }
+            pooled = self.take(url);
+        }
+    }
+
+    /// An idle connection to `url`'s origin, the most recently used; connections that closed
+    /// or idled too long are let go.
+    fn take(&self, url: &Url) -> Option<Conn> {
+        let mut idle = self.0.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        idle.retain(|c| !c.sender.is_closed() && c.since.elapsed() < POOL_IDLE);
+        let at = idle.iter().rposition(|c| c.origin.is(url))?;
+        Some(idle.remove(at))
+    }
+
+    /// A connection back in the pool once its answer has been read whole.
+    fn give_back(&self, mut conn: Conn) {
+        if conn.sender.is_closed() {
+            return;
+        }
+        conn.since = Instant::now();
+        self.0
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(conn);
+    }
+
+    /// A new connection to `url`'s origin (TCP, then TLS for HTTPS), its task spawned.
+    async fn connect(&self, url: &Url, deadline: Option<Instant>) -> Result<Conn, Failed> {
+        let origin = Origin::of(url)
+            .ok_or_else(|| Failed::new(Failure::Connect, "the URL names no host".into()))?;
+        let target = format!(
+            "{}://{}:{}",
+            if origin.https { "https" } else { "http" },
+            origin.host,
+            origin.port
+        );
+        let target: hyper::Uri = target
+            .parse()
+            .map_err(|e| Failed::new(Failure::Connect, format!("not a valid URL ({e})")))?;
+        let connected = within(deadline, async {
+            let stream = self.0.connector.clone().call(target).await.map_err(|e| {
+                Failed::new(Failure::Connect, describe(Failure::Connect, Some(&*e)))
             })?;
-        let (parts, body) = response.into_parts();
-        Ok(Answer {
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            body: Body::Direct(body),
-            deadline,
+            http1::handshake(stream)
+                .await
+                .map_err(|e| Failed::new(Failure::Connect, describe(Failure::Connect, Some(&e))))
+        })
+        .await
+        .ok_or_else(|| Failed::timed_out(false))?;
+        let (sender, connection) = connected?;
+        tokio::spawn(async move {
+            // Ends when the server closes the connection or the pool lets it go; a failure
+            // shows on the request that was on it.
+            let _ = connection.await;
+        });
+        Ok(Conn {
+            origin,
+            sender,
+            since: Instant::now(),
         })
     }
+}
+
+/// The request target of `url` on a direct connection: its path and query.
+fn origin_form(url: &Url) -> Result<hyper::Uri, Failed> {
+    let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+    hyper::Uri::try_from(path)
+        .map_err(|e| Failed::new(Failure::Connect, format!("not a valid URL ({e})")))
+}
+
+/// The `Host` header of `url`: its host, and its port unless the scheme's own.
+fn host(url: &Url) -> Result<HeaderValue, Failed> {
+    let host = url.host_str().unwrap_or_default();
+    let value = match url.port() {
+        Some(port) => HeaderValue::from_str(&format!("{host}:{port}")),
+        None => HeaderValue::from_str(host),
+    };
+    value.map_err(|e| Failed::new(Failure::Connect, format!("not a valid host ({e})")))
 }
 
 /// Where a redirect answer sends the request next: `None` when `answer` is not a redirect one
@@ -328,7 +491,6 @@ async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Ou
 pub struct Outgoing {
     method: Method,
     url: Url,
-    uri: hyper::Uri,
     headers: HeaderMap,
     body: Bytes,
 }
@@ -341,7 +503,9 @@ impl Outgoing {
             wire::Target::Parsed(url) => url.clone(),
             wire::Target::Text { why, .. } => return Err(format!("not a valid URL ({why})")),
         };
-        let uri = to_uri(&url).map_err(|why| format!("not a valid URL ({why})"))?;
+        if url.host_str().is_none() || !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("not an http(s) URL with a host (`{url}`)"));
+        }
         let method = match wire.method {
             super::Method::Get => Method::GET,
             super::Method::Head => Method::HEAD,
@@ -364,7 +528,6 @@ impl Outgoing {
         Ok(Outgoing {
             method,
             url,
-            uri,
             headers,
             body,
         })
@@ -384,7 +547,8 @@ pub struct Answer {
 
 #[derive(Debug)]
 enum Body {
-    Direct(Incoming),
+    /// On a connection of the pool, given back once the body has been read.
+    Direct(Incoming, Option<(Transport, Conn)>),
     Proxied(reqwest::Response),
 }
 
@@ -392,14 +556,22 @@ impl Answer {
     /// The whole body, within the request's timeout.
     pub async fn bytes(self) -> Result<Bytes, Failed> {
         match self.body {
-            Body::Direct(body) => within(self.deadline, body.collect())
-                .await
-                .ok_or_else(Failed::timed_out)?
-                .map(http_body_util::Collected::to_bytes)
-                .map_err(|e| Failed::new(Failure::Broken, describe(Failure::Broken, Some(&e)))),
+            Body::Direct(body, pooled) => {
+                let bytes = within(self.deadline, body.collect())
+                    .await
+                    .ok_or_else(|| Failed::timed_out(true))?
+                    .map(http_body_util::Collected::to_bytes)
+                    .map_err(|e| {
+                        Failed::new(Failure::Broken, describe(Failure::Broken, Some(&e)))
+                    })?;
+                if let Some((transport, conn)) = pooled {
+                    transport.give_back(conn);
+                }
+                Ok(bytes)
+            }
             Body::Proxied(response) => within(self.deadline, response.bytes())
                 .await
-                .ok_or_else(Failed::timed_out)?
+                .ok_or_else(|| Failed::timed_out(true))?
                 .map_err(|e| Failed::from_reqwest(&e)),
         }
     }
@@ -419,8 +591,9 @@ impl Failed {
         Failed { failure, detail }
     }
 
-    fn timed_out() -> Failed {
-        let failure = Failure::Timeout { sent: true };
+    /// Timed out; `sent` once the connection was made (the request may have been written).
+    fn timed_out(sent: bool) -> Failed {
+        let failure = Failure::Timeout { sent };
         Failed::new(failure, describe(failure, None))
     }
 
@@ -710,6 +883,85 @@ mod tests {
             "{}",
             failed.detail
         );
+    }
+
+    /// A server that answers each request on a connection with its `Host` header and the
+    /// connection's number, closing each connection after `per_connection` answers; how many
+    /// connections it accepted.
+    async fn counting_server(
+        per_connection: usize,
+    ) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let number = count.fetch_add(1, Ordering::SeqCst) + 1;
+                tokio::spawn(async move {
+                    let mut socket = BufReader::new(socket);
+                    for _ in 0..per_connection {
+                        let mut host = String::new();
+                        loop {
+                            let mut line = String::new();
+                            if socket.read_line(&mut line).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                            if let Some(value) = line.to_ascii_lowercase().strip_prefix("host:") {
+                                host = value.trim().to_owned();
+                            }
+                        }
+                        let body = format!("{{\"host\":\"{host}\",\"connection\":{number}}}");
+                        let answer = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if socket.get_mut().write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                    // Closed without a word, as a server whose keep-alive time is up.
+                });
+            }
+        });
+        (base, accepted)
+    }
+
+    #[tokio::test]
+    async fn a_connection_serves_request_after_request_with_the_host_named() {
+        let (base, accepted) = counting_server(usize::MAX).await;
+        let transport = Transport::new(false).unwrap();
+        for _ in 0..5 {
+            let (status, seen) =
+                echo(&transport, request(M::Get, &format!("{base}/x"), None)).await;
+            assert_eq!(status, 200);
+            assert_eq!(seen["host"], base.trim_start_matches("http://"));
+            assert_eq!(seen["connection"], 1);
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_between_requests_is_replaced() {
+        // Each connection answers once and closes: every request after the first finds the
+        // pooled connection closed (or closing) and goes on a new one, without an error.
+        let (base, accepted) = counting_server(1).await;
+        let transport = Transport::new(false).unwrap();
+        for expected in 1..=4 {
+            let (status, seen) = echo(
+                &transport,
+                request(M::Post, &format!("{base}/x"), Some("{}")),
+            )
+            .await;
+            assert_eq!(status, 200);
+            assert_eq!(seen["connection"], expected);
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 4);
     }
 
     #[test]
