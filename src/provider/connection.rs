@@ -251,6 +251,16 @@ impl Connection {
     /// Waits for the provider's turn: a pause after a 429, then the pacing (the time goes to
     /// `queue`).
     async fn pace(&self, queue: &Queue) {
+        // No pacing and no pause: nothing to wait for, and no clock to read (every request).
+        if self.pacer.is_none()
+            && self
+                .paused_until
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_none()
+        {
+            return;
+        }
         queue.enter();
         self.pace_now().await;
         queue.leave();

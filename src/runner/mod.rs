@@ -345,7 +345,6 @@ impl State<'_> {
     /// out. An `always` step that starts before the `--timeout` (and then waits, for a slot of
     /// the provider's pacing say) is bounded by it too: the run ends in bounded time either way.
     fn cleanup_left(&self) -> Option<Duration> {
-        let now = Instant::now();
         let signalled = *self
             .cleanup_deadline
             .lock()
@@ -353,11 +352,12 @@ impl State<'_> {
         let timed_out = self
             .deadline
             .map(|d| crate::duration::saturating_deadline(d, self.run.cleanup));
+        // The clock is read only when there is a deadline (for every step, usually none).
         [signalled, timed_out]
             .into_iter()
             .flatten()
             .min()
-            .map(|d| d.saturating_duration_since(now))
+            .map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     /// The run's `--timeout` has run out: no new step, item or row starts.
