@@ -25,6 +25,7 @@ mod sandbox_reconcile;
 mod schema;
 mod secrets;
 mod suggestions;
+mod tls;
 mod webhooks;
 
 use std::path::{Path, PathBuf};
