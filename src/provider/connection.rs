@@ -454,7 +454,6 @@ impl Connection {
             .map_err(|why| SendError::NotSent(format!("{method} {}: {why}", shortened(url))))?;
         self.pace(queue).await;
         ahead().await.map_err(SendError::NotSent)?;
-        queue.sent.store(true, Ordering::Relaxed);
         let started = Instant::now();
         // `-v`: the request as sent (the query too), never a header: the Authorization header
         // and the token stay out of the log. The log writer masks secrets in what is shown.
@@ -468,7 +467,7 @@ impl Connection {
         }
         // A per-request timer costs about a fifth of a loopback round trip, so it is set only
         // when the provider asks for one; the runner bounds every step anyway.
-        let mut answer = self.transport.send(outgoing, timeout).await.map_err(|failed| {
+        let mut answer = self.transport.send(outgoing, timeout, &queue.sent).await.map_err(|failed| {
             if let Some(line) = &logged {
                 tracing::debug!(target: LOG, "[{}] {line}: no answer: {}", self.settings.name, failed.detail);
             }

@@ -13,6 +13,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -127,11 +128,14 @@ impl Transport {
     }
 
     /// Sends `request`, following redirects, until an answer's status and headers have come;
-    /// `timeout` bounds the whole exchange, the body included ([`Answer::bytes`]).
+    /// `timeout` bounds the whole exchange, the body included ([`Answer::bytes`]). `sent` is set
+    /// as the request is handed to a connection that is up: before that (connecting, waiting for
+    /// a pooled connection) nothing has left, and a failure or timeout says so.
     pub async fn send(
         &self,
         request: Outgoing,
         timeout: Option<Duration>,
+        sent: &AtomicBool,
     ) -> Result<Answer, Failed> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let Outgoing {
@@ -142,7 +146,9 @@ impl Transport {
         } = request;
         let mut redirects = 0;
         loop {
-            let answer = self.hop(&method, &url, &headers, &body, deadline).await?;
+            let answer = self
+                .hop(&method, &url, &headers, &body, deadline, sent)
+                .await?;
             let Some(next) = redirect(&answer, &url)? else {
                 return Ok(answer);
             };
@@ -211,6 +217,7 @@ impl Transport {
         headers: &HeaderMap,
         body: &Bytes,
         deadline: Option<Instant>,
+        sent: &AtomicBool,
     ) -> Result<Answer, Failed> {
         if let Some((matcher, proxied)) = &self.0.proxies {
             let uri = to_uri(url)
@@ -220,6 +227,8 @@ impl Transport {
                     .request(method.clone(), url.clone())
                     .headers(headers.clone())
                     .body(body.clone());
+                // reqwest does not tell when the request leaves: from here it may have.
+                sent.store(true, Ordering::Relaxed);
                 let mut response = within(deadline, request.send())
                     .await
                     .ok_or_else(|| Failed::timed_out(true))?
@@ -259,10 +268,11 @@ impl Transport {
                     "could not connect (the connection closed before the request was sent)".into(),
                 ));
             }
-            let sent = within(deadline, conn.sender.try_send_request(request))
+            sent.store(true, Ordering::Relaxed);
+            let answered = within(deadline, conn.sender.try_send_request(request))
                 .await
                 .ok_or_else(|| Failed::timed_out(true))?;
-            match sent {
+            match answered {
                 Ok(response) => {
                     let (parts, body) = response.into_parts();
                     return Ok(Answer {

@@ -6,6 +6,7 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Value, json};
+use std::sync::atomic::AtomicBool;
 
 /// Echoes what a request brought, redirected or not.
 async fn seen(request: Request) -> Response {
@@ -80,7 +81,9 @@ fn request(method: crate::provider::Method, url: &str, body: Option<&str>) -> Ou
 }
 
 async fn echo(transport: &Transport, request: Outgoing) -> (u16, Value) {
-    let answer = transport.send(request, None).await.unwrap();
+    let sent = AtomicBool::new(false);
+    let answer = transport.send(request, None, &sent).await.unwrap();
+    assert!(sent.into_inner(), "an answered request was sent");
     let status = answer.status;
     let bytes = answer.bytes().await.unwrap();
     (
@@ -149,13 +152,21 @@ async fn endless_and_non_http_redirects_are_errors() {
     let base = server(None).await;
     let transport = Transport::new(false).unwrap();
     let failed = transport
-        .send(request(M::Get, &format!("{base}/loop"), None), None)
+        .send(
+            request(M::Get, &format!("{base}/loop"), None),
+            None,
+            &AtomicBool::new(false),
+        )
         .await
         .unwrap_err();
     assert_eq!(failed.failure, Failure::Broken);
     assert_eq!(failed.detail, "more than 10 redirects");
     let failed = transport
-        .send(request(M::Get, &format!("{base}/nowhere"), None), None)
+        .send(
+            request(M::Get, &format!("{base}/nowhere"), None),
+            None,
+            &AtomicBool::new(false),
+        )
         .await
         .unwrap_err();
     assert!(failed.detail.contains("`ftp:` URL"), "{}", failed.detail);
@@ -168,11 +179,16 @@ async fn a_refused_connection_is_a_connect_failure() {
     let url = format!("http://{}/x", listener.local_addr().unwrap());
     drop(listener);
     let transport = Transport::new(false).unwrap();
+    let sent = AtomicBool::new(false);
     let failed = transport
-        .send(request(M::Post, &url, Some("{}")), None)
+        .send(request(M::Post, &url, Some("{}")), None, &sent)
         .await
         .unwrap_err();
     assert_eq!(failed.failure, Failure::Connect);
+    assert!(
+        !sent.into_inner(),
+        "nothing left: the request is not counted as sent"
+    );
     assert!(
         failed.detail.starts_with("could not connect ("),
         "{}",
@@ -205,6 +221,7 @@ async fn a_silent_server_times_out_and_a_short_body_breaks_off() {
         .send(
             request(M::Get, &format!("{silent}/x"), None),
             Some(Duration::from_millis(200)),
+            &AtomicBool::new(false),
         )
         .await
         .unwrap_err();
@@ -216,6 +233,7 @@ async fn a_silent_server_times_out_and_a_short_body_breaks_off() {
         .send(
             request(M::Get, &format!("{short}/x"), None),
             Some(Duration::from_millis(300)),
+            &AtomicBool::new(false),
         )
         .await
         .unwrap();
@@ -239,7 +257,11 @@ async fn a_body_cut_by_a_closed_connection_is_broken() {
     });
     let transport = Transport::new(false).unwrap();
     let answer = transport
-        .send(request(M::Get, &format!("{base}/x"), None), None)
+        .send(
+            request(M::Get, &format!("{base}/x"), None),
+            None,
+            &AtomicBool::new(false),
+        )
         .await
         .unwrap();
     let failed = answer.bytes().await.unwrap_err();
