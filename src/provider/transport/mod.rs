@@ -268,7 +268,7 @@ impl Transport {
                     "could not connect (the connection closed before the request was sent)".into(),
                 ));
             }
-            sent.store(true, Ordering::Relaxed);
+            let before = sent.swap(true, Ordering::Relaxed);
             let answered = within(deadline, conn.sender.try_send_request(request))
                 .await
                 .ok_or_else(|| Failed::timed_out(true))?;
@@ -285,8 +285,12 @@ impl Transport {
                 Err(mut e) => match e.take_message() {
                     // Nothing was written: the request comes back and goes on another connection
                     // (the server closed this one between requests).
-                    Some(back) if reused => request = back,
+                    Some(back) if reused => {
+                        sent.store(before, Ordering::Relaxed);
+                        request = back;
+                    }
                     Some(_) => {
+                        sent.store(before, Ordering::Relaxed);
                         let e = e.into_error();
                         return Err(Failed::new(
                             Failure::Connect,
