@@ -68,6 +68,21 @@ pub fn callplan_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out
     }
 }
 
+/// Runs `server` on a thread of its own, in a current-thread runtime, for as long as the test
+/// binary runs (a server the binary under test talks to).
+pub fn serve_in_background<F>(server: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(server);
+    });
+}
+
 /// Runs `callplan` with `args` from the repository root.
 pub fn callplan(args: &[&str]) -> Output {
     callplan_in(&root(), args)

@@ -33,40 +33,34 @@ fn https_server() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
     listener.set_nonblocking(true).expect("non-blocking");
     let url = format!("https://{}", listener.local_addr().expect("an address"));
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("a listener");
-            while let Ok((socket, _)) = listener.accept().await {
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    // A client that refuses the certificate ends here.
-                    let Ok(stream) = acceptor.accept(socket).await else {
+    crate::serve_in_background(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).expect("a listener");
+        while let Ok((socket, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends here.
+                let Ok(stream) = acceptor.accept(socket).await else {
+                    return;
+                };
+                let mut stream = BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
                         return;
-                    };
-                    let mut stream = BufReader::new(stream);
-                    loop {
-                        let mut line = String::new();
-                        if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
                     }
-                    let body = r#"{"id":"over-tls"}"#;
-                    let answer = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = stream.get_mut().write_all(answer.as_bytes()).await;
-                    let _ = stream.get_mut().shutdown().await;
-                });
-            }
-        });
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let body = r#"{"id":"over-tls"}"#;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.get_mut().write_all(answer.as_bytes()).await;
+                let _ = stream.get_mut().shutdown().await;
+            });
+        }
     });
     url
 }

@@ -12,35 +12,29 @@ fn receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
     let (send, receive) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        runtime.block_on(async move {
-            let app = Router::new()
-                .route(
-                    "/ok",
-                    post(move |body: String| {
-                        let record = record.clone();
-                        async move {
-                            let value = serde_json::from_str(&body).expect("JSON payloads");
-                            record.lock().expect("lock").push(value);
-                            StatusCode::NO_CONTENT
-                        }
-                    }),
-                )
-                .route(
-                    "/broken",
-                    post(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
-                );
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("a port");
-            let addr = listener.local_addr().expect("an address");
-            send.send(format!("http://{addr}")).expect("the url");
-            axum::serve(listener, app).await.expect("serves");
-        });
+    crate::serve_in_background(async move {
+        let app = Router::new()
+            .route(
+                "/ok",
+                post(move |body: String| {
+                    let record = record.clone();
+                    async move {
+                        let value = serde_json::from_str(&body).expect("JSON payloads");
+                        record.lock().expect("lock").push(value);
+                        StatusCode::NO_CONTENT
+                    }
+                }),
+            )
+            .route(
+                "/broken",
+                post(|| async { StatusCode::INTERNAL_SERVER_ERROR }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let addr = listener.local_addr().expect("an address");
+        send.send(format!("http://{addr}")).expect("the url");
+        axum::serve(listener, app).await.expect("serves");
     });
     let url = receive.recv().expect("the receiver starts");
     (url, seen)
