@@ -422,6 +422,36 @@ impl Default for Renderer {
     }
 }
 
+/// `prefix{{ name }}suffix`, rendered without the template engine when `name` is a plain name
+/// the context holds as a string or an integer: the text minijinja writes for it (no escaping,
+/// no formatter in callplan's environment), for the price of a lookup. Every `for_each` item
+/// renders a path like `/items/{{ item }}`. `None` sends anything else to minijinja: filters,
+/// dots, whitespace control, any other brace in the text, a trailing line break (minijinja drops
+/// one), and every other kind of value, an undefined name included (whose error minijinja
+/// words).
+fn substituted(source: &str, context: &Value) -> Option<String> {
+    let open = source.find("{{")?;
+    let close = open + source[open..].find("}}")?;
+    let (prefix, inner, suffix) = (
+        &source[..open],
+        &source[open + 2..close],
+        &source[close + 2..],
+    );
+    let name = inner.trim();
+    let plain = |text: &str| !text.contains(['{', '}']);
+    let identifier = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !identifier || !plain(prefix) || !plain(suffix) || suffix.ends_with('\n') {
+        return None;
+    }
+    let value = context.get_attr(name).ok()?;
+    let shown = value.as_str().is_some() || value.is_integer();
+    shown.then(|| format!("{prefix}{value}{suffix}"))
+}
+
 /// The expression inside a string that is exactly one `{{ … }}`.
 fn sole_expression(text: &str) -> Option<&str> {
     let inner = text.trim().strip_prefix("{{")?.strip_suffix("}}")?;
@@ -537,6 +567,9 @@ impl Renderer {
             }
             return Ok(value);
         }
+        if let Some(text) = substituted(source, context) {
+            return Ok(Value::from(text));
+        }
         self.template(source)?
             .render(context.clone())
             .map(Value::from)
@@ -618,6 +651,64 @@ pub fn to_json(value: &Value) -> Result<serde_json::Value, RenderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A template rendered without minijinja gives exactly what minijinja gives, and the ones
+    /// it cannot take go to minijinja.
+    #[test]
+    fn a_plain_substitution_renders_as_minijinja_does() {
+        let renderer = Renderer::new();
+        let context = value(serde_json::json!({
+            "item": 42, "name": "Ada <b>&", "neg": -7,
+            "float": 1.0, "yes": true, "none": null, "list": [1, 2], "map": {"a": 1},
+        }));
+        let taken = [
+            "/items/{{ item }}",
+            "/items/{{item}}",
+            "{{ name }} and more",
+            "x{{ neg }}y",
+            "/a/{{ name }}/b",
+        ];
+        for source in taken {
+            let engine = renderer
+                .template(source)
+                .unwrap()
+                .render(context.clone())
+                .unwrap();
+            assert_eq!(
+                substituted(source, &context).as_deref(),
+                Some(engine.as_str()),
+                "{source}"
+            );
+            assert_eq!(
+                renderer.render_known(source, &context).unwrap().as_str(),
+                Some(engine.as_str())
+            );
+        }
+        let left = [
+            "/items/{{ float }}",
+            "{{ yes }}!",
+            "{{ none }}.",
+            "[{{ list }}]",
+            "a {{ map }}",
+            "/items/{{ item | string }}",
+            "/items/{{ item.id }}",
+            "/items/{{- item }}",
+            "{ {{ item }}",
+            "a{{ item }}\n",
+            "{{ item }}{{ item }}",
+            "{% if true %}{{ item }}{% endif %}",
+            "/items/{{ missing }}",
+        ];
+        for source in left {
+            assert_eq!(substituted(source, &context), None, "{source}");
+            let engine = renderer.template(source).unwrap().render(context.clone());
+            let ours = renderer.render_known(source, &context);
+            match engine {
+                Ok(text) => assert_eq!(ours.unwrap().as_str(), Some(text.as_str()), "{source}"),
+                Err(_) => assert!(ours.is_err(), "{source}"),
+            }
+        }
+    }
 
     fn context() -> Value {
         let steps = Arc::new(Steps::default());
