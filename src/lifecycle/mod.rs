@@ -371,8 +371,13 @@ async fn execute(
         plan_sha,
     } = prepared;
     let tls = settings.values().any(Settings::uses_tls);
-    let clients = crate::provider::connection::http_client(tls)
-        .and_then(|client| Ok((client, crate::provider::transport::Transport::new(tls)?)));
+    // One TLS configuration for both clients: the platform's roots are read once.
+    let clients = crate::provider::transport::tls_config(tls).and_then(|config| {
+        Ok((
+            crate::provider::connection::http_client(config.clone())?,
+            crate::provider::transport::Transport::new(config)?,
+        ))
+    });
     let (client, transport) = match clients {
         Ok(c) => c,
         Err(e) => {

@@ -22,10 +22,9 @@ pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The HTTP client of a run's logins and discovery: HTTPS with the platform's roots when `tls`
-/// (a run that only talks plain HTTP, to the sandbox, skips reading the system's certificates).
-pub fn http_client(tls: bool) -> Result<reqwest::Client, String> {
-    install_crypto();
+/// The HTTP client of a run's logins and discovery, with the run's TLS settings
+/// ([`super::transport::tls_config`]).
+pub fn http_client(tls: rustls::ClientConfig) -> Result<reqwest::Client, String> {
     super::transport::reqwest_builder(tls)
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))

@@ -38,16 +38,38 @@ const MAX_REDIRECTS: usize = 10;
 /// A redirect's own body is read (so that its connection is kept) up to this size.
 const DRAINED: u64 = 64 * 1024;
 
-/// The reqwest client builder every client of a run starts from: callplan's `User-Agent`, and
-/// HTTPS with the platform's roots when `tls` (a run that only talks plain HTTP, to the sandbox,
-/// skips reading the system's certificates).
-pub(crate) fn reqwest_builder(tls: bool) -> reqwest::ClientBuilder {
-    let builder = reqwest::Client::builder().user_agent(wire::USER_AGENT);
-    if tls {
+/// The TLS settings every client of a run shares: the platform's roots when `tls`, read once
+/// (a few hundred files; a run that only talks plain HTTP, to the sandbox, skips them), and no
+/// trusted root otherwise. No ALPN: hyper-rustls wants none for an HTTP/1.1-only connector, and a
+/// server then speaks HTTP/1.1.
+pub(crate) fn tls_config(tls: bool) -> Result<rustls::ClientConfig, String> {
+    super::connection::install_crypto();
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    Ok(if tls {
+        let verifier = rustls_platform_verifier::Verifier::new(provider)
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth()
     } else {
-        builder.tls_certs_only(Vec::new())
-    }
+        builder
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth()
+    })
+}
+
+/// The reqwest client builder every reqwest client of a run starts from: callplan's
+/// `User-Agent` and the run's TLS settings ([`tls_config`]).
+pub(crate) fn reqwest_builder(tls: rustls::ClientConfig) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .user_agent(wire::USER_AGENT)
+        .tls_backend_preconfigured(tls)
 }
 
 /// The HTTP client of a run's requests; cheap to clone (its pool is shared).
@@ -82,31 +104,9 @@ const PROXY_VARIABLES: [&str; 6] = [
 ];
 
 impl Transport {
-    /// A transport; HTTPS is verified against the platform's roots when `tls`, and refused
-    /// otherwise (no certificate is trusted).
-    pub fn new(tls: bool) -> Result<Transport, String> {
-        super::connection::install_crypto();
-        let provider = rustls::crypto::CryptoProvider::get_default()
-            .cloned()
-            .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
-        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-        // No ALPN: hyper-rustls leaves it empty for an HTTP/1.1-only connector, and a server
-        // then speaks HTTP/1.1.
-        let config = if tls {
-            let verifier = rustls_platform_verifier::Verifier::new(provider)
-                .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(verifier))
-                .with_no_client_auth()
-        } else {
-            builder
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth()
-        };
-        let connector = pool::connector(config);
+    /// A transport with the run's TLS settings ([`tls_config`]).
+    pub fn new(tls: rustls::ClientConfig) -> Result<Transport, String> {
+        let connector = pool::connector(tls.clone());
         let proxies = if PROXY_VARIABLES
             .iter()
             .any(|v| std::env::var_os(v).is_some_and(|v| !v.is_empty()))

@@ -80,6 +80,11 @@ fn request(method: crate::provider::Method, url: &str, body: Option<&str>) -> Ou
     Outgoing::new(&wire).unwrap()
 }
 
+/// A transport as a plain-HTTP run has it (no trusted root).
+fn plain() -> Transport {
+    Transport::new(tls_config(false).unwrap()).unwrap()
+}
+
 async fn echo(transport: &Transport, request: Outgoing) -> (u16, Value) {
     let sent = AtomicBool::new(false);
     let answer = transport.send(request, None, &sent).await.unwrap();
@@ -97,7 +102,7 @@ use crate::provider::Method as M;
 #[tokio::test]
 async fn a_moved_post_is_followed_as_a_get_without_its_body() {
     let base = server(None).await;
-    let transport = Transport::new(false).unwrap();
+    let transport = plain();
     let (status, seen) = echo(
         &transport,
         request(M::Post, &format!("{base}/301"), Some("{}")),
@@ -115,7 +120,7 @@ async fn a_moved_post_is_followed_as_a_get_without_its_body() {
 #[tokio::test]
 async fn see_other_becomes_a_get_and_307_keeps_method_and_body() {
     let base = server(None).await;
-    let transport = Transport::new(false).unwrap();
+    let transport = plain();
     let (_, seen) = echo(
         &transport,
         request(M::Put, &format!("{base}/303"), Some("{\"a\":1}")),
@@ -140,7 +145,7 @@ async fn see_other_becomes_a_get_and_307_keeps_method_and_body() {
 async fn credentials_are_not_sent_to_another_origin() {
     let other = server(None).await;
     let base = server(Some(other.clone())).await;
-    let transport = Transport::new(false).unwrap();
+    let transport = plain();
     let (status, seen) = echo(&transport, request(M::Get, &format!("{base}/away"), None)).await;
     assert_eq!(status, 200);
     assert_eq!(seen["authorization"], Value::Null);
@@ -150,7 +155,7 @@ async fn credentials_are_not_sent_to_another_origin() {
 #[tokio::test]
 async fn endless_and_non_http_redirects_are_errors() {
     let base = server(None).await;
-    let transport = Transport::new(false).unwrap();
+    let transport = plain();
     let failed = transport
         .send(
             request(M::Get, &format!("{base}/loop"), None),
@@ -178,7 +183,7 @@ async fn a_refused_connection_is_a_connect_failure() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/x", listener.local_addr().unwrap());
     drop(listener);
-    let transport = Transport::new(false).unwrap();
+    let transport = plain();
     let sent = AtomicBool::new(false);
     let failed = transport
         .send(request(M::Post, &url, Some("{}")), None, &sent)
@@ -216,7 +221,7 @@ async fn raw_server(answer: &'static [u8]) -> String {
 #[tokio::test]
 async fn a_silent_server_times_out_and_a_short_body_breaks_off() {
     let silent = raw_server(b"").await;
-    let transport = Transport::new(false).unwrap();
+    let transport = plain();
     let failed = transport
         .send(
             request(M::Get, &format!("{silent}/x"), None),
@@ -255,7 +260,7 @@ async fn a_body_cut_by_a_closed_connection_is_broken() {
             .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"a\":")
             .await;
     });
-    let transport = Transport::new(false).unwrap();
+    let transport = plain();
     let answer = transport
         .send(
             request(M::Get, &format!("{base}/x"), None),
@@ -321,7 +326,7 @@ async fn counting_server(per_connection: usize) -> (String, Arc<std::sync::atomi
 #[tokio::test]
 async fn a_connection_serves_request_after_request_with_the_host_named() {
     let (base, accepted) = counting_server(usize::MAX).await;
-    let transport = Transport::new(false).unwrap();
+    let transport = plain();
     for _ in 0..5 {
         let (status, seen) = echo(&transport, request(M::Get, &format!("{base}/x"), None)).await;
         assert_eq!(status, 200);
@@ -336,7 +341,7 @@ async fn a_connection_the_server_closed_between_requests_is_replaced() {
     // Each connection answers once and closes: every request after the first finds the
     // pooled connection closed (or closing) and goes on a new one, without an error.
     let (base, accepted) = counting_server(1).await;
-    let transport = Transport::new(false).unwrap();
+    let transport = plain();
     for expected in 1..=4 {
         let (status, seen) = echo(
             &transport,
