@@ -92,11 +92,7 @@ impl Response {
 
     /// `Retry-After`, in seconds.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.header("retry-after")?
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .map(Duration::from_secs)
+        retry_after(&self.headers)
     }
 
     /// The vendor's correlation id (`inin-correlation-id`, CXone `CorrelationId`).
@@ -110,6 +106,18 @@ impl Response {
             Some(String::from_utf8_lossy(value.as_bytes()))
         })
     }
+}
+
+/// A `Retry-After` given in seconds.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
 }
 
 /// Why a request got no answer.
@@ -478,12 +486,7 @@ impl Connection {
         let status = answer.status;
         if status == 429 {
             // The provider's budget is spent: every worker waits, not only this one.
-            let wait = answer
-                .headers
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map_or(Duration::from_secs(1), Duration::from_secs);
+            let wait = retry_after(&answer.headers).unwrap_or(Duration::from_secs(1));
             self.pause(wait);
         }
         let headers = std::mem::take(&mut answer.headers);

@@ -186,10 +186,7 @@ impl Transport {
                 }
                 _ => {}
             }
-            let cross_origin = next.scheme() != url.scheme()
-                || next.host_str() != url.host_str()
-                || next.port_or_known_default() != url.port_or_known_default();
-            if cross_origin {
+            if next.origin() != url.origin() {
                 // Credentials are for the origin they were given for.
                 for name in [
                     header::AUTHORIZATION,

@@ -43,7 +43,7 @@ pub(super) fn connector(config: rustls::ClientConfig) -> Connector {
 }
 
 /// Where a connection goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(super) struct Origin {
     https: bool,
     host: String,
