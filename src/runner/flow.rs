@@ -69,6 +69,11 @@ impl State<'_> {
             Some(source) => self.items_of(&top, flow, source),
             None => Box::new(std::iter::empty()),
         };
+        // A row's steps, with what each reads once for every row.
+        let inner: &[(&Step, Prepared)] = &inner
+            .iter()
+            .map(|step| (step, Prepared::of(step, self.run.plan)))
+            .collect::<Vec<_>>();
         let stop = AtomicBool::new(false);
         let stop_ref = &stop;
         let width = flow.concurrency.max(1) as usize;
@@ -136,7 +141,7 @@ impl State<'_> {
         &self,
         index: usize,
         flow: &Step,
-        inner: &[Step],
+        inner: &[(&Step, Prepared)],
         row: usize,
         item: &serde_json::Value,
         source: Option<&items::Source>,
@@ -176,7 +181,7 @@ impl State<'_> {
         // A step of unknown fate (a create that may have placed a call): the row is left
         // unfinished in the journal, for a resume to reconcile and go on from there.
         let mut unknown = false;
-        for (position, step) in inner.iter().enumerate() {
+        for (position, (step, prepared)) in inner.iter().enumerate() {
             let place = Place {
                 index,
                 steps: &steps,
@@ -204,9 +209,7 @@ impl State<'_> {
             let (result, message) = match self.unless(&place, step) {
                 Some(o) => (o, None),
                 None => {
-                    let end = self
-                        .run_item_full(&place, step, &Prepared::of(step, self.run.plan), None)
-                        .await;
+                    let end = self.run_item_full(&place, step, prepared, None).await;
                     unknown |= end.unknown;
                     cut_short |= end.message.as_deref() == Some(INTERRUPTED);
                     (end.outcome, end.message)
