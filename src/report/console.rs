@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Write};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anstream::{AutoStream, ColorChoice};
 use anstyle::{AnsiColor, Style};
@@ -134,8 +134,7 @@ impl<W: Write + Send> Console<W> {
         };
         loop {
             held.first.notified().await;
-            let since = Instant::now();
-            tokio::time::sleep_until((since + HOLD).into()).await;
+            tokio::time::sleep(HOLD).await;
             self.write_held();
         }
     }
